@@ -1,0 +1,60 @@
+"""pytest-runresume: prove in CI, without a network, that training code survives preemption and
+resumes correctly under W&B run-resume rules.
+
+The public surface: the reference model (``Backend``, ``ManualClock``, ``decide_resume``), the
+served fake (``ServedBackend``), the harness (``Harness``, ``Preemption``, ``Trigger``,
+``RunResult``), and ``trigger_point`` for named trigger points in user code. The pytest plugin
+(fixtures ``wandb_backend`` and ``runresume``, marker ``preempt``) loads itself through the
+``pytest11`` entry point.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .harness import (
+    ExpectationFailed,
+    Harness,
+    HarnessError,
+    Preemption,
+    RunResult,
+    SignalNotDelivered,
+    SubprocessHung,
+    Trigger,
+    TriggerNotReached,
+)
+from .model import Backend, ManualClock, OffsetClock, Outcome, RunRecord, decide_resume
+from .wire import ServedBackend
+
+__version__ = "0.1.0"
+
+
+def trigger_point(name: str) -> None:
+    """Mark a named trigger point in your own code (``@pytest.mark.preempt(at="point:NAME")``).
+
+    Outside the harness this does nothing and costs a dictionary lookup.
+    """
+    child = sys.modules.get("_runresume_child")
+    if child is not None:
+        child.trigger_point(name)
+
+
+__all__ = [
+    "Backend",
+    "ExpectationFailed",
+    "Harness",
+    "HarnessError",
+    "ManualClock",
+    "OffsetClock",
+    "Outcome",
+    "Preemption",
+    "RunRecord",
+    "RunResult",
+    "ServedBackend",
+    "SignalNotDelivered",
+    "SubprocessHung",
+    "Trigger",
+    "TriggerNotReached",
+    "decide_resume",
+    "trigger_point",
+]

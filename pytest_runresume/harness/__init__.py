@@ -1,0 +1,20 @@
+"""The harness: supervised subprocesses, exact trigger points, real signals, results."""
+
+from .errors import ExpectationFailed, HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
+from .runner import Harness, Preemption, RunResult, SentSignal, Trigger
+from .signals import parse_signal, signal_exit_code
+
+__all__ = [
+    "ExpectationFailed",
+    "Harness",
+    "HarnessError",
+    "Preemption",
+    "RunResult",
+    "SentSignal",
+    "SignalNotDelivered",
+    "SubprocessHung",
+    "Trigger",
+    "TriggerNotReached",
+    "parse_signal",
+    "signal_exit_code",
+]

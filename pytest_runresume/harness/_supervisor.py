@@ -1,0 +1,107 @@
+"""pytest-runresume's process supervisor. Standard library only; Linux.
+
+    python _supervisor.py STATUS_FD GRACE_SECONDS -- COMMAND...
+
+Becomes a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so every process the command starts - and
+``wandb-core``, which the SDK starts in a session of its own - is re-parented here when its parent
+dies, and is reaped here. Writes JSON lines to ``STATUS_FD``:
+
+    {"event": "spawned", "pid": P}
+    {"event": "exited", "pid": P, "status": WAITSTATUS}
+    {"event": "killed", "pids": [...], "why": "..."}   # left-overs killed after the grace period
+    {"event": "done"}
+
+After the command exits, the remaining descendants get ``GRACE_SECONDS`` to exit on their own
+(wandb-core finishes its upload), then SIGKILL. On SIGTERM/SIGINT/SIGHUP the supervisor kills the
+whole tree at once. If the harness dies, the kernel sends the supervisor SIGTERM (``PR_SET_PDEATHSIG``).
+"""
+
+import ctypes
+import json
+import os
+import signal
+import sys
+import threading
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def descendants(root: int) -> list:
+    """PIDs of every live descendant of ``root`` (from /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            out.append(pid)
+            todo.append(pid)
+    return out
+
+
+def main():
+    status_fd, grace = int(sys.argv[1]), float(sys.argv[2])
+    cmd = sys.argv[sys.argv.index("--") + 1 :]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    lock = threading.Lock()
+
+    def emit(**event):
+        with lock:
+            os.write(status_fd, (json.dumps(event) + "\n").encode())
+
+    def kill_tree(why):
+        pids = descendants(os.getpid())
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if pids:
+            emit(event="killed", pids=pids, why=why)
+
+    def on_signal(signum, frame):
+        kill_tree(f"supervisor got {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    if os.getppid() == 1:  # the harness died before we set PDEATHSIG
+        return 1
+    try:
+        pid = os.posix_spawnp(cmd[0], cmd, os.environ)
+    except OSError as exc:
+        emit(event="spawn-failed", error=f"{cmd[0]}: {exc.strerror}")
+        emit(event="done")
+        return 0
+    emit(event="spawned", pid=pid)
+    timer = None
+    while True:
+        try:
+            done, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if done == pid:
+            emit(event="exited", pid=pid, status=status)
+            timer = threading.Timer(grace, kill_tree, args=(f"still running {grace:g} s after the command exited",))
+            timer.daemon = True
+            timer.start()
+    if timer is not None:
+        timer.cancel()
+    emit(event="done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The reference model: runs, their state, the resume decision and the clock. Pure (no I/O)."""
+
+from .backend import Backend, FileChunk, validate_run_id
+from .clock import Clock, ManualClock, OffsetClock
+from .resume import Outcome, ResumeDecision, decide_resume, normalize_resume, starting_step
+from .runs import (
+    DEFAULT_CRASH_TIMEOUT,
+    STATES,
+    TERMINAL_STATES,
+    Attempt,
+    RunKey,
+    RunRecord,
+    TimelineEvent,
+    derive_state,
+)
+
+__all__ = [
+    "DEFAULT_CRASH_TIMEOUT",
+    "STATES",
+    "TERMINAL_STATES",
+    "Attempt",
+    "Backend",
+    "Clock",
+    "FileChunk",
+    "ManualClock",
+    "OffsetClock",
+    "Outcome",
+    "ResumeDecision",
+    "RunKey",
+    "RunRecord",
+    "TimelineEvent",
+    "decide_resume",
+    "derive_state",
+    "normalize_resume",
+    "starting_step",
+    "validate_run_id",
+]

@@ -1,0 +1,437 @@
+"""The reference model of a W&B server: runs by entity/project/run id, their state, and the clock.
+
+Pure: no sockets, files or subprocesses. Every transport (the loopback HTTP server, the in-process
+``requests-mock`` adapter, a test calling it directly) reaches the same :class:`Backend`.
+
+Thread safety: every public method takes ``self.lock``; :meth:`wait_for` waits on ``self.changed``,
+which is notified after each change, so the harness can wait for an event with a bounded timeout
+instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from . import messages
+from .clock import Clock, OffsetClock
+from .runs import (
+    DEFAULT_CRASH_TIMEOUT,
+    LINE_FILES,
+    SUMMARY,
+    Attempt,
+    RunKey,
+    RunRecord,
+    derive_state,
+)
+
+T = TypeVar("T")
+
+#: Characters the SDK forbids in a run id (R31, SDK ``validate_run_id``).
+RESERVED_RUN_ID_CHARS = ":;,#?/'"
+
+
+def validate_run_id(run_id: object) -> str:
+    """Check a run id the way the SDK does (R31, A05).
+
+    Returns:
+        The run id.
+
+    Raises:
+        ValueError: naming the run id and what is wrong with it (empty, whitespace, reserved character).
+    """
+    if not isinstance(run_id, str):
+        raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why="not a string"))
+    if not run_id:
+        raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why="empty"))
+    if run_id != run_id.strip():
+        raise ValueError(
+            messages.BAD_RUN_ID.format(run_id=run_id, why="starts or ends with whitespace")
+        )
+    bad = sorted({c for c in run_id if c in RESERVED_RUN_ID_CHARS})
+    if bad:
+        raise ValueError(
+            messages.BAD_RUN_ID.format(run_id=run_id, why=f"contains reserved {''.join(bad)!r}")
+        )
+    return run_id
+
+
+@dataclass(frozen=True)
+class FileChunk:
+    """Lines for one file of a file_stream request: ``content`` goes at line index ``offset``."""
+
+    offset: int
+    content: list[str]
+
+
+class Backend:
+    """The fake W&B server's state and rules.
+
+    Args:
+        entity: the default entity (``viewer.entity``) that runs created without one land in.
+        username: the viewer's user name.
+        clock: where the model reads the time; default :class:`OffsetClock` (wall time plus an
+            offset that tests advance).
+        crash_timeout: seconds without a request before a run counts as crashed (R61, default 300).
+    """
+
+    def __init__(
+        self,
+        entity: str = "testent",
+        username: str = "tester",
+        clock: Clock | None = None,
+        crash_timeout: float = DEFAULT_CRASH_TIMEOUT,
+    ) -> None:
+        self.entity = entity
+        self.username = username
+        self.clock: Clock = clock if clock is not None else OffsetClock()
+        self.crash_timeout = float(crash_timeout)
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.runs: dict[RunKey, RunRecord] = {}
+        self.problems: list[str] = []
+        self._projects: dict[tuple[str, str], int] = {}
+        self.version = 0  # bumped on every change; lets waiters and snapshots tell "something new"
+
+    # ---- housekeeping ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget all runs and problems (a fresh server). The clock keeps its time."""
+        with self.lock:
+            self.runs.clear()
+            self.problems.clear()
+            self._bump()
+
+    def now(self) -> float:
+        """The backend clock, seconds since the epoch."""
+        return self.clock.now()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the backend clock forward (for R61 without waiting) and return the new time.
+
+        Raises:
+            TypeError: if the clock cannot be moved (a custom clock without ``advance``).
+            ValueError: if ``seconds`` is negative.
+        """
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise TypeError(f"the backend clock {self.clock!r} cannot be advanced")
+        with self.lock:
+            t = float(advance(seconds))
+            self._bump()
+            return t
+
+    def record_problem(self, text: str) -> None:
+        """Remember something a test should fail on (unknown operation, malformed request ...)."""
+        with self.lock:
+            self.problems.append(text)
+            self._bump()
+
+    def _bump(self) -> None:
+        self.version += 1
+        self.changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
+        """Wait until ``predicate()`` (called under the lock) returns something truthy.
+
+        Args:
+            predicate: checked now and after every change of the model.
+            timeout: seconds to wait at most.
+
+        Returns:
+            The truthy value ``predicate`` returned.
+
+        Raises:
+            TimeoutError: if it is still falsy after ``timeout`` seconds.
+        """
+        with self.changed:
+            result = self.changed.wait_for(predicate, timeout=timeout)
+            if not result:
+                raise TimeoutError(f"condition not met within {timeout:.1f} s")
+            return result
+
+    # ---- lookup -------------------------------------------------------------------------------------
+    def key(self, entity: str | None, project: str | None, run_id: str) -> RunKey:
+        """Make a :class:`RunKey`, filling the default entity and the SDK's default project."""
+        return RunKey(entity or self.entity, project or "uncategorized", run_id)
+
+    def project_number(self, entity: str, project: str) -> int:
+        """A stable integer id for a project (the public API parses ``projectId`` as an int)."""
+        with self.lock:
+            return self._projects.setdefault((entity, project), len(self._projects) + 1)
+
+    def get(self, entity: str | None, project: str | None, run_id: str) -> RunRecord | None:
+        """The run at that path, or ``None``."""
+        with self.lock:
+            return self.runs.get(self.key(entity, project, run_id))
+
+    def run(self, path: str) -> RunRecord:
+        """The run at ``entity/project/run_id`` (or ``project/run_id`` in the default entity).
+
+        Raises:
+            KeyError: naming the path when there is no such run.
+        """
+        parts = path.strip("/").split("/")
+        if len(parts) == 3:
+            rec = self.get(parts[0], parts[1], parts[2])
+        elif len(parts) == 2:
+            rec = self.get(None, parts[0], parts[1])
+        else:
+            raise KeyError(f"not a run path: {path!r} (expected entity/project/run_id)")
+        if rec is None:
+            raise KeyError(messages.NO_SUCH_RUN.format(path=path))
+        return rec
+
+    def iter_runs(self) -> Iterator[RunRecord]:
+        """All runs, oldest first."""
+        with self.lock:
+            return iter(sorted(self.runs.values(), key=lambda r: r.created_at))
+
+    def state(self, run: RunRecord) -> str:
+        """The run's state now (see :func:`~pytest_runresume.model.runs.derive_state`)."""
+        with self.lock:
+            return derive_state(run.attempt, self.now(), self.crash_timeout)
+
+    # ---- operations the SDK drives ------------------------------------------------------------------
+    def _create(self, key: RunKey) -> RunRecord:
+        validate_run_id(key.run_id)
+        storage_id = base64.b64encode(f"Run:v1:{key.run_id}:{key.project}:{key.entity}".encode()).decode()
+        rec = RunRecord(key=key, storage_id=storage_id, created_at=self.now())
+        self.runs[key] = rec
+        return rec
+
+    def create_run(
+        self,
+        run_id: str,
+        project: str | None = None,
+        entity: str | None = None,
+        state: str = "pending",
+        config: dict[str, Any] | None = None,
+    ) -> RunRecord:
+        """Create a run ahead of time, like ``wandb.apis.public.Run.create`` (R53).
+
+        A ``pending`` run has no ``_wandb.t`` in its config, so wandb-core treats it as missing for
+        resume (R43): ``must`` fails on it and ``allow`` starts it as a new run with that id.
+
+        Raises:
+            ValueError: on a bad run id (R31) or a state other than ``pending``/``running``.
+        """
+        if state not in ("pending", "running"):
+            raise ValueError(f"Run.create takes state 'pending' or 'running', not {state!r} (R53)")
+        with self.lock:
+            key = self.key(entity, project, run_id)
+            rec = self.runs.get(key) or self._create(key)
+            rec.config.update({k: {"value": v} for k, v in (config or {}).items()})
+            rec.created_pending = state == "pending"
+            if state == "running":
+                rec.attempts.append(
+                    Attempt(1, self.now(), resumed=False, start_line=0, last_heard=self.now())
+                )
+            rec.event(self.now(), "create", f"created with state={state} (R53)")
+            self._bump()
+            return rec
+
+    def resume_status(self, entity: str | None, project: str | None, run_id: str) -> RunRecord | None:
+        """Answer ``RunResumeStatus``: the run, or ``None`` if there is none (R01-R08, R43)."""
+        with self.lock:
+            rec = self.get(entity, project, run_id)
+            if rec is not None:
+                rec.event(
+                    self.now(),
+                    "resume-status",
+                    f"resume status asked; exists={rec.exists_for_resume} "
+                    f"lines={len(rec.history_lines)} last_step={rec.last_step}",
+                )
+                self._bump()
+            return rec
+
+    def upsert(self, fields: dict[str, Any]) -> tuple[RunRecord, bool]:
+        """Create or update a run from ``UpsertBucket`` variables.
+
+        The first upsert of a process (it carries ``host`` or ``program``) starts a new
+        :class:`Attempt`; it is *resumed* when it carries the stored run's ``id`` (R01/R03/R07), and a
+        plain upsert into an existing id without resume is kept too, history appended (R14, A02).
+        ``config`` replaces the stored config (the client already merged it, R39); ``tags`` replace
+        the stored tags when given (R38); ``sweep`` is never cleared.
+
+        Returns:
+            ``(run, inserted)``.
+
+        Raises:
+            ValueError: on a missing or bad run id (R31).
+        """
+        run_id = fields.get("name")
+        validate_run_id(run_id)
+        assert isinstance(run_id, str)
+        with self.lock:
+            now = self.now()
+            key = self.key(fields.get("entity"), fields.get("project"), run_id)
+            rec = self.runs.get(key)
+            inserted = rec is None
+            if rec is None:
+                rec = self._create(key)
+            config = fields.get("config")
+            if config is not None:
+                rec.config = json.loads(config) if isinstance(config, str) else dict(config)
+            if fields.get("tags") is not None:
+                rec.tags = list(fields["tags"])
+            for attr, var in (
+                ("notes", "notes"),
+                ("display_name", "displayName"),
+                ("group", "groupName"),
+                ("job_type", "jobType"),
+                ("sweep", "sweep"),
+                ("host", "host"),
+                ("program", "program"),
+            ):
+                if fields.get(var) is not None:
+                    setattr(rec, attr, fields[var])
+            if fields.get("summaryMetrics"):
+                rec.summary = json.loads(fields["summaryMetrics"])
+            if fields.get("host") is not None or fields.get("program") is not None:
+                resumed = fields.get("id") is not None and fields.get("id") == rec.storage_id
+                number = len(rec.attempts) + 1
+                rec.attempts.append(
+                    Attempt(
+                        number=number,
+                        started_at=now,
+                        resumed=resumed,
+                        start_line=len(rec.history_lines),
+                        last_heard=now,
+                    )
+                )
+                rec.created_pending = False
+                how = "resumed (R35)" if resumed else ("new run" if number == 1 else "same id, no resume (R14)")
+                rec.event(
+                    now,
+                    "init",
+                    f"process {number} started: {how}; history lines={len(rec.history_lines)}"
+                    f" last_step={rec.last_step}",
+                )
+            else:
+                rec.event(now, "upsert", "run updated")
+            if rec.attempt is not None:
+                rec.attempt.last_heard = now
+            self._bump()
+            return rec, inserted
+
+    def file_stream(
+        self,
+        key: RunKey,
+        files: dict[str, FileChunk],
+        *,
+        preempting: bool = False,
+        complete: bool = False,
+        exit_code: int | None = None,
+        uploaded: list[str] | None = None,
+    ) -> bool:
+        """Apply one file_stream request (R36, R37, R62, R65, R66).
+
+        Args:
+            key: the run.
+            files: file name -> :class:`FileChunk`. Line files are written at their offsets;
+                ``wandb-summary.json`` replaces the summary with its last line.
+            preempting: the request carried ``"preempting": true`` (``run.mark_preempting()``).
+            complete: the request carried ``"complete": true`` (the process is exiting).
+            exit_code: the ``exitcode`` with ``complete``.
+            uploaded: file names the client says it uploaded.
+
+        Returns:
+            ``True`` when the server wants the run to stop (answered as ``"stopped": true``, R58).
+
+        Raises:
+            KeyError: when the run was never created (the text names the path).
+        """
+        with self.lock:
+            now = self.now()
+            rec = self.runs.get(key)
+            if rec is None:
+                raise KeyError(messages.FILE_STREAM_NO_RUN.format(path=key.path))
+            attempt = rec.attempt
+            if attempt is None:  # pre-created run written to without an init upsert
+                attempt = Attempt(1, now, resumed=False, start_line=len(rec.history_lines))
+                rec.attempts.append(attempt)
+            attempt.last_heard = now
+            if not files and not preempting and not complete:
+                rec.event(now, "heartbeat", "heartbeat (R62)")
+            for name, chunk in files.items():
+                if name == SUMMARY:
+                    if chunk.content:
+                        rec.summary = json.loads(chunk.content[-1])
+                    continue
+                before = rec.last_step
+                for problem in rec.write_lines(name, chunk.offset, chunk.content):
+                    self.problems.append(problem)
+                if name == LINE_FILES[0] and chunk.content:
+                    first = chunk.offset
+                    rec.event(
+                        now,
+                        "history",
+                        f"history lines {first}..{first + len(chunk.content) - 1}"
+                        f" (last _step {before} -> {rec.last_step})",
+                    )
+            if uploaded:
+                rec.event(now, "uploaded", ", ".join(uploaded))
+            if preempting and not attempt.preempting:
+                attempt.preempting = True
+                rec.event(now, "preempting", "run.mark_preempting() received (R65)")
+            if complete:
+                attempt.complete = True
+                attempt.exit_code = exit_code
+                state = derive_state(attempt, now, self.crash_timeout)
+                rec.event(now, "exit", f"exit code {exit_code} reported -> {state} (R55, R66, R70)")
+            self._bump()
+            return attempt.stop_requested and not attempt.complete
+
+    def request_stop(self, path: str) -> None:
+        """Ask a running run to stop, as the app's stop button does (R58).
+
+        The next file_stream answer carries ``"stopped": true``; the SDK then raises
+        ``KeyboardInterrupt`` in the run and reports exit code 255, and the run ends ``killed``.
+        """
+        with self.lock:
+            rec = self.run(path)
+            if rec.attempt is None:
+                raise ValueError(f"run {path!r} has not started; nothing to stop")
+            rec.attempt.stop_requested = True
+            rec.event(self.now(), "stop", "stop requested by the server (R58)")
+            self._bump()
+
+    def upload(self, key: RunKey, name: str, data: bytes) -> None:
+        """Store an uploaded run file (``PUT`` to an ``uploadUrl``)."""
+        with self.lock:
+            rec = self.runs.get(key)
+            if rec is None:
+                raise KeyError(messages.NO_SUCH_RUN.format(path=key.path))
+            rec.uploads[name] = data
+            self._bump()
+
+    # ---- questions users and the harness ask --------------------------------------------------------
+    def is_requeueable(self, run: RunRecord) -> bool:
+        """Whether the run may be requeued: it ended ``preempted`` (R66, R71, R81).
+
+        Exit 0 is never requeued; a plain failure is not either.
+        """
+        return self.state(run) == "preempted"
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able view of every run: state, steps, attempts, timeline; and the problems."""
+        with self.lock:
+            return {
+                "now": self.now(),
+                "problems": list(self.problems),
+                "runs": [
+                    {
+                        "path": r.key.path,
+                        "state": self.state(r),
+                        "last_step": r.last_step,
+                        "history_lines": len(r.history_lines),
+                        "attempts": [vars(a).copy() for a in r.attempts],
+                        "timeline": [vars(e).copy() for e in r.timeline],
+                    }
+                    for r in self.iter_runs()
+                ],
+            }

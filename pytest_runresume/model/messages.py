@@ -1,0 +1,21 @@
+"""Every user-visible error and problem text of the model and the wire, as data.
+
+Tests match on these constants, never on copies of the wording.
+"""
+
+UNKNOWN_OPERATION = "unknown GraphQL operation {name!r}: the fake W&B backend has no handler for it"
+MALFORMED_GRAPHQL = "malformed GraphQL request: {detail}"
+MALFORMED_BODY = "malformed request body for {what}: {detail}"
+UNAUTHORIZED = "missing or wrong API key for the fake W&B backend"
+UNEXPECTED_REQUEST = "unexpected request {method} {path}: the fake W&B backend does not serve it"
+NO_SUCH_RUN = "run {path!r} does not exist"
+OFFSET_GAP = (
+    "file_stream for {path} wrote {file} at offset {offset} but only {have} lines exist; "
+    "lines {have}..{gap_end} were never sent"
+)
+LINE_REWRITTEN = "file_stream for {path} rewrote line {index} of {file} with different content"
+FILE_STREAM_NO_RUN = "file_stream for {path}, a run that was never created with UpsertBucket"
+BAD_RUN_ID = "bad run id {run_id!r}: {why}"
+BAD_RESUME_MODE = "bad resume mode {mode!r}: expected one of 'must', 'allow', 'never', 'auto' or None"
+RESUME_MUST_MISSING = "resume='must' but run ({run_id}) does not exist (R02)"
+RESUME_NEVER_EXISTS = "resume='never' but run ({run_id}) already exists (R05)"

@@ -1,0 +1,103 @@
+"""The resume decision of ``wandb.init(resume=...)`` (R01-R08, R13, R14, R43).
+
+The SDK (wandb-core) makes this decision itself from the server's ``RunResumeStatus`` answer; the
+model implements it as the reference the real client is checked against, and as the answer to
+"what should happen?" in users' unit tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from . import messages
+
+RESUME_MODES = ("must", "allow", "never", "auto")
+
+
+class Outcome(enum.Enum):
+    """What ``wandb.init`` does with a run id."""
+
+    RESUME = "resume"  #: continue the existing run from its last step
+    NEW = "new"  #: create a new run with that id
+    ERROR = "error"  #: raise, and create no run
+    UPSERT = "upsert"  #: no check at all; write into whatever run has the id (R14)
+
+
+@dataclass(frozen=True)
+class ResumeDecision:
+    """The outcome of one ``wandb.init`` with a run id, and the rule that decided it.
+
+    Attributes:
+        outcome: see :class:`Outcome`.
+        rule: the R-id from ``rules.md`` that decides this cell.
+        error: the reason when ``outcome`` is ``ERROR``; ``None`` otherwise.
+    """
+
+    outcome: Outcome
+    rule: str
+    error: str | None = None
+
+
+def normalize_resume(mode: str | bool | None) -> str | None:
+    """Map a ``resume`` argument or ``WANDB_RESUME`` value to a mode (R13, R18).
+
+    ``True`` means ``"auto"``; ``False`` and ``None`` mean unset.
+
+    Raises:
+        ValueError: for any other value, naming it.
+    """
+    if mode is True:
+        return "auto"
+    if mode is False or mode is None:
+        return None
+    if isinstance(mode, str) and mode in RESUME_MODES:
+        return mode
+    raise ValueError(messages.BAD_RESUME_MODE.format(mode=mode))
+
+
+def decide_resume(mode: str | bool | None, run_exists: bool, run_id: str = "<id>") -> ResumeDecision:
+    """Decide what ``wandb.init(id=run_id, resume=mode)`` does.
+
+    Args:
+        mode: ``"must"``, ``"allow"``, ``"never"``, ``"auto"``, ``True``/``False`` or ``None``.
+        run_exists: whether the run exists *as the SDK reads it* (R43: the server returned it and its
+            ``wandbConfig`` has key ``t``; pre-created, never-started runs count as missing).
+        run_id: only used in error texts.
+
+    Returns:
+        The :class:`ResumeDecision`, carrying the R-id of the cell of the S1 table it implements.
+
+    Raises:
+        ValueError: for an unknown mode.
+    """
+    m = normalize_resume(mode)
+    if m is None:
+        return ResumeDecision(Outcome.UPSERT if run_exists else Outcome.NEW, "R14")
+    table = {
+        ("must", True): ResumeDecision(Outcome.RESUME, "R01"),
+        ("must", False): ResumeDecision(
+            Outcome.ERROR, "R02", messages.RESUME_MUST_MISSING.format(run_id=run_id)
+        ),
+        ("allow", True): ResumeDecision(Outcome.RESUME, "R03"),
+        ("allow", False): ResumeDecision(Outcome.NEW, "R04"),
+        ("never", True): ResumeDecision(
+            Outcome.ERROR, "R05", messages.RESUME_NEVER_EXISTS.format(run_id=run_id)
+        ),
+        ("never", False): ResumeDecision(Outcome.NEW, "R06"),
+        ("auto", True): ResumeDecision(Outcome.RESUME, "R07"),
+        ("auto", False): ResumeDecision(Outcome.NEW, "R08"),
+    }
+    return table[(m, run_exists)]
+
+
+def starting_step(history_line_count: int, last_step: int | None) -> int:
+    """The first step a resumed run logs (R35): last ``_step`` + 1, or 0 for a run with no history.
+
+    Args:
+        history_line_count: lines of history the server holds.
+        last_step: the ``_step`` of the last history line (``None`` if unknown).
+    """
+    if history_line_count <= 0:
+        return 0 if last_step is None else last_step
+    return (last_step if last_step is not None else 0) + 1

@@ -1,0 +1,262 @@
+"""Runs of the reference model: what the server holds for one ``entity/project/run_id``.
+
+A run's *state* is never sent by the SDK (it sends only ``preempting``, ``complete`` and ``exitcode``
+on file_stream); the server derives it. :func:`derive_state` is that derivation, rules R50-R58,
+R60-R61, R65-R66, R70 and R71.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: States as the wire and the public API spell them (R51, A13).
+RUNNING = "running"
+FINISHED = "finished"
+FAILED = "failed"
+CRASHED = "crashed"
+KILLED = "killed"
+PREEMPTING = "preempting"
+PREEMPTED = "preempted"
+PENDING = "pending"
+
+STATES = (RUNNING, FINISHED, FAILED, CRASHED, KILLED, PREEMPTING, PREEMPTED, PENDING)
+#: States after which nothing changes unless a new process resumes the run.
+TERMINAL_STATES = frozenset({FINISHED, FAILED, CRASHED, KILLED, PREEMPTED})
+
+#: "About five minutes" without a heartbeat (R61). Seconds.
+DEFAULT_CRASH_TIMEOUT = 300.0
+
+HISTORY = "wandb-history.jsonl"
+EVENTS = "wandb-events.jsonl"
+OUTPUT = "output.log"
+SUMMARY = "wandb-summary.json"
+LINE_FILES = (HISTORY, EVENTS, OUTPUT)
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """``entity/project/run_id``: a run id is unique only within its project (R24)."""
+
+    entity: str
+    project: str
+    run_id: str
+
+    @property
+    def path(self) -> str:
+        """The run path ``<entity>/<project>/<run_id>`` (R29)."""
+        return f"{self.entity}/{self.project}/{self.run_id}"
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@dataclass
+class TimelineEvent:
+    """One thing that happened to a run, for reports and assertions.
+
+    Attributes:
+        t: backend clock time, seconds since the epoch.
+        kind: ``init``, ``resume-status``, ``upsert``, ``history``, ``preempting``, ``exit``,
+            ``heartbeat``, ``stop``, ``state``, ``signal`` ...
+        detail: a short human-readable description.
+    """
+
+    t: float
+    kind: str
+    detail: str
+
+
+@dataclass
+class Attempt:
+    """One process's life with a run: from its init upsert to its exit (or silence).
+
+    A run preempted and resumed three times has four attempts.
+
+    Attributes:
+        number: 1 for the first process, 2 for the first restart, ...
+        started_at: backend clock time of the init upsert, seconds.
+        resumed: the client resumed the run (its init upsert carried the stored run's ``id``, R01/R03/R07).
+        start_line: history lines the run held when this attempt began.
+        preempting: ``run.mark_preempting()`` was received (R65).
+        complete: the final file_stream with ``complete: true`` arrived.
+        exit_code: the exit code the SDK reported (A04: may differ from the OS exit status).
+        stop_requested: the server asked the run to stop (R58), answered with ``stopped: true``.
+        last_heard: backend clock time of the last request from this attempt, seconds.
+    """
+
+    number: int
+    started_at: float
+    resumed: bool
+    start_line: int
+    preempting: bool = False
+    complete: bool = False
+    exit_code: int | None = None
+    stop_requested: bool = False
+    last_heard: float = 0.0
+
+
+def derive_state(attempt: Attempt | None, now: float, crash_timeout: float) -> str:
+    """The state of a run whose latest process is ``attempt``, at time ``now``.
+
+    - no attempt yet: ``pending`` (R50, R53);
+    - complete and exit code 0: ``finished`` (R55, R66, R70a) - exit 0 always wins;
+    - complete, non-zero, stop requested by the server: ``killed`` (R58);
+    - complete, non-zero, preempting seen: ``preempted`` (R66, R70b-e, R71);
+    - complete, non-zero: ``failed`` (R55, R66);
+    - not complete and silent for ``crash_timeout`` seconds: ``preempted`` if preempting was seen
+      (R70c/e "always" column), else ``crashed`` (R60, R61);
+    - preempting and still heard from: ``preempting`` (A01);
+    - otherwise ``running``.
+
+    Args:
+        attempt: the latest attempt, or ``None`` for a run created but never started.
+        now: the backend clock, seconds since the epoch.
+        crash_timeout: seconds of silence after which a run counts as crashed.
+    """
+    if attempt is None:
+        return PENDING
+    if attempt.complete:
+        if attempt.exit_code in (0, None):
+            return FINISHED
+        if attempt.stop_requested:
+            return KILLED
+        return PREEMPTED if attempt.preempting else FAILED
+    silent = now - attempt.last_heard >= crash_timeout
+    if attempt.preempting:
+        return PREEMPTED if silent else PREEMPTING
+    return CRASHED if silent else RUNNING
+
+
+def _step_of(line: str | None) -> int | None:
+    if not line:
+        return None
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    step = row.get("_step") if isinstance(row, dict) else None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+@dataclass
+class RunRecord:
+    """Everything the server holds for one run.
+
+    Attributes:
+        key: entity/project/run id.
+        storage_id: the opaque ``id`` the wire hands out (``bucket.id``).
+        created_at: backend clock time of creation, seconds.
+        config: ``{key: {"value": v}}`` as the SDK sends it, ``_wandb`` included.
+        summary: the latest full summary (replaced, not merged: the client merges, R37).
+        files: line files (history, events, output.log) as lists of raw JSON lines; ``None`` marks a
+            line index that was skipped by an offset gap (nothing is invented, nothing lost).
+        steps: ``_step`` of each history line (``None`` where a line has none).
+        tags, notes, display_name, group, job_type, sweep: run metadata.
+        attempts: one :class:`Attempt` per process that initialised the run.
+        created_pending: created with ``state="pending"`` (R53) or by a sweep, never started.
+        uploads: names of files uploaded with PUT.
+        timeline: what happened, in order.
+    """
+
+    key: RunKey
+    storage_id: str
+    created_at: float
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, list[str | None]] = field(default_factory=lambda: {f: [] for f in LINE_FILES})
+    steps: list[int | None] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+    display_name: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    sweep: str | None = None
+    host: str | None = None
+    program: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    created_pending: bool = False
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    _last_step: int | None = None
+
+    # ---- derived views -------------------------------------------------------------------------
+    @property
+    def attempt(self) -> Attempt | None:
+        """The latest attempt (``None`` before the first process starts)."""
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def history_lines(self) -> list[str | None]:
+        """Raw history lines, in offset order."""
+        return self.files[HISTORY]
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """History rows parsed from JSON, in offset order (skipped indexes left out)."""
+        return [json.loads(line) for line in self.history_lines if line is not None]
+
+    @property
+    def last_step(self) -> int | None:
+        """The largest ``_step`` in history, or ``None`` if there is none (R42)."""
+        return self._last_step
+
+    @property
+    def exists_for_resume(self) -> bool:
+        """Whether wandb-core treats the run as existing: its config has ``_wandb.value.t`` (R43)."""
+        wb = self.config.get("_wandb")
+        return isinstance(wb, dict) and isinstance(wb.get("value"), dict) and "t" in wb["value"]
+
+    def wandb_config(self) -> dict[str, Any]:
+        """The ``wandbConfig(keys: ["t"])`` view: ``{"t": ...}`` once the client has started it (R43)."""
+        if not self.exists_for_resume:
+            return {}
+        return {"t": self.config["_wandb"]["value"]["t"]}
+
+    # ---- mutation helpers used by the backend ----------------------------------------------------
+    def event(self, t: float, kind: str, detail: str) -> None:
+        """Append a :class:`TimelineEvent`."""
+        self.timeline.append(TimelineEvent(t, kind, detail))
+
+    def write_lines(self, name: str, offset: int, lines: list[str]) -> list[str]:
+        """Write ``lines`` at line index ``offset`` of file ``name`` (file_stream semantics, R36).
+
+        Returns:
+            Problem texts (offset gaps, rewrites with different content). Data is never dropped: a gap
+            leaves ``None`` at the missing indexes and the lines land at their offsets.
+        """
+        from . import messages
+
+        problems: list[str] = []
+        buf = self.files.setdefault(name, [])
+        if offset > len(buf):
+            problems.append(
+                messages.OFFSET_GAP.format(
+                    path=self.key.path, file=name, offset=offset, have=len(buf), gap_end=offset - 1
+                )
+            )
+            if name == HISTORY:
+                self.steps.extend([None] * (offset - len(buf)))
+            buf.extend([None] * (offset - len(buf)))
+        for i, line in enumerate(lines):
+            idx = offset + i
+            if idx < len(buf):
+                # output.log lines are rewritten in place by the console writer (carriage returns);
+                # history and events are append-only (R36).
+                if name != OUTPUT and buf[idx] is not None and buf[idx] != line:
+                    problems.append(
+                        messages.LINE_REWRITTEN.format(path=self.key.path, index=idx, file=name)
+                    )
+                buf[idx] = line
+                if name == HISTORY:
+                    self.steps[idx] = _step_of(line)
+            else:
+                buf.append(line)
+                if name == HISTORY:
+                    self.steps.append(_step_of(line))
+            if name == HISTORY:
+                s = self.steps[idx]
+                if s is not None and (self._last_step is None or s > self._last_step):
+                    self._last_step = s
+        return problems

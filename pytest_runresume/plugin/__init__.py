@@ -1,0 +1,97 @@
+"""The pytest plugin (entry point ``pytest11: runresume``): fixtures, the ``preempt`` marker,
+options, and the timeline section in failure reports. Thin: it wires the layers to pytest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ..model import Backend
+from ..wire import ServedBackend
+from .harness import PytestHarness
+from .markers import PREEMPT_HELP, parse_preempt
+from .options import add_options, resolve
+
+_harness_key = pytest.StashKey[PytestHarness]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", PREEMPT_HELP)
+
+
+@pytest.fixture(scope="session")
+def runresume_server(request: pytest.FixtureRequest) -> Iterator[ServedBackend]:
+    """The fake W&B backend, served on 127.0.0.1 at a free port for the whole session (one per
+    pytest-xdist worker). Tests normally use :func:`wandb_backend`, which resets it."""
+    crash_timeout = resolve(request.config, "runresume_crash_timeout")
+    served = ServedBackend(Backend(crash_timeout=crash_timeout)).start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def wandb_backend(runresume_server: ServedBackend) -> Iterator[ServedBackend]:
+    """The served fake W&B backend with fresh state (no runs) for this test.
+
+    ``wandb_backend.url`` is ``WANDB_BASE_URL``, ``wandb_backend.api_key`` its key,
+    ``wandb_backend.backend`` the model (runs, states, clock). At teardown the test errors if the
+    backend saw an unknown GraphQL operation or a malformed request (the text names it).
+    """
+    runresume_server.reset()
+    yield runresume_server
+    problems = list(runresume_server.backend.problems)
+    if problems:
+        pytest.fail("the fake W&B backend saw problems:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_path: Path) -> PytestHarness:
+    """The harness: ``runresume.run("python train.py ...")`` runs a command against the fake backend
+    in its own supervised process tree and returns a :class:`~pytest_runresume.harness.RunResult`.
+
+    With ``@pytest.mark.preempt(...)`` the first run gets the marker's signal at its trigger point and
+    must end as it expects (default: state ``preempted``, exit code 128+signum, requeueable).
+    Working directory and ``WANDB_DIR``: ``runresume.workdir`` (under ``tmp_path``).
+    """
+    marker = request.node.get_closest_marker("preempt")
+    spec = parse_preempt(request.node, marker, resolve(request.config, "runresume_signal")) if marker else None
+    harness = PytestHarness(
+        wandb_backend, tmp_path, spec, timeout=resolve(request.config, "runresume_timeout")
+    )
+    request.node.stash[_harness_key] = harness
+    return harness
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    default_signal = resolve(config, "runresume_signal")
+    for item in items:
+        marker = item.get_closest_marker("preempt")
+        if marker is not None:
+            parse_preempt(item, marker, default_signal)  # fail at collection on a bad marker
+            if "runresume" not in getattr(item, "fixturenames", ()):
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.preempt needs the 'runresume' fixture to run the command"
+                )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    harness = item.stash.get(_harness_key, None)
+    if harness is None:
+        return
+    if report.when == "call" and report.passed and harness.marker is not None and not harness.marker_used:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} has @pytest.mark.preempt but never called runresume.run(): nothing was preempted"
+        )
+    if report.failed and harness.results:
+        text = "\n\n".join(r.report() for r in harness.results)
+        report.sections.append(("runresume timeline", text))

@@ -1,0 +1,60 @@
+"""The harness as the ``runresume`` fixture sees it: a :class:`Harness` that applies the test's
+``preempt`` marker to its first run and checks the run ended as the marker expects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..harness import Harness, Preemption, RunResult
+from ..wire import ServedBackend
+from .markers import PreemptSpec
+
+_UNSET: Any = object()
+
+
+class PytestHarness(Harness):
+    """:class:`~pytest_runresume.harness.Harness` plus the test's ``preempt`` marker.
+
+    The first :meth:`run` without an explicit ``preempt=`` gets the marker's signal at the marker's
+    point, and its result is checked against ``expect_state``, ``expect_exit`` and ``requeue``.
+    """
+
+    def __init__(self, served: ServedBackend, base_dir: Path, marker: PreemptSpec | None, **kw: Any) -> None:
+        super().__init__(served, base_dir, **kw)
+        self.marker = marker
+        self.marker_used = False
+
+    def run(  # type: ignore[override]
+        self,
+        command: str | Sequence[str],
+        *,
+        preempt: Preemption | None = _UNSET,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Run ``command``; see :meth:`Harness.run`. ``preempt=None`` runs it untouched even when the
+        test has a ``preempt`` marker."""
+        use_marker = preempt is _UNSET and self.marker is not None and not self.marker_used
+        if use_marker:
+            assert self.marker is not None
+            self.marker_used = True
+            preempt = self.marker.preemption
+        elif preempt is _UNSET:
+            preempt = None
+        result = super().run(command, preempt=preempt, cwd=cwd, env=env, timeout=timeout)
+        if use_marker:
+            assert self.marker is not None
+            result.expect(
+                state=self.marker.expect_state,
+                exit_code=self.marker.expect_exit,
+                requeueable=self.marker.requeue,
+            )
+        return result
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the backend's clock forward ``seconds`` (e.g. past the crash timeout, R61)."""
+        return self.served.backend.advance_clock(seconds)

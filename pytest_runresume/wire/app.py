@@ -1,0 +1,232 @@
+"""The fake W&B backend as a WSGI application (werkzeug): routes -> model.
+
+Routes (what wandb 0.31 calls, NOTES.md section 1):
+
+- ``POST /graphql``                                      GraphQL (see :mod:`.graphql`)
+- ``POST /files/<entity>/<project>/<run>/file_stream``  history, events, output.log, summary,
+  ``preempting``, ``complete``/``exitcode``; heartbeats are empty bodies
+- ``PUT  /upload/<entity>/<project>/<run>/<name>``       run files (no auth, like the real upload URLs)
+- ``POST /sdk/otel/...``                                  SDK telemetry: 404, so the SDK stops sending
+- ``/_runresume/...``                                     the control API (state, clock, reset, stop)
+
+Every request to ``/graphql`` and ``/files`` must carry ``Authorization: Basic base64("api:KEY")``
+with this server's key; anything else is 401. Every problem (unknown operation, malformed body,
+unexpected path) is answered with an error naming it and recorded in ``backend.problems``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from ..model import Backend, FileChunk, messages
+from . import graphql
+
+#: Bodies larger than this are refused with 413 (bytes).
+MAX_BODY = 64 * 1024 * 1024
+
+
+@dataclass
+class RequestRecord:
+    """One request the server saw: for debugging and for tests of the wire."""
+
+    method: str
+    path: str
+    operation: str | None
+    status: int
+    user_agent: str
+
+
+@dataclass
+class FakeWandbApp:
+    """The WSGI app.
+
+    Args:
+        backend: the model.
+        api_key: the key clients must present.
+    """
+
+    backend: Backend
+    api_key: str
+    requests: list[RequestRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.url_map = Map(
+            [
+                Rule("/graphql", endpoint="graphql", methods=["POST"]),
+                Rule("/files/<entity>/<project>/<run_id>/file_stream", endpoint="file_stream", methods=["POST"]),
+                Rule("/upload/<entity>/<project>/<run_id>/<path:name>", endpoint="upload", methods=["PUT"]),
+                Rule("/sdk/<path:rest>", endpoint="telemetry"),
+                Rule("/_runresume/state", endpoint="ctl_state", methods=["GET"]),
+                Rule("/_runresume/clock", endpoint="ctl_clock", methods=["POST"]),
+                Rule("/_runresume/reset", endpoint="ctl_reset", methods=["POST"]),
+                Rule("/_runresume/stop", endpoint="ctl_stop", methods=["POST"]),
+                Rule("/healthz", endpoint="health", methods=["GET"]),
+            ]
+        )
+
+    # ---- plumbing ----------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        request.max_content_length = MAX_BODY
+        op: list[str | None] = [None]
+        try:
+            adapter = self.url_map.bind_to_environ(environ)
+            endpoint, args = adapter.match()
+            if endpoint in ("graphql", "file_stream") or endpoint.startswith("ctl_"):
+                if not self._authorized(request):
+                    response = _json({"errors": [{"message": messages.UNAUTHORIZED}]}, 401)
+                    return self._finish(request, None, response, environ, start_response)
+            response = getattr(self, f"on_{endpoint}")(request, op=op, **args)
+        except NotFound:
+            text = messages.UNEXPECTED_REQUEST.format(method=request.method, path=request.path)
+            self.backend.record_problem(text)
+            response = _json({"errors": [{"message": text}]}, 404)
+        except HTTPException as exc:
+            response = _json({"errors": [{"message": f"{exc.code} {exc.name}: {exc.description}"}]}, exc.code or 400)
+            self.backend.record_problem(f"{request.method} {request.path}: {exc.name}")
+        return self._finish(request, op[0], response, environ, start_response)
+
+    def _finish(self, request: Request, op: str | None, response: Response, environ: Any, start_response: Any) -> Any:
+        self.requests.append(
+            RequestRecord(request.method, request.path, op, response.status_code, request.user_agent.string)
+        )
+        return response(environ, start_response)
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user_pass = base64.b64decode(header[6:], validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        _, _, key = user_pass.partition(":")
+        return hmac.compare_digest(key.encode(), self.api_key.encode())
+
+    def _body_json(self, request: Request, what: str) -> Any:
+        raw = request.get_data(cache=False)
+        if request.headers.get("Content-Encoding") == "gzip":
+            import gzip
+
+            raw = gzip.decompress(raw)
+        try:
+            return json.loads(raw or b"{}")
+        except ValueError as exc:
+            raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail=str(exc))) from exc
+
+    # ---- endpoints ---------------------------------------------------------------------------------
+    def on_graphql(self, request: Request, op: list[str | None]) -> Response:
+        try:
+            body = self._body_json(request, "/graphql")
+            if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+                raise _BadBody(messages.MALFORMED_BODY.format(what="/graphql", detail="expected {query, variables}"))
+            op[0] = body.get("operationName") or None
+            ctx = graphql.Context(self.backend, request.host_url.rstrip("/"))
+            name = graphql.operation_name(body["query"], op[0])
+            op[0] = name
+            data = graphql.execute(ctx, body["query"], body.get("variables"), name)
+        except (graphql.GraphQLRequestError, _BadBody) as exc:
+            text = str(exc)
+            self.backend.record_problem(text)
+            # HTTP 200 + errors: the SDK does not retry it and fails at once (NOTES section 0).
+            return _json({"errors": [{"message": text}], "data": None})
+        return _json({"data": data})
+
+    def on_file_stream(self, request: Request, op: list[str | None], entity: str, project: str, run_id: str) -> Response:
+        op[0] = "file_stream"
+        key = self.backend.key(entity, project, run_id)
+        try:
+            body = self._body_json(request, f"file_stream of {key.path}")
+            files = _parse_files(body, key.path)
+        except _BadBody as exc:
+            self.backend.record_problem(str(exc))
+            return _json({"error": str(exc)}, 400)
+        try:
+            stopped = self.backend.file_stream(
+                key,
+                files,
+                preempting=bool(body.get("preempting")),
+                complete=bool(body.get("complete")),
+                exit_code=body.get("exitcode"),
+                uploaded=body.get("uploaded"),
+            )
+        except KeyError as exc:
+            text = str(exc.args[0])
+            self.backend.record_problem(text)
+            return _json({"error": text}, 404)
+        answer: dict[str, Any] = {"exitcode": None, "limits": {}}
+        if stopped:
+            answer["stopped"] = True
+        return _json(answer)
+
+    def on_upload(self, request: Request, op: list[str | None], entity: str, project: str, run_id: str, name: str) -> Response:
+        op[0] = "upload"
+        try:
+            self.backend.upload(self.backend.key(entity, project, run_id), name, request.get_data())
+        except KeyError as exc:
+            self.backend.record_problem(str(exc.args[0]))
+            return _json({"error": str(exc.args[0])}, 404)
+        return Response(b"", 200)
+
+    def on_telemetry(self, request: Request, op: list[str | None], rest: str) -> Response:
+        op[0] = "telemetry"
+        return Response(b"", 404)
+
+    def on_health(self, request: Request, op: list[str | None]) -> Response:
+        return _json({"ok": True})
+
+    def on_ctl_state(self, request: Request, op: list[str | None]) -> Response:
+        return _json(self.backend.snapshot())
+
+    def on_ctl_clock(self, request: Request, op: list[str | None]) -> Response:
+        body = self._body_json(request, "/_runresume/clock")
+        return _json({"now": self.backend.advance_clock(float(body.get("advance", 0)))})
+
+    def on_ctl_reset(self, request: Request, op: list[str | None]) -> Response:
+        self.backend.reset()
+        return _json({"ok": True})
+
+    def on_ctl_stop(self, request: Request, op: list[str | None]) -> Response:
+        body = self._body_json(request, "/_runresume/stop")
+        self.backend.request_stop(str(body["path"]))
+        return _json({"ok": True})
+
+
+class _BadBody(Exception):
+    pass
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(json.dumps(obj), status=status, mimetype="application/json")
+
+
+def _parse_files(body: Any, path: str) -> dict[str, FileChunk]:
+    if not isinstance(body, dict):
+        raise _BadBody(messages.MALFORMED_BODY.format(what=f"file_stream of {path}", detail="not an object"))
+    files = body.get("files") or {}
+    if not isinstance(files, dict):
+        raise _BadBody(messages.MALFORMED_BODY.format(what=f"file_stream of {path}", detail="files is not an object"))
+    out: dict[str, FileChunk] = {}
+    for name, chunk in files.items():
+        if (
+            not isinstance(chunk, dict)
+            or not isinstance(chunk.get("offset", 0), int)
+            or not isinstance(chunk.get("content", []), list)
+            or not all(isinstance(line, str) for line in chunk.get("content", []))
+        ):
+            raise _BadBody(
+                messages.MALFORMED_BODY.format(
+                    what=f"file_stream of {path}", detail=f"{name}: expected {{offset: int, content: [str]}}"
+                )
+            )
+        out[name] = FileChunk(chunk.get("offset", 0), list(chunk.get("content", [])))
+    return out

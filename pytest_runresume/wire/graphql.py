@@ -1,0 +1,240 @@
+"""GraphQL dispatch: operation name -> one handler per operation (what wandb 0.31 sends).
+
+Documents are parsed with graphql-core. wandb-core sends ``operationName``; the public API sends
+``""``, so the name is taken from the document. Each handler returns the ``data`` object; fields the
+SDK does not ask for are harmless (it reads only what it selected).
+
+The shapes follow ``shared/wandb-protocol/NOTES.md`` section 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from graphql import GraphQLError, OperationDefinitionNode, parse
+
+from ..model import Backend, RunRecord, messages
+
+
+class GraphQLRequestError(Exception):
+    """A request the fake cannot answer: unknown operation, malformed document or variables."""
+
+
+@dataclass
+class Context:
+    """What a handler gets besides the variables.
+
+    Attributes:
+        backend: the model.
+        base_url: ``http://127.0.0.1:PORT`` of the server, for upload URLs.
+    """
+
+    backend: Backend
+    base_url: str
+
+
+Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(*names: str) -> Callable[[Handler], Handler]:
+    """Register a function as the handler of the GraphQL operations ``names``."""
+
+    def register(fn: Handler) -> Handler:
+        for name in names:
+            HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def operation_name(query: str, operation_name: str | None) -> str:
+    """The name of the operation to run, from ``operationName`` or else from the document.
+
+    Raises:
+        GraphQLRequestError: if the document does not parse, has no named operation, or does not
+            contain the operation ``operationName`` asks for.
+    """
+    try:
+        doc = parse(query)
+    except GraphQLError as exc:
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=exc.message)) from exc
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    names = [op.name.value for op in ops if op.name is not None]
+    if operation_name:
+        if operation_name not in names:
+            raise GraphQLRequestError(
+                messages.MALFORMED_GRAPHQL.format(
+                    detail=f"operationName {operation_name!r} is not in the document"
+                )
+            )
+        return operation_name
+    if len(names) != 1:
+        raise GraphQLRequestError(
+            messages.MALFORMED_GRAPHQL.format(
+                detail="the document must hold exactly one named operation"
+            )
+        )
+    return names[0]
+
+
+def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name: str | None) -> dict[str, Any]:
+    """Run one GraphQL request and return the ``data`` object.
+
+    Raises:
+        GraphQLRequestError: for an unknown operation (named in the text) or a malformed request.
+    """
+    name = operation_name(query, op_name)
+    fn = HANDLERS.get(name)
+    if fn is None:
+        raise GraphQLRequestError(messages.UNKNOWN_OPERATION.format(name=name))
+    if variables is not None and not isinstance(variables, dict):
+        raise GraphQLRequestError(
+            messages.MALFORMED_BODY.format(what=name, detail="variables must be an object")
+        )
+    try:
+        return fn(ctx, variables or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GraphQLRequestError(f"{name}: {exc.args[0] if exc.args else exc}") from exc
+
+
+# ---- shapes -------------------------------------------------------------------------------------
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _project(ctx: Context, entity: str, project: str) -> dict[str, Any]:
+    return {"id": f"Project:{entity}/{project}", "name": project, "entity": {"id": f"Entity:{entity}", "name": entity}}
+
+
+def _viewer(ctx: Context) -> dict[str, Any]:
+    b = ctx.backend
+    return {
+        "id": "VXNlcjox",
+        "entity": b.entity,
+        "username": b.username,
+        "email": f"{b.username}@example.invalid",
+        "flags": "{}",
+        "admin": False,
+        "teams": {"edges": []},
+        "apiKeys": {"edges": []},
+        "featureFlags": [],
+        "organizations": [],
+    }
+
+
+def _tail(lines: list[str | None]) -> str:
+    last = next((line for line in reversed(lines) if line is not None), None)
+    return json.dumps([] if last is None else [last])
+
+
+def _bucket(ctx: Context, rec: RunRecord) -> dict[str, Any]:
+    """The run as ``bucket``/``run`` (RunResumeStatus, UpsertBucket, the public ``Run``)."""
+    b = ctx.backend
+    return {
+        "id": rec.storage_id,
+        "name": rec.key.run_id,
+        "displayName": rec.display_name or rec.key.run_id,
+        "description": rec.notes,
+        "notes": rec.notes,
+        "config": json.dumps(rec.config),
+        "summaryMetrics": json.dumps(rec.summary),
+        "systemMetrics": "{}",
+        "sweepName": rec.sweep,
+        "group": rec.group,
+        "jobType": rec.job_type,
+        "commit": None,
+        "readOnly": False,
+        "tags": list(rec.tags),
+        "state": b.state(rec),
+        "createdAt": _iso(rec.created_at),
+        "heartbeatAt": _iso(rec.attempt.last_heard if rec.attempt else rec.created_at),
+        "historyLineCount": len(rec.history_lines),
+        "eventsLineCount": len(rec.files["wandb-events.jsonl"]),
+        "logLineCount": len(rec.files["output.log"]),
+        "historyTail": _tail(rec.history_lines),
+        "eventsTail": _tail(rec.files["wandb-events.jsonl"]),
+        "wandbConfig": json.dumps(rec.wandb_config()),
+        "historyKeys": {"lastStep": rec.last_step if rec.last_step is not None else -1, "keys": {}},
+        "user": {"name": b.username, "username": b.username},
+        "projectId": str(ctx.backend.project_number(rec.key.entity, rec.key.project)),
+        "project": _project(ctx, rec.key.entity, rec.key.project),
+        "stopped": bool(rec.attempt and rec.attempt.stop_requested),
+    }
+
+
+# ---- operations ---------------------------------------------------------------------------------
+@handler("Viewer", "GetDefaultEntity")
+def viewer(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """NOTES 1.1: the first request of every process; ``viewer.entity`` is the default entity."""
+    return {"viewer": _viewer(ctx)}
+
+
+@handler("RunResumeStatus")
+def run_resume_status(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """NOTES 1.3: ``bucket`` is null for a missing run; a run without ``_wandb.t`` counts as
+    missing on the client (R43). Line counts are never null (else 0.31 fails the init)."""
+    entity = v.get("entity") or ctx.backend.entity
+    project = v["project"]
+    rec = ctx.backend.resume_status(entity, project, v["name"])
+    model = _project(ctx, entity, project)
+    model["bucket"] = None if rec is None else _bucket(ctx, rec)
+    return {"model": model}
+
+
+@handler("UpsertBucket")
+def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """NOTES 1.2: create or update the run; answers its project/entity and ``historyLineCount``."""
+    rec, inserted = ctx.backend.upsert(v)
+    return {"upsertBucket": {"bucket": _bucket(ctx, rec), "inserted": inserted}}
+
+
+@handler("CreateRunFiles")
+def create_run_files(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """NOTES 1.5: upload URLs on this server (``PUT /upload/<entity>/<project>/<run>/<name>``)."""
+    entity, project, run = v["entity"], v["project"], v["run"]
+    rec = ctx.backend.get(entity, project, run)
+    if rec is None:
+        raise KeyError(messages.NO_SUCH_RUN.format(path=f"{entity}/{project}/{run}"))
+    return {
+        "createRunFiles": {
+            "runID": rec.storage_id,
+            "uploadHeaders": [],
+            "files": [
+                {"name": name, "uploadUrl": f"{ctx.base_url}/upload/{entity}/{project}/{run}/{name}"}
+                for name in v["files"]
+            ],
+        }
+    }
+
+
+def _public_run(ctx: Context, v: dict[str, Any]) -> RunRecord | None:
+    return ctx.backend.get(v.get("entity"), v.get("project"), v["name"])
+
+
+@handler("Run", "RunState", "RunHistoryKeys", "RunStoppedStatus")
+def public_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """NOTES 1.7: ``wandb.Api().run(path)``, its ``state`` (R51), ``lastHistoryStep`` (R42), and the
+    stop poll of older SDKs. ``run: null`` makes the SDK raise ``RunNotFoundError``."""
+    rec = _public_run(ctx, v)
+    return {"project": {"run": None if rec is None else _bucket(ctx, rec)}}
+
+
+@handler(
+    "OrganizationCoreWeaveOrganizationID",
+    "ProbeServerCapabilities",
+    "ProbeServerSettings",
+)
+def optional_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """Optional queries (labels, capability probes): an empty answer is what every SDK tolerates."""
+    return {}
+
+
+@handler("ServerFeaturesQuery")
+def server_features(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """0.19's feature-flag query: no features."""
+    return {"serverInfo": {"features": []}}
