@@ -29,7 +29,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def descendants(root: int) -> list:
     """PIDs of every live descendant of ``root`` (from /proc)."""
-    children = {}
+    children: dict = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue

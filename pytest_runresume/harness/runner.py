@@ -179,8 +179,7 @@ class RunResult:
         if len(self.runs) != 1:
             paths = [r.key.path for r in self.runs]
             raise ExpectationFailed(
-                f"expected the process to write exactly one run, it wrote {len(self.runs)}: {paths}\n"
-                + self.report()
+                f"expected the process to write exactly one run, it wrote {len(self.runs)}: {paths}\n" + self.report()
             )
         return self.runs[0]
 
@@ -479,13 +478,15 @@ class Harness:
             except ProcessLookupError:
                 pass
         if not delivered:
-            raise SignalNotDelivered(
-                f"{preempt.signal.name} not delivered: processes {pids} had already exited"
-            )
+            raise SignalNotDelivered(f"{preempt.signal.name} not delivered: processes {pids} had already exited")
         sent = SentSignal(preempt.signal, delivered, time.time(), dict(msg), rec.last_step if rec else None)
         if rec is not None:
             with backend.lock:
-                rec.event(backend.now(), "signal", f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}")
+                rec.event(
+                    backend.now(),
+                    "signal",
+                    f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}",
+                )
         return sent
 
     def _escalate(self, preempt: Preemption, pid: int | None, supervisor: int, sent: list[SentSignal]) -> None:

@@ -49,14 +49,10 @@ def validate_run_id(run_id: object) -> str:
     if not run_id:
         raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why="empty"))
     if run_id != run_id.strip():
-        raise ValueError(
-            messages.BAD_RUN_ID.format(run_id=run_id, why="starts or ends with whitespace")
-        )
+        raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why="starts or ends with whitespace"))
     bad = sorted({c for c in run_id if c in RESERVED_RUN_ID_CHARS})
     if bad:
-        raise ValueError(
-            messages.BAD_RUN_ID.format(run_id=run_id, why=f"contains reserved {''.join(bad)!r}")
-        )
+        raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why=f"contains reserved {''.join(bad)!r}"))
     return run_id
 
 
@@ -227,9 +223,7 @@ class Backend:
             rec.config.update({k: {"value": v} for k, v in (config or {}).items()})
             rec.created_pending = state == "pending"
             if state == "running":
-                rec.attempts.append(
-                    Attempt(1, self.now(), resumed=False, start_line=0, last_heard=self.now())
-                )
+                rec.attempts.append(Attempt(1, self.now(), resumed=False, start_line=0, last_heard=self.now()))
             rec.event(self.now(), "create", f"created with state={state} (R53)")
             self._bump()
             return rec

@@ -76,14 +76,10 @@ def decide_resume(mode: str | bool | None, run_exists: bool, run_id: str = "<id>
         return ResumeDecision(Outcome.UPSERT if run_exists else Outcome.NEW, "R14")
     table = {
         ("must", True): ResumeDecision(Outcome.RESUME, "R01"),
-        ("must", False): ResumeDecision(
-            Outcome.ERROR, "R02", messages.RESUME_MUST_MISSING.format(run_id=run_id)
-        ),
+        ("must", False): ResumeDecision(Outcome.ERROR, "R02", messages.RESUME_MUST_MISSING.format(run_id=run_id)),
         ("allow", True): ResumeDecision(Outcome.RESUME, "R03"),
         ("allow", False): ResumeDecision(Outcome.NEW, "R04"),
-        ("never", True): ResumeDecision(
-            Outcome.ERROR, "R05", messages.RESUME_NEVER_EXISTS.format(run_id=run_id)
-        ),
+        ("never", True): ResumeDecision(Outcome.ERROR, "R05", messages.RESUME_NEVER_EXISTS.format(run_id=run_id)),
         ("never", False): ResumeDecision(Outcome.NEW, "R06"),
         ("auto", True): ResumeDecision(Outcome.RESUME, "R07"),
         ("auto", False): ResumeDecision(Outcome.NEW, "R08"),

@@ -245,9 +245,7 @@ class RunRecord:
                 # output.log lines are rewritten in place by the console writer (carriage returns);
                 # history and events are append-only (R36).
                 if name != OUTPUT and buf[idx] is not None and buf[idx] != line:
-                    problems.append(
-                        messages.LINE_REWRITTEN.format(path=self.key.path, index=idx, file=name)
-                    )
+                    problems.append(messages.LINE_REWRITTEN.format(path=self.key.path, index=idx, file=name))
                 buf[idx] = line
                 if name == HISTORY:
                     self.steps[idx] = _step_of(line)

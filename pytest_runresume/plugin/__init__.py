@@ -61,9 +61,7 @@ def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_
     """
     marker = request.node.get_closest_marker("preempt")
     spec = parse_preempt(request.node, marker, resolve(request.config, "runresume_signal")) if marker else None
-    harness = PytestHarness(
-        wandb_backend, tmp_path, spec, timeout=resolve(request.config, "runresume_timeout")
-    )
+    harness = PytestHarness(wandb_backend, tmp_path, spec, timeout=resolve(request.config, "runresume_timeout"))
     request.node.stash[_harness_key] = harness
     return harness
 

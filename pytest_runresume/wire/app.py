@@ -141,7 +141,9 @@ class FakeWandbApp:
             return _json({"errors": [{"message": text}], "data": None})
         return _json({"data": data})
 
-    def on_file_stream(self, request: Request, op: list[str | None], entity: str, project: str, run_id: str) -> Response:
+    def on_file_stream(
+        self, request: Request, op: list[str | None], entity: str, project: str, run_id: str
+    ) -> Response:
         op[0] = "file_stream"
         key = self.backend.key(entity, project, run_id)
         try:
@@ -168,7 +170,9 @@ class FakeWandbApp:
             answer["stopped"] = True
         return _json(answer)
 
-    def on_upload(self, request: Request, op: list[str | None], entity: str, project: str, run_id: str, name: str) -> Response:
+    def on_upload(
+        self, request: Request, op: list[str | None], entity: str, project: str, run_id: str, name: str
+    ) -> Response:
         op[0] = "upload"
         try:
             self.backend.upload(self.backend.key(entity, project, run_id), name, request.get_data())

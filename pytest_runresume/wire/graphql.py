@@ -68,16 +68,12 @@ def operation_name(query: str, operation_name: str | None) -> str:
     if operation_name:
         if operation_name not in names:
             raise GraphQLRequestError(
-                messages.MALFORMED_GRAPHQL.format(
-                    detail=f"operationName {operation_name!r} is not in the document"
-                )
+                messages.MALFORMED_GRAPHQL.format(detail=f"operationName {operation_name!r} is not in the document")
             )
         return operation_name
     if len(names) != 1:
         raise GraphQLRequestError(
-            messages.MALFORMED_GRAPHQL.format(
-                detail="the document must hold exactly one named operation"
-            )
+            messages.MALFORMED_GRAPHQL.format(detail="the document must hold exactly one named operation")
         )
     return names[0]
 
@@ -93,9 +89,7 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
     if fn is None:
         raise GraphQLRequestError(messages.UNKNOWN_OPERATION.format(name=name))
     if variables is not None and not isinstance(variables, dict):
-        raise GraphQLRequestError(
-            messages.MALFORMED_BODY.format(what=name, detail="variables must be an object")
-        )
+        raise GraphQLRequestError(messages.MALFORMED_BODY.format(what=name, detail="variables must be an object"))
     try:
         return fn(ctx, variables or {})
     except (KeyError, TypeError, ValueError) as exc:

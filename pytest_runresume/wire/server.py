@@ -81,10 +81,7 @@ class ServedBackend:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._server is not None:
             return self
-        self._server = make_server(
-            self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
-        )
-        self._server.daemon_threads = True
+        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"runresume-server:{self._server.server_port}", daemon=True
         )

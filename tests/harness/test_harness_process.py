@@ -1,0 +1,179 @@
+"""The harness's process handling: trigger points, signals, escalation, timeouts, reaping.
+
+These run small real Python subprocesses (no W&B traffic except where named) through the
+supervisor, so they check the real mechanisms: process groups, subreaping, signals, sockets.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_runresume import Harness, Preemption, SubprocessHung, Trigger, TriggerNotReached
+from pytest_runresume.wire import ServedBackend
+
+
+@pytest.fixture(scope="module")
+def served():
+    with ServedBackend() as s:
+        yield s
+
+
+@pytest.fixture
+def harness(served, tmp_path):
+    served.reset()
+    return Harness(served, tmp_path, timeout=60, grace=1.0)
+
+
+def script(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "child.py"
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+HANDLER = """
+    import os, signal, sys
+    import pytest_runresume
+
+    def handler(signum, frame):
+        print(f"handled {signal.Signals(signum).name}", flush=True)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGUSR1, handler)
+    print("before point", flush=True)
+    pytest_runresume.trigger_point("ready")
+    print("after point", flush=True)
+"""
+
+
+def test_point_trigger_signal_lands_before_the_code_runs_on(harness, tmp_path):
+    """A named point: the child blocks at the point until the signal is delivered, so the handler
+    runs before the next line (no race), and the exit code is 128 + signum (R67)."""
+    result = harness.run(
+        ["python", script(tmp_path, HANDLER)], preempt=Preemption("SIGUSR1", Trigger("point", name="ready"))
+    )
+    assert result.exit_code == 138
+    assert "handled SIGUSR1" in result.stdout
+    assert "after point" not in result.stdout
+    assert result.signals[0].point["point"] == "point"
+    assert result.signals[0].pids == [int(result.signals[0].point["pid"])]
+
+
+def test_trigger_not_reached_is_an_error_naming_the_point(harness, tmp_path):
+    """The harness says so when the process exits before its trigger point: nothing was sent."""
+    with pytest.raises(TriggerNotReached, match="point 'elsewhere'"):
+        harness.run(
+            ["python", script(tmp_path, HANDLER)], preempt=Preemption("SIGUSR1", Trigger("point", name="elsewhere"))
+        )
+
+
+def test_without_the_harness_trigger_point_is_a_no_op(tmp_path):
+    """Outside the harness, trigger_point() does nothing (the code under test runs unchanged)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNRESUME_")}
+    proc = subprocess.run(
+        [sys.executable, script(tmp_path, HANDLER)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0
+    assert "after point" in proc.stdout
+
+
+def test_hung_command_is_killed_with_its_tree(harness, tmp_path):
+    """A command that never ends raises SubprocessHung after its timeout, and nothing is left."""
+    body = """
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        print(child.pid, flush=True)
+        time.sleep(600)
+    """
+    with pytest.raises(SubprocessHung, match="did not finish within 3 s") as info:
+        harness.run(["python", script(tmp_path, body)], timeout=3)
+    pid = int(str(info.value).split("--- stdout")[1].splitlines()[1])
+    assert not alive(pid)
+
+
+def test_orphans_in_their_own_session_are_reaped_after_the_grace_period(harness, tmp_path):
+    """A grandchild in a session of its own (as wandb-core is) that outlives the command is killed
+    after the grace period and reported in ``result.killed``: no orphan processes."""
+    body = """
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        print(child.pid, flush=True)
+    """
+    result = harness.run(["python", script(tmp_path, body)])
+    pid = int(result.stdout.split()[0])
+    assert result.returncode == 0
+    assert pid in result.killed
+    assert not alive(pid)
+
+
+def test_group_target_signals_every_process_of_the_tree(harness, tmp_path):
+    """target='group' signals the command and every process it started, sessions of their own
+    included (a scheduler's cancel reaches wandb-core too)."""
+    body = """
+        import subprocess, sys
+        import pytest_runresume
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        print(child.pid, flush=True)
+        pytest_runresume.trigger_point("go")
+        child.wait()
+    """
+    result = harness.run(
+        ["python", script(tmp_path, body)],
+        preempt=Preemption("SIGKILL", Trigger("point", name="go"), target="group"),
+    )
+    pid = int(result.stdout.split()[0])
+    assert result.killed_by_signal == signal.SIGKILL
+    assert pid in result.signals[0].pids
+    assert not alive(pid)
+
+
+def test_escalation_sigkills_a_process_that_ignores_sigterm(harness, tmp_path):
+    """SIGTERM, then SIGKILL after the grace period, like a scheduler (submitit, SLURM KillWait)."""
+    body = """
+        import signal, time
+        import pytest_runresume
+        signal.signal(signal.SIGTERM, lambda *a: print("ignoring SIGTERM", flush=True))
+        pytest_runresume.trigger_point("go")
+        while True:
+            time.sleep(600)
+    """
+    result = harness.run(
+        ["python", script(tmp_path, body)],
+        preempt=Preemption("SIGTERM", Trigger("point", name="go"), escalate_after=0.5),
+    )
+    assert [s.signal for s in result.signals] == [signal.SIGTERM, signal.SIGKILL]
+    assert result.killed_by_signal == signal.SIGKILL
+    assert "ignoring SIGTERM" in result.stdout
+
+
+def test_missing_program_is_a_clear_error(harness):
+    """A command that does not exist is reported with its name, not as a hang."""
+    with pytest.raises(FileNotFoundError, match="no-such-program-xyz"):
+        harness.run(["no-such-program-xyz", "--flag"])
+
+
+def test_bad_trigger_and_target_are_rejected():
+    """Bad input to the harness names the problem."""
+    with pytest.raises(ValueError, match="step >= 0"):
+        Trigger.at_step(-1)
+    with pytest.raises(ValueError, match="unknown trigger kind"):
+        Trigger("sometime")
+    with pytest.raises(ValueError, match="unknown signal target"):
+        Preemption(target="cluster")
+    with pytest.raises(ValueError, match="not a signal name"):
+        Preemption(signal="SIGNOPE")
