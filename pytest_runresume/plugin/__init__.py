@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..model import Backend
-from ..wire import ServedBackend
+from ..wire import InProcessBackend, ServedBackend
 from .harness import PytestHarness
 from .markers import PREEMPT_HELP, parse_preempt
 from .options import add_options, resolve
@@ -48,6 +48,16 @@ def wandb_backend(runresume_server: ServedBackend) -> Iterator[ServedBackend]:
     problems = list(runresume_server.backend.problems)
     if problems:
         pytest.fail("the fake W&B backend saw problems:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def wandb_requests_mock(wandb_backend: ServedBackend) -> Iterator[InProcessBackend]:
+    """The fake backend in-process through ``requests-mock``, for Python code that calls the W&B
+    API with ``requests`` itself. Requests to ``wandb_backend.url`` are answered by the same model
+    without a socket; a request to any other URL raises ``requests_mock.exceptions.NoMockAddress``
+    (no real network). ``.mocker.request_history`` lists the calls."""
+    with InProcessBackend(wandb_backend.app, wandb_backend.url) as inproc:
+        yield inproc
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from .app import FakeWandbApp, RequestRecord
 from .graphql import HANDLERS, GraphQLRequestError
+from .inprocess import InProcessBackend
 from .server import ServedBackend
 
-__all__ = ["HANDLERS", "FakeWandbApp", "GraphQLRequestError", "RequestRecord", "ServedBackend"]
+__all__ = ["HANDLERS", "FakeWandbApp", "GraphQLRequestError", "InProcessBackend", "RequestRecord", "ServedBackend"]
