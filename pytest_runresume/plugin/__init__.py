@@ -17,6 +17,12 @@ from .options import add_options, resolve
 _harness_key = pytest.StashKey[PytestHarness]()
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
@@ -31,6 +37,7 @@ def runresume_server(request: pytest.FixtureRequest) -> Iterator[ServedBackend]:
     pytest-xdist worker). Tests normally use :func:`wandb_backend`, which resets it."""
     crash_timeout = resolve(request.config, "runresume_crash_timeout")
     served = ServedBackend(Backend(crash_timeout=crash_timeout)).start()
+    request.config.hook.pytest_runresume_backend_started(served=served)
     yield served
     served.stop()
 
@@ -71,7 +78,9 @@ def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_
     """
     marker = request.node.get_closest_marker("preempt")
     spec = parse_preempt(request.node, marker, resolve(request.config, "runresume_signal")) if marker else None
-    harness = PytestHarness(wandb_backend, tmp_path, spec, timeout=resolve(request.config, "runresume_timeout"))
+    harness = PytestHarness(
+        wandb_backend, tmp_path, spec, hook=request.config.hook, timeout=resolve(request.config, "runresume_timeout")
+    )
     request.node.stash[_harness_key] = harness
     return harness
 
@@ -101,5 +110,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
             f"{item.nodeid} has @pytest.mark.preempt but never called runresume.run(): nothing was preempted"
         )
     if report.failed and harness.results:
-        text = "\n\n".join(r.report() for r in harness.results)
+        parts = []
+        for result in harness.results:
+            extra = [line for lines in item.config.hook.pytest_runresume_report_lines(result=result) for line in lines]
+            parts.append("\n".join([result.report(), *extra]))
+        text = "\n\n".join(parts)
         report.sections.append(("runresume timeline", text))

@@ -22,8 +22,11 @@ class PytestHarness(Harness):
     point, and its result is checked against ``expect_state``, ``expect_exit`` and ``requeue``.
     """
 
-    def __init__(self, served: ServedBackend, base_dir: Path, marker: PreemptSpec | None, **kw: Any) -> None:
+    def __init__(
+        self, served: ServedBackend, base_dir: Path, marker: PreemptSpec | None, hook: Any = None, **kw: Any
+    ) -> None:
         super().__init__(served, base_dir, **kw)
+        self.hook = hook
         self.marker = marker
         self.marker_used = False
 
@@ -46,6 +49,8 @@ class PytestHarness(Harness):
         elif preempt is _UNSET:
             preempt = None
         result = super().run(command, preempt=preempt, cwd=cwd, env=env, timeout=timeout)
+        if self.hook is not None:
+            self.hook.pytest_runresume_run_finished(result=result)
         if use_marker:
             assert self.marker is not None
             result.expect(
@@ -54,6 +59,13 @@ class PytestHarness(Harness):
                 requeueable=self.marker.requeue,
             )
         return result
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The command environment (see :meth:`Harness.env`), then ``pytest_runresume_subprocess_env``."""
+        env = super().env(extra)
+        if self.hook is not None:
+            self.hook.pytest_runresume_subprocess_env(env=env, harness=self)
+        return env
 
     def advance_clock(self, seconds: float) -> float:
         """Move the backend's clock forward ``seconds`` (e.g. past the crash timeout, R61)."""

@@ -48,7 +48,9 @@ class InProcessBackend:
 
     def __enter__(self) -> InProcessBackend:
         self.mocker.__enter__()
-        self.mocker.register_uri(requests_mock.ANY, re.compile(re.escape(self.base_url) + r"(/.*)?$"), content=self._answer)
+        self.mocker.register_uri(
+            requests_mock.ANY, re.compile(re.escape(self.base_url) + r"(/.*)?$"), content=self._answer
+        )
         return self
 
     def __exit__(self, *exc: Any) -> None:
