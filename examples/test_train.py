@@ -98,3 +98,16 @@ def test_public_api_reports_the_same_state(runresume, wandb_backend):
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
     assert answer == {"state": "preempted", "last": 2}
     assert wandb_backend.backend.state(wandb_backend.backend.run("runresume-example/api")) == "preempted"
+
+
+def test_requeue_loop_preempted_twice_then_finishes(runresume):
+    """Like a scheduler requeue: preempted after step 3, again after step 8, then runs to the end.
+    One run id, each restart resumed, W&B steps 0..11 once each, the script's own step counter never
+    repeats, final state finished (R35, R36, R66, R71)."""
+    from pytest_runresume import Preemption, Trigger
+
+    loop = runresume.requeue(
+        train("loop"), [Preemption("SIGUSR1", Trigger.at_step(3)), Preemption("SIGTERM", Trigger.at_step(8))]
+    )
+    assert loop.states == ["preempted", "preempted", "finished"]
+    loop.check(total_steps=12, step_key="train_step")

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"deliberate failure at step {step}")
         w, b, loss = sgd_step(w, b, data, args.lr)
         state.update(w=w, b=b, step=step)
-        run.log({"loss": loss, "w": w, "b": b})
+        run.log({"loss": loss, "w": w, "b": b, "train_step": step})
         if (step + 1) % args.ckpt_every == 0:
             save_checkpoint(ckpt_path, state)
     run.summary["final_loss"] = loss if args.steps > start else None

@@ -1,6 +1,7 @@
 """The harness: supervised subprocesses, exact trigger points, real signals, results."""
 
 from .errors import ExpectationFailed, HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
+from .requeue import RequeueResult, requeue_loop
 from .runner import Harness, Preemption, RunResult, SentSignal, Trigger
 from .signals import parse_signal, signal_exit_code
 
@@ -9,6 +10,7 @@ __all__ = [
     "Harness",
     "HarnessError",
     "Preemption",
+    "RequeueResult",
     "RunResult",
     "SentSignal",
     "SignalNotDelivered",
@@ -16,5 +18,6 @@ __all__ = [
     "Trigger",
     "TriggerNotReached",
     "parse_signal",
+    "requeue_loop",
     "signal_exit_code",
 ]

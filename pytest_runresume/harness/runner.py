@@ -31,6 +31,7 @@ from ..model import RunRecord
 from ..wire import ServedBackend
 from ._supervisor import descendants as _descendants
 from .errors import ExpectationFailed, SignalNotDelivered, SubprocessHung, TriggerNotReached
+from .requeue import RequeueResult, requeue_loop
 from .signals import parse_signal, signal_exit_code
 
 HERE = Path(__file__).resolve().parent
@@ -280,6 +281,16 @@ class Harness:
     def backend(self) -> Any:
         """The model behind the served backend."""
         return self.served.backend
+
+    def requeue(
+        self,
+        command: str | Sequence[str],
+        preemptions: Sequence[Preemption | None],
+        max_attempts: int | None = None,
+        **run_kwargs: Any,
+    ) -> RequeueResult:
+        """Run ``command`` repeatedly like a scheduler requeue; see :func:`.requeue.requeue_loop`."""
+        return requeue_loop(self, command, preemptions, max_attempts, **run_kwargs)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a command: the caller's, minus every inherited ``WANDB_*`` variable,
