@@ -85,7 +85,14 @@ class FakeWandbApp:
                 if not self._authorized(request):
                     response = _json({"errors": [{"message": messages.UNAUTHORIZED}]}, 401)
                     return self._finish(request, None, response, environ, start_response)
-            response = getattr(self, f"on_{endpoint}")(request, op=op, **args)
+            try:
+                response = getattr(self, f"on_{endpoint}")(request, op=op, **args)
+            except (_BadBody, AttributeError, KeyError, TypeError, ValueError) as exc:
+                if not endpoint.startswith("ctl_"):
+                    raise
+                text = f"control API {request.path}: {exc.args[0] if exc.args else exc}"
+                self.backend.record_problem(text)
+                response = _json({"errors": [{"message": text}]}, 400)
         except NotFound:
             text = messages.UNEXPECTED_REQUEST.format(method=request.method, path=request.path)
             self.backend.record_problem(text)
@@ -117,7 +124,10 @@ class FakeWandbApp:
         if request.headers.get("Content-Encoding") == "gzip":
             import gzip
 
-            raw = gzip.decompress(raw)
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError) as exc:
+                raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail=f"bad gzip: {exc}")) from exc
         try:
             return json.loads(raw or b"{}")
         except ValueError as exc:
@@ -216,7 +226,9 @@ def _json(obj: Any, status: int = 200) -> Response:
 def _parse_files(body: Any, path: str) -> dict[str, FileChunk]:
     if not isinstance(body, dict):
         raise _BadBody(messages.MALFORMED_BODY.format(what=f"file_stream of {path}", detail="not an object"))
-    files = body.get("files") or {}
+    files = body.get("files")
+    if files is None:
+        files = {}
     if not isinstance(files, dict):
         raise _BadBody(messages.MALFORMED_BODY.format(what=f"file_stream of {path}", detail="files is not an object"))
     out: dict[str, FileChunk] = {}

@@ -70,12 +70,13 @@ class ServedBackend:
         """
         if self._server is None:
             raise RuntimeError("the fake W&B backend is not started")
-        return f"http://{self._host}:{self._server.server_port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._server.server_port}"
 
     @property
     def port(self) -> int:
         """The TCP port the server listens on."""
-        return int(self.url.rsplit(":", 1)[1])
+        return int(self.url.rsplit(":", 1)[1])  # the part after the last colon, IPv6 or not
 
     def start(self) -> ServedBackend:
         """Bind and serve in a daemon thread; returns ``self``."""
