@@ -1,0 +1,79 @@
+"""Harness determinism: the same preemption, N times, with the CPUs loaded; count mismatches.
+
+    python bench/determinism.py [--reps 100] [--step 4] [--signal SIGUSR1] [--load 2]
+
+Each repetition runs examples/train.py, sends the signal right after step ``--step`` and records
+(exit code, run state, steps the backend held at the signal, steps after the exit, checkpoint step).
+Every repetition must give the same tuple as the first. ``--load N`` keeps N busy-loop processes
+running meanwhile (the machine has 2 cores). Prints the mismatch count; exits 1 if it is not 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_runresume import Harness, Preemption, ServedBackend, Trigger
+
+TRAIN = Path(__file__).resolve().parents[1] / "examples" / "train.py"
+
+
+def burn(stop: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    x = 0
+    while not stop.is_set():
+        for _ in range(100_000):
+            x += 1
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--reps", type=int, default=100)
+    p.add_argument("--step", type=int, default=4)
+    p.add_argument("--signal", default="SIGUSR1")
+    p.add_argument("--load", type=int, default=2)
+    args = p.parse_args()
+    stop = multiprocessing.Event()
+    burners = [multiprocessing.Process(target=burn, args=(stop,), daemon=True) for _ in range(args.load)]
+    for b in burners:
+        b.start()
+    outcomes: list[tuple] = []
+    t0 = time.monotonic()
+    try:
+        with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
+            for i in range(args.reps):
+                served.reset()
+                h = Harness(served, Path(tmp) / f"r{i}", timeout=120)
+                res = h.run(
+                    ["python", str(TRAIN), "--run-id", f"det{i}", "--steps", "12"],
+                    preempt=Preemption(args.signal, Trigger.at_step(args.step)),
+                )
+                ckpt = json.loads((h.workdir / "checkpoint.json").read_text())["step"]
+                outcomes.append(
+                    (res.exit_code, res.state, res.signals[0].backend_last_step, tuple(res.run.steps), ckpt)
+                )
+    finally:
+        stop.set()
+        for b in burners:
+            b.join(timeout=5)
+    reference = outcomes[0]
+    mismatches = [i for i, o in enumerate(outcomes) if o != reference]
+    wall = time.monotonic() - t0
+    print(
+        f"reference outcome: exit={reference[0]} state={reference[1]} backend_step_at_signal={reference[2]} "
+        f"steps={list(reference[3])} checkpoint_step={reference[4]}"
+    )
+    print(
+        f"repetitions: {len(outcomes)}, busy-loop processes: {args.load}, wall: {wall:.1f} s "
+        f"({wall / len(outcomes):.2f} s per repetition)"
+    )
+    print(f"mismatches: {len(mismatches)} (target 0){' at ' + str(mismatches) if mismatches else ''}")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
