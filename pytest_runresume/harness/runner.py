@@ -39,7 +39,7 @@ SUPERVISOR = HERE / "_supervisor.py"
 CHILD_HOOK_DIR = HERE / "_child"
 
 TRIGGER_KINDS = ("step", "init", "preempting", "point")
-TARGETS = ("process", "group")
+TARGETS = ("process", "point", "group")
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,10 @@ class Preemption:
     Attributes:
         signal: the signal (name, number or ``signal.Signals``); default SIGUSR1.
         trigger: where to send it (default: after step 1).
-        target: ``"process"`` (the command's own process) or ``"group"`` (every process of the
-            command's tree, wandb-core included, as a scheduler's cancel does).
+        target: ``"process"`` (the command's own process), ``"point"`` (the process that reached
+            the trigger point: the training run under ``wandb agent`` or a launch script), or
+            ``"group"`` (every process of the command's tree, wandb-core included, as a
+            scheduler's cancel does).
         sync: for step triggers, wait until the backend has received that step before signalling,
             so what the server holds at the signal is the same every time.
         sync_timeout: seconds to wait for that (the SDK sends at most every transmit interval).
@@ -456,9 +458,11 @@ class Harness:
         return result
 
     # ---- internals -------------------------------------------------------------------------------
-    def _targets(self, target: str, pid: int | None, supervisor: int) -> list[int]:
+    def _targets(self, target: str, pid: int | None, supervisor: int, point_pid: int | None = None) -> list[int]:
         if target == "group":
             return _descendants(supervisor)
+        if target == "point" and point_pid is not None:
+            return [point_pid]
         return [pid] if pid is not None else []
 
     def _deliver(self, preempt: Preemption, msg: dict[str, Any], pid: int | None, supervisor: int) -> SentSignal:
@@ -478,7 +482,8 @@ class Harness:
             except TimeoutError:
                 pass  # still signal: the report shows the backend's last step
         rec = next((r for r in backend.runs.values() if r.key.run_id == msg.get("run_id")), None)
-        pids = self._targets(preempt.target, pid, supervisor)
+        point_pid = int(msg["pid"]) if isinstance(msg.get("pid"), int) else None
+        pids = self._targets(preempt.target, pid, supervisor, point_pid)
         if not pids:
             raise SignalNotDelivered(f"no process to send {preempt.signal.name} to (target {preempt.target!r})")
         delivered = []
@@ -501,8 +506,9 @@ class Harness:
         return sent
 
     def _escalate(self, preempt: Preemption, pid: int | None, supervisor: int, sent: list[SentSignal]) -> None:
+        targets = _descendants(supervisor) if preempt.target == "group" else (sent[-1].pids if sent else [])
         pids = []
-        for p in self._targets(preempt.target, pid, supervisor):
+        for p in targets:
             try:
                 os.kill(p, _signal.SIGKILL)
                 pids.append(p)
