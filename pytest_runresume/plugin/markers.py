@@ -11,7 +11,7 @@ from ..harness.runner import Preemption, Trigger
 from ..harness.signals import parse_signal
 
 PREEMPT_HELP = (
-    "preempt(signal='SIGUSR1', at_step=N | at='init'|'preempting'|'point:NAME', target='process'|'group', "
+    "preempt(signal='SIGUSR1', at_step=N | at='init'|'preempting'|'point:NAME', target='process'|'point'|'group', "
     "expect_state='preempted', expect_exit=128+signum, requeue=True, escalate_after=None): "
     "the first runresume.run() of the test gets this signal at that point, and its run must end as expected"
 )
