@@ -2,6 +2,7 @@
 
 from .backend import Backend, FileChunk, validate_run_id
 from .clock import Clock, ManualClock, OffsetClock
+from .errors import RuleViolation
 from .resume import Outcome, ResumeDecision, decide_resume, normalize_resume, starting_step
 from .runs import (
     DEFAULT_CRASH_TIMEOUT,
@@ -27,6 +28,7 @@ __all__ = [
     "Outcome",
     "ResumeDecision",
     "RunKey",
+    "RuleViolation",
     "RunRecord",
     "TimelineEvent",
     "decide_resume",

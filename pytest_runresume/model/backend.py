@@ -19,9 +19,11 @@ from typing import Any, TypeVar
 
 from . import messages
 from .clock import Clock, OffsetClock
+from .errors import RuleViolation
 from .runs import (
     DEFAULT_CRASH_TIMEOUT,
     LINE_FILES,
+    OUTPUT,
     SUMMARY,
     Attempt,
     RunKey,
@@ -187,9 +189,72 @@ class Backend:
             return iter(sorted(self.runs.values(), key=lambda r: r.created_at))
 
     def state(self, run: RunRecord) -> str:
-        """The run's state now (see :func:`~pytest_runresume.model.runs.derive_state`)."""
+        """The run's state now (see :func:`~pytest_runresume.model.runs.derive_state`); a state set
+        with :meth:`update_state` (R52) holds until a process starts the run again."""
         with self.lock:
+            if run.forced_state is not None:
+                return run.forced_state
             return derive_state(run.attempt, self.now(), self.crash_timeout)
+
+    def by_storage_id(self, storage_id: str) -> RunRecord:
+        """The run whose wire ``id`` is ``storage_id``.
+
+        Raises:
+            KeyError: naming the id when no run has it.
+        """
+        with self.lock:
+            for rec in self.runs.values():
+                if rec.storage_id == storage_id:
+                    return rec
+        raise KeyError(f"no run has the id {storage_id!r}")
+
+    def update_state(self, storage_id: str, state: str) -> RunRecord:
+        """``wandb.Api().run(path).update_state(state)`` (R52): only to ``pending`` from
+        ``running``, ``failed``, ``crashed`` or ``preempted`` (to requeue), and to ``failed`` from
+        ``pending`` or ``running``. Sweep runs cannot be updated.
+
+        Raises:
+            KeyError: no run has that id.
+            RuleViolation: any other transition, naming it.
+        """
+        allowed = {"pending": {"running", "failed", "crashed", "preempted"}, "failed": {"pending", "running"}}
+        with self.lock:
+            rec = self.by_storage_id(storage_id)
+            current = self.state(rec)
+            if rec.sweep is not None:
+                raise RuleViolation(
+                    f"run {rec.key.path} belongs to sweep {rec.sweep}: its state cannot be updated (R52)"
+                )
+            if state not in allowed or current not in allowed[state]:
+                raise RuleViolation(f"cannot update run {rec.key.path} from {current!r} to {state!r} (R52)")
+            rec.forced_state = state
+            rec.event(self.now(), "state", f"state updated {current} -> {state} through the API (R52)")
+            self._bump()
+            return rec
+
+    def rewind(self, entity: str | None, project: str | None, run_id: str, metric: str, value: float) -> RunRecord:
+        """``wandb.init(resume_from="<run_id>?_step=<value>")`` (``RewindRun``, R47, R48).
+
+        History is cut back to the lines whose ``_step`` is <= ``value``; the summary is recomputed
+        from the kept history; config is kept; console output is reset. The run as it was before is
+        archived in ``run.archived`` (the "Forked From" original).
+
+        Raises:
+            KeyError: no such run.
+            RuleViolation: a metric other than ``_step`` (R45, R48).
+        """
+        if metric != "_step":
+            raise RuleViolation(f"rewind supports only the _step metric, not {metric!r} (R48)")
+        with self.lock:
+            rec = self.get(entity, project, run_id)
+            if rec is None:
+                raise KeyError(messages.NO_SUCH_RUN.format(path=self.key(entity, project, run_id).path))
+            rec.archived.append(rec.copy_history())
+            rec.truncate_history(int(value))
+            rec.files[OUTPUT] = []
+            rec.event(self.now(), "rewind", f"rewound to _step {int(value)}; {len(rec.history_lines)} lines kept (R47)")
+            self._bump()
+            return rec
 
     # ---- operations the SDK drives ------------------------------------------------------------------
     def _create(self, key: RunKey) -> RunRecord:
@@ -285,6 +350,15 @@ class Backend:
                     setattr(rec, attr, fields[var])
             if fields.get("summaryMetrics"):
                 rec.summary = json.loads(fields["summaryMetrics"])
+            if inserted and fields.get("state") in ("pending", "running") and not fields.get("program"):
+                # Run.create(state=...) (R53): a run created ahead of time, not started by a process.
+                rec.created_pending = fields["state"] == "pending"
+                if fields["state"] == "running":
+                    rec.attempts.append(Attempt(1, now, resumed=False, start_line=0, last_heard=now))
+                rec.event(now, "create", f"created with state={fields['state']} through the API (R53)")
+            branch = rec.config.get("_wandb", {}).get("value", {}).get("branch_point") if inserted else None
+            if isinstance(branch, dict) and branch.get("run_id"):
+                self._fork(rec, str(branch["run_id"]), int(branch.get("step", 0)), now)
             if fields.get("host") is not None or fields.get("program") is not None:
                 resumed = fields.get("id") is not None and fields.get("id") == rec.storage_id
                 number = len(rec.attempts) + 1
@@ -298,6 +372,7 @@ class Backend:
                     )
                 )
                 rec.created_pending = False
+                rec.forced_state = None
                 how = "resumed (R35)" if resumed else ("new run" if number == 1 else "same id, no resume (R14)")
                 rec.event(
                     now,
@@ -311,6 +386,27 @@ class Backend:
                 rec.attempt.last_heard = now
             self._bump()
             return rec, inserted
+
+    def _fork(self, rec: RunRecord, source_id: str, step: int, now: float) -> None:
+        """``fork_from="<source>?_step=<step>"`` (R44-R46): the new run branches from the source at
+        ``step``: the source's summary is copied, and its history up to ``step`` is shared
+        (``run.fork_of`` names it; :meth:`full_history` shows both)."""
+        source = self.runs.get(RunKey(rec.key.entity, rec.key.project, source_id))
+        rec.fork_of = (source_id, step)
+        if source is not None:
+            rec.summary = dict(source.summary)
+        rec.event(now, "fork", f"forked from {source_id} at _step {step} (R44)")
+
+    def full_history(self, run: RunRecord) -> list[dict[str, Any]]:
+        """The history as the app shows it: for a fork, the source's rows up to the fork step, then
+        the run's own (R44); for other runs, ``run.history``."""
+        with self.lock:
+            own = run.history
+            if run.fork_of is None:
+                return own
+            source = self.runs.get(RunKey(run.key.entity, run.key.project, run.fork_of[0]))
+            shared = [row for row in (source.history if source else []) if row.get("_step", 0) <= run.fork_of[1]]
+            return shared + own
 
     def file_stream(
         self,

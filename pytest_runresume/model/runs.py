@@ -179,6 +179,9 @@ class RunRecord:
     created_pending: bool = False
     uploads: dict[str, bytes] = field(default_factory=dict)
     timeline: list[TimelineEvent] = field(default_factory=list)
+    forced_state: str | None = None
+    fork_of: tuple[str, int] | None = None
+    archived: list[list[str | None]] = field(default_factory=list)
     _last_step: int | None = None
 
     # ---- derived views -------------------------------------------------------------------------
@@ -213,6 +216,27 @@ class RunRecord:
         if not self.exists_for_resume:
             return {}
         return {"t": self.config["_wandb"]["value"]["t"]}
+
+    def copy_history(self) -> list[str | None]:
+        """A copy of the raw history lines (what a rewind archives, R47)."""
+        return list(self.history_lines)
+
+    def truncate_history(self, step: int) -> None:
+        """Keep only the history lines up to and including ``_step == step`` and recompute the
+        summary from them (R47: "summary is recomputed from the newly logged history")."""
+        keep = 0
+        for i, s in enumerate(self.steps):
+            if s is not None and s <= step:
+                keep = i + 1
+        del self.files[HISTORY][keep:]
+        del self.steps[keep:]
+        known = [s for s in self.steps if s is not None]
+        self._last_step = max(known) if known else None
+        summary: dict[str, Any] = {}
+        for line in self.files[HISTORY]:
+            if line is not None:
+                summary.update(json.loads(line))
+        self.summary = summary
 
     # ---- mutation helpers used by the backend ----------------------------------------------------
     def event(self, t: float, kind: str, detail: str) -> None:

@@ -146,7 +146,8 @@ class FakeWandbApp:
             data = graphql.execute(ctx, body["query"], body.get("variables"), name)
         except (graphql.GraphQLRequestError, _BadBody) as exc:
             text = str(exc)
-            self.backend.record_problem(text)
+            if getattr(exc, "problem", True):
+                self.backend.record_problem(text)
             # HTTP 200 + errors: the SDK does not retry it and fails at once (NOTES section 0).
             return _json({"errors": [{"message": text}], "data": None})
         return _json({"data": data})

@@ -18,10 +18,19 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, parse
 
 from ..model import Backend, RunRecord, messages
+from ..model.errors import RuleViolation
 
 
 class GraphQLRequestError(Exception):
-    """A request the fake cannot answer: unknown operation, malformed document or variables."""
+    """A request the fake cannot answer: unknown operation, malformed document or variables.
+
+    ``problem`` is False for refusals the rules call for (:class:`RuleViolation`): they are
+    answered the same way but do not fail the test that caused them.
+    """
+
+    def __init__(self, message: str, problem: bool = True) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 @dataclass
@@ -92,6 +101,8 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
         raise GraphQLRequestError(messages.MALFORMED_BODY.format(what=name, detail="variables must be an object"))
     try:
         return fn(ctx, variables or {})
+    except RuleViolation as exc:
+        raise GraphQLRequestError(f"{name}: {exc}", problem=False) from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise GraphQLRequestError(f"{name}: {exc.args[0] if exc.args else exc}") from exc
 
@@ -232,3 +243,26 @@ def optional_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 def server_features(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """0.19's feature-flag query: no features."""
     return {"serverInfo": {"features": []}}
+
+
+@handler("UpdateRunState")
+def update_run_state(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``Run.update_state`` (R52): legal transitions succeed, others are a GraphQL error."""
+    inp = v["input"]
+    ctx.backend.update_state(str(inp["id"]), str(inp["state"]))
+    return {"updateRunState": {"success": True}}
+
+
+@handler("StopRun")
+def stop_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``Run.stop()`` / the app's stop button (R58): the run is told to stop on its next file_stream."""
+    rec = ctx.backend.by_storage_id(str(v["id"]))
+    ctx.backend.request_stop(rec.key.path)
+    return {"stopRun": {"success": True}}
+
+
+@handler("RewindRun")
+def rewind_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``wandb.init(resume_from=...)`` (R47, R48): history cut back to the step, then resumed."""
+    rec = ctx.backend.rewind(v.get("entity"), v.get("project"), v["runName"], v["metricName"], v["metricValue"])
+    return {"rewindRun": {"rewoundRun": _bucket(ctx, rec)}}
