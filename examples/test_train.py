@@ -111,3 +111,11 @@ def test_requeue_loop_preempted_twice_then_finishes(runresume):
     )
     assert loop.states == ["preempted", "preempted", "finished"]
     loop.check(total_steps=12, step_key="train_step")
+
+
+@pytest.mark.crash(at_step=3)
+def test_sigkill_crashes_once_the_clock_passes_the_timeout(runresume):
+    """SIGKILL cannot be handled (R73): no exit is reported; the marker checks the run is still
+    alive, moves the backend clock past the 5-minute timeout, and expects crashed (R60, R61, R70c)."""
+    result = runresume.run(train("killed"))
+    assert result.run.steps == [0, 1, 2, 3]  # metrics already sent are kept (R63)

@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 SUPERVISOR = HERE / "_supervisor.py"
 CHILD_HOOK_DIR = HERE / "_child"
 
-TRIGGER_KINDS = ("step", "init", "preempting", "point")
+TRIGGER_KINDS = ("step", "init", "preempting", "point", "runtime")
 TARGETS = ("process", "point", "group")
 
 
@@ -49,14 +49,18 @@ class Trigger:
     Attributes:
         kind: ``"step"`` (after ``run.log`` committed W&B step ``step``), ``"init"`` (after
             ``wandb.init`` returned), ``"preempting"`` (after ``run.mark_preempting()``), or
-            ``"point"`` (when the code calls ``pytest_runresume.trigger_point(name)``).
+            ``"point"`` (when the code calls ``pytest_runresume.trigger_point(name)``), or
+            ``"runtime"`` (at the first ``run.log`` at least ``seconds`` after ``wandb.init``
+            returned in this process: the run's own clock, not the test's).
         step: the W&B ``_step`` for ``kind="step"`` (steps, >= 0).
         name: the point's name for ``kind="point"``.
+        seconds: for ``kind="runtime"``, seconds (>= 0).
     """
 
     kind: str = "step"
     step: int | None = None
     name: str | None = None
+    seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in TRIGGER_KINDS:
@@ -65,6 +69,10 @@ class Trigger:
             raise ValueError(f"a step trigger needs a step >= 0, got {self.step!r}")
         if self.kind == "point" and not self.name:
             raise ValueError("a point trigger needs the point's name")
+        if self.kind == "runtime" and (
+            not isinstance(self.seconds, (int, float)) or isinstance(self.seconds, bool) or self.seconds < 0
+        ):
+            raise ValueError(f"a runtime trigger needs seconds >= 0, got {self.seconds!r}")
 
     @classmethod
     def at_step(cls, step: int) -> Trigger:
@@ -77,10 +85,12 @@ class Trigger:
             return f"after step {self.step}"
         if self.kind == "point":
             return f"at point {self.name!r}"
+        if self.kind == "runtime":
+            return f"at the first log after {self.seconds:g} s of run time"
         return f"after {self.kind}"
 
     def to_env(self) -> str:
-        return json.dumps({"kind": self.kind, "step": self.step, "name": self.name})
+        return json.dumps({"kind": self.kind, "step": self.step, "name": self.name, "seconds": self.seconds})
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ..model import Backend
+from ..model import Backend, ManualClock
 from ..wire import InProcessBackend, ServedBackend
 from .harness import PytestHarness
-from .markers import PREEMPT_HELP, parse_preempt
+from .markers import CRASH_HELP, PREEMPT_HELP, PreemptSpec, parse_crash, parse_preempt
 from .options import add_options, resolve
 
 _harness_key = pytest.StashKey[PytestHarness]()
@@ -29,6 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", PREEMPT_HELP)
+    config.addinivalue_line("markers", CRASH_HELP)
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +59,16 @@ def wandb_backend(runresume_server: ServedBackend) -> Iterator[ServedBackend]:
 
 
 @pytest.fixture
+def runresume_model() -> Backend:
+    """A fresh in-process model for unit tests: no HTTP, no subprocess, a :class:`ManualClock`.
+
+    Seed runs (``create_run``, ``upsert``, ``file_stream``), ask states (``state(run)``) and the
+    resume decision (``pytest_runresume.decide_resume``), and move time with ``advance_clock``.
+    """
+    return Backend(clock=ManualClock())
+
+
+@pytest.fixture
 def wandb_requests_mock(wandb_backend: ServedBackend) -> Iterator[InProcessBackend]:
     """The fake backend in-process through ``requests-mock``, for Python code that calls the W&B
     API with ``requests`` itself. Requests to ``wandb_backend.url`` are answered by the same model
@@ -76,8 +87,7 @@ def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_
     must end as it expects (default: state ``preempted``, exit code 128+signum, requeueable).
     Working directory and ``WANDB_DIR``: ``runresume.workdir`` (under ``tmp_path``).
     """
-    marker = request.node.get_closest_marker("preempt")
-    spec = parse_preempt(request.node, marker, resolve(request.config, "runresume_signal")) if marker else None
+    spec = _marker_spec(request.node, request.config)
     harness = PytestHarness(
         wandb_backend, tmp_path, spec, hook=request.config.hook, timeout=resolve(request.config, "runresume_timeout")
     )
@@ -85,15 +95,23 @@ def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_
     return harness
 
 
+def _marker_spec(item: pytest.Item, config: pytest.Config) -> PreemptSpec | None:
+    preempt, crash = item.get_closest_marker("preempt"), item.get_closest_marker("crash")
+    if preempt is not None and crash is not None:
+        raise pytest.UsageError(f"{item.nodeid}: use either @pytest.mark.preempt or @pytest.mark.crash, not both")
+    if preempt is not None:
+        return parse_preempt(item, preempt, resolve(config, "runresume_signal"))
+    if crash is not None:
+        return parse_crash(item, crash)
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    default_signal = resolve(config, "runresume_signal")
     for item in items:
-        marker = item.get_closest_marker("preempt")
-        if marker is not None:
-            parse_preempt(item, marker, default_signal)  # fail at collection on a bad marker
+        if _marker_spec(item, config) is not None:  # fail at collection on a bad marker
             if "runresume" not in getattr(item, "fixturenames", ()):
                 raise pytest.UsageError(
-                    f"{item.nodeid}: @pytest.mark.preempt needs the 'runresume' fixture to run the command"
+                    f"{item.nodeid}: @pytest.mark.preempt/crash needs the 'runresume' fixture to run the command"
                 )
 
 

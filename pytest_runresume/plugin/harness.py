@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..harness import Harness, Preemption, RunResult
+from ..harness import ExpectationFailed, Harness, Preemption, RunResult
 from ..wire import ServedBackend
 from .markers import PreemptSpec
 
@@ -53,6 +53,15 @@ class PytestHarness(Harness):
             self.hook.pytest_runresume_run_finished(result=result)
         if use_marker:
             assert self.marker is not None
+            if self.marker.crash_clock:
+                # R61: not crashed while the crash timeout has not passed; then crashed (R60).
+                result.expect(exit_code=self.marker.expect_exit)
+                before = result.state
+                if before in ("crashed", "preempted"):
+                    raise ExpectationFailed(
+                        f"run was already {before!r} before the crash timeout passed (R61)\n" + result.report()
+                    )
+                self.advance_clock(self.served.backend.crash_timeout)
             result.expect(
                 state=self.marker.expect_state,
                 exit_code=self.marker.expect_exit,

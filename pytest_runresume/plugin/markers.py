@@ -11,7 +11,7 @@ from ..harness.runner import Preemption, Trigger
 from ..harness.signals import parse_signal
 
 PREEMPT_HELP = (
-    "preempt(signal='SIGUSR1', at_step=N | at='init'|'preempting'|'point:NAME', target='process'|'point'|'group', "
+    "preempt(signal='SIGUSR1', at_step=N | at='init'|'preempting'|'point:NAME'|'runtime:SECONDS', target='process'|'point'|'group', "
     "expect_state='preempted', expect_exit=128+signum, requeue=True, escalate_after=None): "
     "the first runresume.run() of the test gets this signal at that point, and its run must end as expected"
 )
@@ -19,14 +19,28 @@ PREEMPT_HELP = (
 PREEMPT_KEYS = ("signal", "at_step", "at", "target", "expect_state", "expect_exit", "requeue", "escalate_after", "sync")
 
 
+CRASH_HELP = (
+    "crash(at_step=N | at=..., target='process'|'point'|'group', expect_state='crashed'): the first runresume.run() "
+    "of the test is SIGKILLed at that point; the run must still be alive (no exit reported), and once the backend's "
+    "clock is moved past the crash timeout it must be crashed (R60, R61, R63, R70c)"
+)
+
+CRASH_KEYS = ("at_step", "at", "target", "expect_state", "sync")
+
+
 @dataclass(frozen=True)
 class PreemptSpec:
-    """What a ``preempt`` marker asks for."""
+    """What a ``preempt`` or ``crash`` marker asks for.
+
+    ``crash_clock`` (crash markers): after the run, check it is not yet crashed, then move the
+    backend clock past the crash timeout before checking ``expect_state``.
+    """
 
     preemption: Preemption
     expect_state: str | None
     expect_exit: int | None
     requeue: bool | None
+    crash_clock: bool = False
 
 
 def _bad(item: pytest.Item, text: str) -> pytest.UsageError:
@@ -59,6 +73,8 @@ def parse_preempt(item: pytest.Item, marker: pytest.Mark, default_signal: Any) -
                 trigger = Trigger("point", name=at.split(":", 1)[1])
             elif at.startswith("step:"):
                 trigger = Trigger.at_step(int(at.split(":", 1)[1]))
+            elif at.startswith("runtime:"):
+                trigger = Trigger("runtime", seconds=float(at.split(":", 1)[1]))
             else:
                 trigger = Trigger(at)
         else:
@@ -79,3 +95,26 @@ def parse_preempt(item: pytest.Item, marker: pytest.Mark, default_signal: Any) -
     expect_exit = kw.get("expect_exit", preemption.exit_code)
     requeue = kw.get("requeue", expect_state == "preempted" if expect_state else None)
     return PreemptSpec(preemption, expect_state, expect_exit, requeue)
+
+
+def parse_crash(item: pytest.Item, marker: pytest.Mark) -> PreemptSpec:
+    """Validate a ``crash`` marker: a ``preempt`` with SIGKILL whose run is checked after the
+    backend's clock passes the crash timeout.
+
+    Raises:
+        pytest.UsageError: an unknown key or a bad value, naming the test and the key.
+    """
+    unknown = sorted(set(marker.kwargs) - set(CRASH_KEYS))
+    if unknown:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.crash: unknown key(s) {unknown}; known keys: {list(CRASH_KEYS)}"
+        )
+    kwargs = {k: v for k, v in marker.kwargs.items() if k != "expect_state"}
+    spec = parse_preempt(item, pytest.mark.preempt(signal="SIGKILL", **kwargs).mark, "SIGKILL")
+    return PreemptSpec(
+        spec.preemption,
+        marker.kwargs.get("expect_state", "crashed"),
+        spec.preemption.exit_code,
+        requeue=False,
+        crash_clock=True,
+    )

@@ -89,3 +89,27 @@ def test_wandb_core_is_reaped_after_a_kill(runresume, script):
     result = runresume.run(["python", script, "reap1", "50"], preempt=Preemption("SIGKILL", Trigger.at_step(1)))
     pid = int(result.stdout.split()[1])
     assert wandb_core_processes_for(pid) == []
+
+
+def test_runtime_trigger_fires_at_the_first_log_after_t_seconds(runresume, tmp_path):
+    """at='runtime:T': the signal lands at the first log at least T seconds of the run's own time
+    after wandb.init (the run logs every 0.1 s here), then the handler preempts the run (R65)."""
+    body = """
+        import signal, sys, time, wandb
+        def handler(signum, frame):
+            wandb.run.mark_preempting()
+            sys.exit(128 + signum)
+        signal.signal(signal.SIGUSR1, handler)
+        run = wandb.init(project="h", id="rt1")
+        for i in range(200):
+            run.log({"i": i})
+            time.sleep(0.1)  # the code under test trains slowly; the test waits on the trigger
+        run.finish()
+    """
+    path = tmp_path / "rt.py"
+    path.write_text(textwrap.dedent(body))
+    result = runresume.run(["python", str(path)], preempt=Preemption("SIGUSR1", Trigger("runtime", seconds=1.0)))
+    result.expect(state="preempted", exit_code=138)
+    point = result.signals[0].point
+    assert point["point"] == "runtime" and point["seconds"] >= 1.0
+    assert 5 <= point["step"] < 200

@@ -74,7 +74,7 @@ def test_unknown_target(pytester):
 
 def test_marker_without_the_runresume_fixture(pytester):
     result = _bad_marker(pytester, "at_step=1", uses_fixture=False)
-    result.stderr.fnmatch_lines(["ERROR: test_bad.py::test_it: @pytest.mark.preempt needs the 'runresume' fixture*"])
+    result.stderr.fnmatch_lines(["ERROR: test_bad.py::test_it: @pytest.mark.preempt/crash needs the 'runresume' fixture*"])
 
 
 def test_class_level_marker_is_validated_too(pytester):
@@ -214,3 +214,35 @@ def test_marker_fails_a_run_without_a_handler(pytester):
             "run */x: state running*",
         ]
     )
+
+
+def test_crash_marker_validation(pytester):
+    """@pytest.mark.crash accepts only its keys; preempt and crash together is an error."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.crash(signal="SIGTERM")
+        def test_it(runresume):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*test_it: @pytest.mark.crash: unknown key(s)*'signal'*"])
+
+
+def test_preempt_and_crash_together_is_an_error(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.crash(at_step=1)
+        @pytest.mark.preempt(at_step=1)
+        def test_it(runresume):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*test_it: use either @pytest.mark.preempt or @pytest.mark.crash, not both*"])

@@ -9,7 +9,9 @@ Trigger kinds (``{"kind": ...}``):
     ``step``     after ``run.log`` has committed W&B step ``step`` (the ``_step`` value);
     ``init``     after ``wandb.init`` returned;
     ``preempting`` after ``run.mark_preempting()`` returned;
-    ``point``    when the code calls ``pytest_runresume.trigger_point(name)`` with ``name``.
+    ``point``    when the code calls ``pytest_runresume.trigger_point(name)`` with ``name``;
+    ``runtime``  at the first ``run.log`` at least ``seconds`` after ``wandb.init`` returned
+                 (the run's own clock in this process).
 
 A ``sitecustomize`` that was on the path before this one is still imported.
 """
@@ -20,10 +22,12 @@ import json
 import os
 import socket
 import sys
+import time
 
 _CONTROL = os.environ.get("RUNRESUME_CONTROL")
 _TRIGGER = json.loads(os.environ.get("RUNRESUME_TRIGGER") or "null")
 _fired = False
+_init_done_at = None  # time.monotonic() when wandb.init returned (runtime triggers)
 
 
 def _report(point, **detail):
@@ -71,6 +75,23 @@ def _patch_run(module):
 
         log.__wrapped__ = original_log
         run_cls.log = log
+    elif kind == "runtime":
+        seconds = float(_TRIGGER["seconds"])
+        original_log_rt = run_cls.log
+
+        def log_rt(self, *args, **kwargs):
+            result = original_log_rt(self, *args, **kwargs)
+            if _init_done_at is not None and time.monotonic() - _init_done_at >= seconds:
+                _report(
+                    "runtime",
+                    seconds=round(time.monotonic() - _init_done_at, 3),
+                    step=getattr(self, "_local_step", 0) - 1,
+                    run_id=getattr(self, "id", None),
+                )
+            return result
+
+        log_rt.__wrapped__ = original_log_rt
+        run_cls.log = log_rt
     elif kind == "preempting":
         original_mp = run_cls.mark_preempting
 
@@ -83,14 +104,18 @@ def _patch_run(module):
 
 
 def _patch_init(module):
-    if (_TRIGGER or {}).get("kind") != "init" or getattr(module, "_runresume_patched", False):
+    kind = (_TRIGGER or {}).get("kind")
+    if kind not in ("init", "runtime") or getattr(module, "_runresume_patched", False):
         return
     module._runresume_patched = True
     original_init = module.init
 
     def init(*args, **kwargs):
+        global _init_done_at
         run = original_init(*args, **kwargs)
-        _report("init", run_id=getattr(run, "id", None))
+        _init_done_at = time.monotonic()
+        if kind == "init":
+            _report("init", run_id=getattr(run, "id", None))
         return run
 
     module.init = init
