@@ -496,13 +496,7 @@ class Harness:
         pids = self._targets(preempt.target, pid, supervisor, point_pid)
         if not pids:
             raise SignalNotDelivered(f"no process to send {preempt.signal.name} to (target {preempt.target!r})")
-        delivered = []
-        for p in pids:
-            try:
-                os.kill(p, preempt.signal)
-                delivered.append(p)
-            except ProcessLookupError:
-                pass
+        delivered = _send(pids, preempt.signal)
         if not delivered:
             raise SignalNotDelivered(f"{preempt.signal.name} not delivered: processes {pids} had already exited")
         sent = SentSignal(preempt.signal, delivered, time.time(), dict(msg), rec.last_step if rec else None)
@@ -517,13 +511,7 @@ class Harness:
 
     def _escalate(self, preempt: Preemption, pid: int | None, supervisor: int, sent: list[SentSignal]) -> None:
         targets = _descendants(supervisor) if preempt.target == "group" else (sent[-1].pids if sent else [])
-        pids = []
-        for p in targets:
-            try:
-                os.kill(p, _signal.SIGKILL)
-                pids.append(p)
-            except ProcessLookupError:
-                pass
+        pids = _send(targets, _signal.SIGKILL)
         if pids:
             sent.append(SentSignal(_signal.SIGKILL, pids, time.time(), {"point": "escalation"}))
 
@@ -567,6 +555,18 @@ class Harness:
             duration=time.monotonic() - t0,
             served=self.served,
         )
+
+
+def _send(pids: list[int], sig: _signal.Signals) -> list[int]:
+    """Send ``sig`` to each pid; return those it reached (the others had already exited)."""
+    reached = []
+    for p in pids:
+        try:
+            os.kill(p, sig)
+            reached.append(p)
+        except ProcessLookupError:
+            pass
+    return reached
 
 
 def _accept_loop(listener: socket.socket, events: queue.Queue[tuple[str, Any]]) -> None:
