@@ -217,7 +217,8 @@ class RunResult:
             lines.append(f"left-over processes killed after the grace period: {self.killed}")
         backend = self.served.backend
         for rec in self.runs:
-            lines.append(f"run {rec.key.path}: state {backend.state(rec)}, last step {rec.last_step}")
+            requeue = "requeueable (R66, R71)" if backend.is_requeueable(rec) else "not requeueable"
+            lines.append(f"run {rec.key.path}: state {backend.state(rec)}, last step {rec.last_step}, {requeue}")
             t0 = rec.timeline[0].t if rec.timeline else 0.0
             for ev in rec.timeline:
                 lines.append(f"  +{ev.t - t0:7.2f}s {ev.kind:<13} {ev.detail}")
