@@ -30,6 +30,7 @@ from .runs import (
     RunRecord,
     derive_state,
 )
+from .sweeps import Sweeps
 
 T = TypeVar("T")
 
@@ -93,6 +94,7 @@ class Backend:
         self.runs: dict[RunKey, RunRecord] = {}
         self.problems: list[str] = []
         self._projects: dict[tuple[str, str], int] = {}
+        self.sweeps = Sweeps(self)  # the sweep controller, its agents and run queues (R74-R92)
         self.version = 0  # bumped on every change; lets waiters and snapshots tell "something new"
 
     # ---- housekeeping ---------------------------------------------------------------------------
@@ -101,6 +103,7 @@ class Backend:
         with self.lock:
             self.runs.clear()
             self.problems.clear()
+            self.sweeps.reset()
             self._bump()
 
     def now(self) -> float:
@@ -473,8 +476,15 @@ class Backend:
                 attempt.exit_code = exit_code
                 state = derive_state(attempt, now, self.crash_timeout)
                 rec.event(now, "exit", f"exit code {exit_code} reported -> {state} (R55, R66, R70)")
+                self._run_ended(rec)
             self._bump()
             return attempt.stop_requested and not attempt.complete
+
+    def _run_ended(self, rec: RunRecord) -> None:
+        """A process of ``rec`` reported its exit: a preempted sweep run goes back on its sweep's
+        run queue (R81, R72; see :mod:`.sweeps`, which also requeues runs preempted by silence)."""
+        if rec.sweep is not None:
+            self.sweeps.run_ended(rec)
 
     def request_stop(self, path: str) -> None:
         """Ask a running run to stop, as the app's stop button does (R58).

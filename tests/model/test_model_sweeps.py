@@ -1,0 +1,529 @@
+"""Unit tests of the sweep controller: configs, grid and random search, ``run_cap``, sweep states, agents
+and the run queue.
+
+Rules R58, R61, R66, R70-R72, R80-R89, A03, A07. Every backend runs on a :class:`ManualClock`; nothing
+sleeps. A "process" of a sweep run is simulated the way the SDK drives the model: an init upsert
+(``host``), then file_stream with ``preempting``/``complete``/``exitcode``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from pytest_runresume.model import Backend, ManualClock, RunKey
+from pytest_runresume.model.errors import RuleViolation
+from pytest_runresume.model.sweeps import (
+    BAYES_NOT_SUPPORTED,
+    SWEEP_CANCELLED,
+    SWEEP_FINISHED,
+    SWEEP_PAUSED,
+    SWEEP_RUNNING,
+    SWEEP_STOPPED,
+    WIRE_STATES,
+    Sweep,
+    SweepConfigError,
+    SweepNotSupported,
+    SweepStateError,
+    parse_sweep_config,
+)
+
+GRID = """
+method: grid
+program: train.py
+parameters:
+  lr:
+    values: [0.1, 0.01]
+  layers:
+    values: [1, 2, 3]
+"""
+
+
+@pytest.fixture
+def backend() -> Backend:
+    return Backend(clock=ManualClock())
+
+
+def make(backend: Backend, text: str = GRID, **kw: Any) -> Sweep:
+    return backend.sweeps.create(text, project="sp", **kw)
+
+
+def agent(backend: Backend, sweep: Sweep) -> str:
+    return backend.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host-1").id
+
+
+def beat(backend: Backend, agent_id: str, *alive: str) -> list[dict[str, Any]]:
+    return backend.sweeps.heartbeat(agent_id, {rid: True for rid in alive})
+
+
+def start(backend: Backend, sweep: Sweep, run_id: str, resume: bool = False) -> None:
+    """A process of the run initialises it (the SDK's init upsert; with resume it carries the id)."""
+    rec = backend.get(sweep.entity, sweep.project, run_id)
+    backend.upsert(
+        {
+            "name": run_id,
+            "entity": sweep.entity,
+            "project": sweep.project,
+            "host": "host-1",
+            "sweep": sweep.name,
+            "id": rec.storage_id if (resume and rec is not None) else None,
+        }
+    )
+
+
+def end(backend: Backend, sweep: Sweep, run_id: str, exit_code: int | None, preempting: bool = False) -> None:
+    """The process reports its exit (or, with ``exit_code=None``, only the preempting flag)."""
+    backend.file_stream(
+        RunKey(sweep.entity, sweep.project, run_id),
+        {},
+        preempting=preempting,
+        complete=exit_code is not None,
+        exit_code=exit_code,
+    )
+
+
+def kinds(commands: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    return [(c["type"], c.get("run_id")) for c in commands]
+
+
+def started(backend: Backend, sweep: Sweep, agent_id: str) -> str:
+    """The agent's next run, handed out and started by a process; its run id."""
+    (cmd,) = beat(backend, agent_id)
+    start(backend, sweep, cmd["run_id"])
+    return str(cmd["run_id"])
+
+
+def preempted(backend: Backend, sweep: Sweep, agent_id: str) -> str:
+    """The agent's next run, started and preempted (handler, mark_preempting(), exit 138); its run id."""
+    rid = started(backend, sweep, agent_id)
+    end(backend, sweep, rid, 138, preempting=True)
+    return rid
+
+
+# ---- configs ------------------------------------------------------------------------------------------
+
+
+def test_config_distributions_made_explicit() -> None:
+    """values -> categorical, value -> constant, int min/max -> int_uniform, float -> uniform (what the
+    SDK fills in before uploading), nested parameters."""
+    config = parse_sweep_config(
+        """
+method: random
+parameters:
+  a: {values: [1, 2]}
+  b: {value: 3}
+  c: {min: 1, max: 4}
+  d: {min: 0.5, max: 1.5}
+  e: {parameters: {f: {value: x}}}
+"""
+    )
+    dists = {k: v["distribution"] for k, v in config["parameters"].items()}
+    assert dists == {"a": "categorical", "b": "constant", "c": "int_uniform", "d": "uniform", "e": "nested"}
+
+
+def test_bayes_is_refused_with_a_clear_error() -> None:
+    """``method: bayes`` is a valid W&B config the fake cannot run: a SweepNotSupported (not a rule
+    refusal), whose text says so and names the supported methods."""
+    with pytest.raises(SweepNotSupported) as info:
+        parse_sweep_config("method: bayes\nmetric: {name: loss, goal: minimize}\nparameters: {lr: {values: [1]}}")
+    assert str(info.value) == BAYES_NOT_SUPPORTED
+    assert "grid" in str(info.value) and "random" in str(info.value)
+    assert not isinstance(info.value, RuleViolation)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("method: grid\nparameters: {lr: {min: 0.1, max: 1.0}}", "discrete"),
+        ("method: magic\nparameters: {lr: {values: [1]}}", "method"),
+        ("parameters: {lr: {values: [1]}}", "method"),
+        ("method: grid\nparameters: {}", "parameters"),
+        ("method: grid\nparameters: {lr: {values: []}}", "values"),
+        ("method: grid\nrun_cap: 0\nparameters: {lr: {values: [1]}}", "run_cap"),
+        ("method: random\nparameters: {lr: {distribution: zipf, min: 1, max: 2}}", "unknown distribution"),
+        ("method: random\nparameters: {lr: {values: [1, 2], probabilities: [0.5, 0.6]}}", "probabilities"),
+        ("method: random\nparameters: {lr: {min: 2, max: 1}}", "min"),
+        ("method: random\ncommand: python train.py\nparameters: {lr: {values: [1]}}", "command"),
+        ("[1, 2", "YAML"),
+    ],
+)
+def test_bad_configs_are_refused_naming_the_problem(text: str, fragment: str) -> None:
+    """A config the server refuses is a documented refusal (RuleViolation) that names what is wrong."""
+    with pytest.raises(SweepConfigError, match=fragment) as info:
+        parse_sweep_config(text)
+    assert isinstance(info.value, RuleViolation)
+
+
+# ---- grid and random search ------------------------------------------------------------------------------
+
+
+def test_grid_enumerates_every_combination_once_in_a_fixed_order(backend: Backend) -> None:
+    """Grid: parameters in sorted name order, the last varying fastest; 2 x 3 = 6 runs, then the
+    search is exhausted and the sweep finishes (R80)."""
+    sweep = make(backend)
+    assert sweep.grid_size() == 6 == sweep.max_runs()
+    combos = [sweep.combination(i) for i in range(6)]
+    assert combos == [{"layers": n, "lr": lr} for n in (1, 2, 3) for lr in (0.1, 0.01)]
+    with pytest.raises(IndexError):
+        sweep.combination(6)
+    a = agent(backend, sweep)
+    handed = []
+    for _ in range(6):
+        (cmd,) = beat(backend, a)
+        assert cmd["type"] == "run" and cmd["program"] == "train.py"
+        handed.append({k: v["value"] for k, v in cmd["args"].items()})
+        start(backend, sweep, cmd["run_id"])
+        end(backend, sweep, cmd["run_id"], 0)
+    assert handed == combos
+    assert backend.sweeps.state(sweep) == SWEEP_FINISHED
+    assert beat(backend, a) == [{"type": "exit"}]
+
+
+def test_grid_over_int_and_q_uniform_and_nested(backend: Backend) -> None:
+    """A grid enumerates int_uniform and q_uniform ranges and the product of nested parameters."""
+    sweep = make(
+        backend,
+        """
+method: grid
+parameters:
+  n: {distribution: int_uniform, min: 1, max: 3}
+  q: {distribution: q_uniform, min: 0, max: 1, q: 0.5}
+  opt: {parameters: {name: {values: [adam, sgd]}, beta: {value: 0.9}}}
+""",
+    )
+    assert sweep.grid_size() == 3 * 3 * 2
+    assert sweep.combination(0) == {"n": 1, "opt": {"name": "adam", "beta": 0.9}, "q": 0.0}
+    assert sweep.combination(17) == {"n": 3, "opt": {"name": "sgd", "beta": 0.9}, "q": 1.0}
+
+
+RANDOM = """
+method: random
+parameters:
+  lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}
+  layers: {distribution: int_uniform, min: 1, max: 4}
+  dropout: {distribution: uniform, min: 0.0, max: 0.5}
+  batch: {distribution: q_uniform, min: 16, max: 128, q: 16}
+  opt: {values: [adam, sgd]}
+  act: {values: [relu, tanh], probabilities: [1.0, 0.0]}
+  mom: {distribution: normal, mu: 0.9, sigma: 0.01}
+  wd: {distribution: log_uniform, min: -9, max: -4}
+  beta: {distribution: beta, a: 2, b: 5}
+  fixed: {value: 7}
+"""
+
+
+def test_random_search_is_deterministic_given_the_seed(backend: Backend) -> None:
+    """Combination n depends only on (seed, n): two sweeps with the same seed hand out the same runs;
+    another seed gives other values. Every value lies in its distribution's range."""
+    one, two, other = make(backend, RANDOM, seed=42), make(backend, RANDOM, seed=42), make(backend, RANDOM, seed=7)
+    first = [one.combination(i) for i in range(20)]
+    assert first == [two.combination(i) for i in range(20)]
+    assert first != [other.combination(i) for i in range(20)]
+    assert one.combination(5) == first[5]  # any order of asking
+    for c in first:
+        assert 0.0001 <= c["lr"] <= 0.1
+        assert c["layers"] in (1, 2, 3, 4) and isinstance(c["layers"], int)
+        assert 0.0 <= c["dropout"] <= 0.5
+        assert c["batch"] % 16 == 0 and 16 <= c["batch"] <= 128
+        assert c["opt"] in ("adam", "sgd") and c["act"] == "relu"
+        assert math.exp(-9) <= c["wd"] <= math.exp(-4)
+        assert 0.0 <= c["beta"] <= 1.0 and c["fixed"] == 7
+    assert len({c["lr"] for c in first}) == 20
+    assert one.max_runs() is None and not one.search_exhausted()
+
+
+def test_default_seed_is_the_sweep_name(backend: Backend) -> None:
+    """Without a seed the sweep's name seeds the search: stored on the sweep, reproducible."""
+    sweep = make(backend, RANDOM)
+    assert sweep.seed == sweep.name
+
+
+def test_run_cap_limits_new_runs_and_requeues_do_not_count(backend: Backend) -> None:
+    """R89: run_cap caps the distinct runs the sweep creates. A requeued run is the same run, so it
+    is handed out again after the cap is reached (R89 warning, A07: the fake's documented choice)."""
+    sweep = make(backend, "method: random\nrun_cap: 2\nparameters: {lr: {min: 0.0, max: 1.0}}")
+    a = agent(backend, sweep)
+    (c1,) = beat(backend, a)
+    start(backend, sweep, c1["run_id"])
+    end(backend, sweep, c1["run_id"], 138, preempting=True)
+    (c2,) = beat(backend, a)
+    assert kinds([c2]) == [("resume", c1["run_id"])]
+    end(backend, sweep, c1["run_id"], 0)
+    (c3,) = beat(backend, a)
+    start(backend, sweep, c3["run_id"])
+    end(backend, sweep, c3["run_id"], 0)
+    assert c3["type"] == "run" and sweep.search_exhausted() and len(sweep.runs) == 2
+    assert beat(backend, a) == [{"type": "exit"}]
+    assert backend.sweeps.state(sweep) == SWEEP_FINISHED
+
+
+# ---- the run queue -----------------------------------------------------------------------------------
+
+
+def test_preempted_run_is_requeued_and_handed_out_before_new_combinations(backend: Backend) -> None:
+    """R81, R82, R72: a preempted sweep run goes back on the queue; the next agent request gets it as
+    ``resume`` with the same run id and exactly the same args, before any new combination; then
+    normal scheduling resumes."""
+    sweep = make(backend)
+    a, b = agent(backend, sweep), agent(backend, sweep)
+    (first,) = beat(backend, a)
+    start(backend, sweep, first["run_id"])
+    end(backend, sweep, first["run_id"], 138, preempting=True)
+    assert list(sweep.queue) == [first["run_id"]]
+    rec = backend.get(sweep.entity, sweep.project, first["run_id"])
+    assert rec is not None and rec.sweep == sweep.name and backend.state(rec) == "preempted"
+    assert any(e.kind == "requeue" for e in rec.timeline)
+
+    (again,) = beat(backend, b)
+    assert again == {**first, "type": "resume"}
+    assert not sweep.queue
+    start(backend, sweep, first["run_id"], resume=True)
+    end(backend, sweep, first["run_id"], 0)
+    (nxt,) = beat(backend, b)
+    assert nxt["type"] == "run" and nxt["run_id"] != first["run_id"]
+    assert [(h.kind, h.run_id) for h in sweep.handouts] == [
+        ("run", first["run_id"]),
+        ("resume", first["run_id"]),
+        ("run", nxt["run_id"]),
+    ]
+
+
+def test_queue_is_first_in_first_out_and_drained_before_new_runs(backend: Backend) -> None:
+    """R82: two preempted runs come back in the order they were preempted, both before a new one."""
+    sweep = make(backend)
+    a, b, c = agent(backend, sweep), agent(backend, sweep), agent(backend, sweep)
+    (r1,) = beat(backend, a)
+    (r2,) = beat(backend, b)
+    for cmd in (r1, r2):
+        start(backend, sweep, cmd["run_id"])
+    end(backend, sweep, r2["run_id"], 143, preempting=True)
+    end(backend, sweep, r1["run_id"], 138, preempting=True)
+    assert kinds(beat(backend, c)) == [("resume", r2["run_id"])]
+    assert kinds(beat(backend, a)) == [("resume", r1["run_id"])]
+    assert beat(backend, b)[0]["type"] == "run"
+
+
+def test_a_run_preempted_twice_is_requeued_twice_but_once_per_process(backend: Backend) -> None:
+    """Each preempted process requeues the run once; asking again (heartbeats, state queries) does
+    not queue it twice."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    rid = preempted(backend, sweep, a)
+    backend.sweeps.state(sweep)
+    backend.sweeps.state(sweep)
+    assert list(sweep.queue) == [rid]
+    assert kinds(beat(backend, a)) == [("resume", rid)]
+    start(backend, sweep, rid, resume=True)
+    end(backend, sweep, rid, 138, preempting=True)
+    assert list(sweep.queue) == [rid] and sweep.runs[rid].requeued_attempts == [1, 2]
+    assert kinds(beat(backend, a)) == [("resume", rid)]
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "preempting", "state"),
+    [
+        (0, False, "finished"),  # R70a
+        (0, True, "finished"),  # R70a: exit 0 always wins
+        (1, False, "failed"),  # R70b 'none'/'handler'
+        (143, False, "failed"),  # a signal without mark_preempting()
+        (255, False, "failed"),
+    ],
+)
+def test_runs_that_did_not_end_preempted_are_never_requeued(
+    backend: Backend, exit_code: int, preempting: bool, state: str
+) -> None:
+    """R66, R71: only preempted runs are requeued; finished and failed ones are not."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    rid = started(backend, sweep, a)
+    end(backend, sweep, rid, exit_code, preempting=preempting)
+    rec = backend.get(sweep.entity, sweep.project, rid)
+    assert rec is not None and backend.state(rec) == state
+    assert not sweep.queue
+    assert beat(backend, a)[0]["type"] == "run"
+
+
+def test_preempting_then_silence_is_requeued_after_the_crash_timeout(backend: Backend) -> None:
+    """R70c/e 'always' column, R61: preempting flag, then no exit report: preempted once the backend
+    clock passes the crash timeout, and then requeued at the next agent request."""
+    sweep = make(backend)
+    a, b = agent(backend, sweep), agent(backend, sweep)
+    rid = started(backend, sweep, a)
+    end(backend, sweep, rid, None, preempting=True)
+    assert not sweep.queue
+    backend.advance_clock(backend.crash_timeout)
+    assert kinds(beat(backend, b)) == [("resume", rid)]
+
+
+def test_silence_without_preempting_crashes_and_is_not_requeued(backend: Backend) -> None:
+    """R60, R61, R70e 'none': a run killed without a handler is crashed after the timeout, not requeued."""
+    sweep = make(backend)
+    a, b = agent(backend, sweep), agent(backend, sweep)
+    rid = started(backend, sweep, a)
+    backend.advance_clock(backend.crash_timeout)
+    rec = backend.get(sweep.entity, sweep.project, rid)
+    assert rec is not None and backend.state(rec) == "crashed"
+    assert beat(backend, b)[0]["type"] == "run" and not sweep.queue
+
+
+def test_requeue_wakes_waiters(backend: Backend) -> None:
+    """The requeue bumps the backend, so ``wait_for`` on the queue needs no sleep."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    rid = preempted(backend, sweep, a)
+    assert backend.wait_for(lambda: list(sweep.queue), timeout=1) == [rid]
+
+
+def test_a_queued_run_restarted_outside_the_sweep_is_dropped_from_the_queue(backend: Backend) -> None:
+    """A queued run that a process resumed meanwhile (no longer preempted) is not handed out again."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    rid = preempted(backend, sweep, a)
+    start(backend, sweep, rid, resume=True)
+    nxt = beat(backend, a)
+    assert nxt[0]["type"] == "run" and nxt[0]["run_id"] != rid and not sweep.queue
+
+
+# ---- agents -----------------------------------------------------------------------------------------
+
+
+def test_an_agent_gets_one_run_at_a_time(backend: Backend) -> None:
+    """While the agent reports a run alive (runState) it gets no new run."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    (cmd,) = beat(backend, a)
+    assert beat(backend, a, cmd["run_id"]) == []
+    assert backend.sweeps.agent(a).running == {cmd["run_id"]}
+    assert beat(backend, a)[0]["type"] == "run"  # the first process ended (left out of runState)
+
+
+def test_exhausted_search_with_an_active_run_keeps_idle_agents_waiting(backend: Backend) -> None:
+    """While a run of an exhausted sweep is still active, an idle agent gets no command (not exit), so
+    a late preemption is still handed out at the next agent request (R81); the sweep is running until
+    that run ends, then finished and idle agents are told to exit (R80)."""
+    sweep = make(backend, "method: grid\nparameters: {lr: {values: [0.1]}}")
+    a, b = agent(backend, sweep), agent(backend, sweep)
+    rid = started(backend, sweep, a)
+    assert beat(backend, b) == []
+    assert backend.sweeps.state(sweep) == SWEEP_RUNNING
+    end(backend, sweep, rid, 138, preempting=True)
+    assert kinds(beat(backend, b)) == [("resume", rid)]
+    start(backend, sweep, rid, resume=True)
+    end(backend, sweep, rid, 0)
+    assert beat(backend, b) == [{"type": "exit"}]
+    assert backend.sweeps.state(sweep) == SWEEP_FINISHED
+
+
+def test_a_handed_out_run_never_started_counts_as_active_until_its_agent_goes_silent(backend: Backend) -> None:
+    """A run handed out but not yet started keeps the sweep running while its agent is heard from
+    within the crash timeout (R61 clock); an agent that vanished does not block the sweep forever."""
+    sweep = make(backend, "method: grid\nparameters: {lr: {values: [0.1]}}")
+    a = agent(backend, sweep)
+    beat(backend, a)
+    assert backend.sweeps.state(sweep) == SWEEP_RUNNING
+    backend.advance_clock(backend.crash_timeout)
+    assert backend.sweeps.state(sweep) == SWEEP_FINISHED
+
+
+def test_stop_requested_run_gets_a_stop_command(backend: Backend) -> None:
+    """R58, R88: a sweep run whose stop was requested gets ``stop`` in each heartbeat of the agent that
+    reports it alive (the agent SIGTERMs it, later SIGKILLs it)."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    rid = started(backend, sweep, a)
+    backend.request_stop(f"{sweep.entity}/{sweep.project}/{rid}")
+    stop = [{"type": "stop", "run_id": rid}]
+    assert beat(backend, a, rid) == stop
+    assert beat(backend, a, rid) == stop
+
+
+def test_unknown_agent_and_unknown_sweep(backend: Backend) -> None:
+    sweep = make(backend)
+    with pytest.raises(KeyError, match="nope"):
+        beat(backend, "nope")
+    with pytest.raises(KeyError, match="swp99999"):
+        backend.sweeps.create_agent(sweep.entity, sweep.project, "swp99999", "h")
+    with pytest.raises(KeyError, match="x/y/z"):
+        backend.sweeps.get("x/y/z")
+    assert backend.sweeps.get(sweep.path) is sweep
+    assert backend.sweeps.get(f"{sweep.project}/{sweep.name}") is sweep
+    assert backend.sweeps.by_storage_id(sweep.storage_id) is sweep
+
+
+# ---- sweep states --------------------------------------------------------------------------------------
+
+
+def test_paused_sweep_hands_out_nothing_until_resumed(backend: Backend) -> None:
+    """R86: paused -> no runs, not even queued ones; --resume un-pauses and the queued run comes first
+    (R82). A running sweep hands out requeued runs without any --resume (A03, R83)."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    rid = preempted(backend, sweep, a)
+    assert backend.sweeps.set_state(sweep, "PAUSED") == SWEEP_PAUSED
+    assert beat(backend, a) == [] and list(sweep.queue) == [rid]
+    assert backend.sweeps.set_state(sweep, "RUNNING") == SWEEP_RUNNING
+    assert kinds(beat(backend, a)) == [("resume", rid)]
+
+
+def test_stopped_sweep_lets_runs_finish_and_tells_idle_agents_to_exit(backend: Backend) -> None:
+    """R86, R80: ``--stop`` (written as FINISHED): no new runs; an agent with a live run gets nothing,
+    an idle one gets exit. It is answered as FINISHED on the wire."""
+    sweep = make(backend)
+    a, b = agent(backend, sweep), agent(backend, sweep)
+    (cmd,) = beat(backend, a)
+    assert backend.sweeps.set_state(sweep, "FINISHED") == SWEEP_STOPPED
+    assert beat(backend, a, cmd["run_id"]) == []
+    assert beat(backend, b) == [{"type": "exit"}]
+    assert WIRE_STATES[SWEEP_STOPPED] == "FINISHED"
+
+
+def test_cancelled_sweep_tells_every_agent_to_exit(backend: Backend) -> None:
+    """R86: ``--cancel`` -> every agent gets exit at its next heartbeat, also one with a live run (the
+    agent SIGKILLs it: no handler runs). Wire name CANCELED."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    (cmd,) = beat(backend, a)
+    assert backend.sweeps.set_state(sweep, "CANCELED") == SWEEP_CANCELLED
+    assert beat(backend, a, cmd["run_id"]) == [{"type": "exit"}]
+    assert backend.sweeps.agent(a).exited
+    assert WIRE_STATES[SWEEP_CANCELLED] == "CANCELED"
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("CANCELED", "PAUSED"), ("CANCELED", "RUNNING"), ("CANCELED", "FINISHED"), ("FINISHED", "PAUSED")],
+)
+def test_illegal_state_changes_are_refused(backend: Backend, first: str, then: str) -> None:
+    """R86: a cancelled sweep cannot be paused, resumed or stopped; a stopped one cannot be paused.
+    A documented refusal (RuleViolation), the state is unchanged."""
+    sweep = make(backend)
+    backend.sweeps.set_state(sweep, first)
+    before = backend.sweeps.state(sweep)
+    with pytest.raises(SweepStateError, match=sweep.name):
+        backend.sweeps.set_state(sweep, then)
+    assert backend.sweeps.state(sweep) == before
+
+
+def test_unknown_state_is_refused(backend: Backend) -> None:
+    with pytest.raises(SweepStateError, match="BOGUS"):
+        backend.sweeps.set_state(make(backend), "BOGUS")
+
+
+def test_update_config_keeps_runs_and_queue(backend: Backend) -> None:
+    """``wandb sweep --update``: the config is replaced, the runs and the queue stay."""
+    sweep = make(backend)
+    a = agent(backend, sweep)
+    rid = preempted(backend, sweep, a)
+    backend.sweeps.update_config(sweep, "method: grid\nparameters: {lr: {values: [5, 6, 7]}}")
+    assert sweep.grid_size() == 3 and list(sweep.queue) == [rid]
+    assert kinds(beat(backend, a)) == [("resume", rid)]
+
+
+def test_reset_forgets_sweeps_and_agents(backend: Backend) -> None:
+    sweep = make(backend)
+    agent(backend, sweep)
+    backend.reset()
+    assert backend.sweeps.sweeps == {} and backend.sweeps.agents == {}
+    assert make(backend).name == sweep.name  # numbering starts over: same names in every test
