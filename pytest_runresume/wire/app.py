@@ -28,7 +28,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..model import Backend, FileChunk, messages
-from . import graphql
+from . import graphql, ui
 
 #: Bodies larger than this are refused with 413 (bytes).
 MAX_BODY = 64 * 1024 * 1024
@@ -70,6 +70,8 @@ class FakeWandbApp:
                 Rule("/_runresume/reset", endpoint="ctl_reset", methods=["POST"]),
                 Rule("/_runresume/stop", endpoint="ctl_stop", methods=["POST"]),
                 Rule("/healthz", endpoint="health", methods=["GET"]),
+                Rule("/", endpoint="ui", methods=["GET"]),
+                Rule("/_runresume/ui", endpoint="ui", methods=["GET"]),
             ]
         )
 
@@ -198,6 +200,9 @@ class FakeWandbApp:
 
     def on_health(self, request: Request, op: list[str | None]) -> Response:
         return _json({"ok": True})
+
+    def on_ui(self, request: Request, op: list[str | None]) -> Response:
+        return ui.page(self.backend, request)  # read-only run page, no key (runresume serve)
 
     def on_ctl_state(self, request: Request, op: list[str | None]) -> Response:
         return _json(self.backend.snapshot())
