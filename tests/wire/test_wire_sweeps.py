@@ -1,0 +1,267 @@
+"""The sweep and agent operations over the wire (NOTES 1.8), with the documents the real SDK sends.
+
+``g_sweep_create`` and ``g_agent_run_preempt_resume`` (shipped in ``tests/data/captures``) hold what
+``wandb sweep`` and ``wandb agent`` (0.31.0) sent to a recording server: ``UpsertSweep``,
+``SweepWithRuns``, ``CreateAgent``, ``Heartbeat``, and the sweep run's own requests. The other
+``UpsertSweep`` variants the CLI falls back to, and the one ``wandb sweep --pause`` & co. send, are
+built from the same text the way ``wandb/apis/public/sweeps.py`` builds them.
+
+Rules R72, R81, R82, R86, A03.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+from test_wire_replay import load, missing_selected_fields  # the capture reader and field checker
+
+from pytest_runresume.model.sweeps import BAYES_NOT_SUPPORTED
+from pytest_runresume.wire import ServedBackend
+
+TIMEOUT = 10
+CREATE = next(r for r in load("g_sweep_create") if r.get("graphql_op") == "UpsertSweep")
+AGENT = load("g_agent_run_preempt_resume")
+SWEEP_WITH_RUNS, CREATE_AGENT, HEARTBEAT = (
+    next(r for r in AGENT if r.get("graphql_op") == op) for op in ("SweepWithRuns", "CreateAgent", "Heartbeat")
+)
+
+#: ``_set_sweep_state``'s mutation (wandb 0.31 ``apis/public/sweeps.py``).
+SET_STATE = """
+    mutation UpsertSweep(
+        $id: ID,
+        $state: String,
+        $entityName: String,
+        $projectName: String
+    ) {
+        upsertSweep(input: {
+            id: $id,
+            state: $state,
+            entityName: $entityName,
+            projectName: $projectName
+        }){
+            sweep {
+                name
+            }
+        }
+    }
+"""
+
+
+def _variant(drop_launch_vars: bool, drop_project: bool, drop_warnings: bool) -> str:
+    """One of the CLI's fallback ``UpsertSweep`` documents, derived from the captured first one."""
+    query = CREATE["query"]
+    if drop_launch_vars:
+        query = query.replace("$launchScheduler: JSONString, $templateVariableValues: JSONString,", "")
+        query = query.replace("launchScheduler: $launchScheduler,templateVariableValues: $templateVariableValues,", "")
+    if drop_project:
+        start = query.index("project {")
+        end = query.index("}\n        }\n", start) + len("}\n        }\n")
+        query = query[:start] + query[end:]
+    if drop_warnings:
+        query = query.replace("configValidationWarnings", "")
+    return query
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServedBackend() as srv:  # one loopback server for the module, reset for each test
+        yield srv
+
+
+@pytest.fixture
+def served(server):
+    server.reset()
+    return server
+
+
+def call(served: ServedBackend, query: str, variables: dict[str, Any], op: str | None) -> dict[str, Any]:
+    r = requests.post(
+        f"{served.url}/graphql",
+        json={"query": query, "variables": variables, "operationName": op},
+        auth=("api", served.api_key),
+        timeout=TIMEOUT,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def ok(served: ServedBackend, rec: dict[str, Any], **variables: Any) -> dict[str, Any]:
+    """Send a captured request (variables overridden), check every selected field is answered."""
+    body = call(served, rec["query"], {**rec["variables"], **variables}, rec["graphql_op"])
+    assert "errors" not in body, body
+    assert missing_selected_fields(rec["query"], rec["graphql_op"], body["data"]) == []
+    return body["data"]
+
+
+def create_sweep(served: ServedBackend) -> str:
+    return ok(served, CREATE)["upsertSweep"]["sweep"]["name"]
+
+
+def sweep_state(served: ServedBackend, name: str) -> str:
+    return ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["state"]
+
+
+# ---- UpsertSweep ----------------------------------------------------------------------------------
+
+
+def test_upsert_sweep_creates_the_sweep_the_cli_prints(served):
+    """NOTES 1.8: the captured ``wandb sweep`` request creates a grid sweep in the viewer's entity
+    (``entityName`` is null) and the project it names; the answer carries the name and project."""
+    data = ok(served, CREATE)
+    sweep = data["upsertSweep"]["sweep"]
+    assert sweep["name"] == "swp00001"
+    assert sweep["project"]["name"] == "sweepproj" and sweep["project"]["entity"]["name"] == "testent"
+    assert data["upsertSweep"]["configValidationWarnings"] == []
+    model = served.backend.sweeps.get("testent/sweepproj/swp00001")
+    assert model.method == "grid" and model.grid_size() == 2 and model.program == "train.py"
+    assert model.config_yaml == CREATE["variables"]["config"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [(False, False, False), (True, False, False), (True, False, True), (True, True, True)],
+    ids=["mutation_5", "mutation_3", "mutation_2", "mutation_1"],
+)
+def test_every_upsert_sweep_variant_the_cli_tries_is_answered(served, flags):
+    """The CLI tries its variants in turn, with the same variables, and takes the first that
+    succeeds: each one works alone."""
+    query = _variant(*flags)
+    body = call(served, query, CREATE["variables"], "UpsertSweep")
+    assert "errors" not in body, body
+    assert missing_selected_fields(query, "UpsertSweep", body["data"]) == []
+    assert body["data"]["upsertSweep"]["sweep"]["name"] == "swp00001"
+
+
+def test_bayes_is_answered_with_an_error_that_fails_the_test(served):
+    """``method: bayes``: a GraphQL error with the "not supported" text, recorded as a problem (the
+    real server would accept it, so a test that relies on it must not pass silently)."""
+    config = "method: bayes\nmetric: {name: loss, goal: minimize}\nparameters:\n  lr: {min: 0.1, max: 1.0}\n"
+    body = call(served, CREATE["query"], {**CREATE["variables"], "config": config}, "UpsertSweep")
+    assert BAYES_NOT_SUPPORTED in body["errors"][0]["message"]
+    assert any(BAYES_NOT_SUPPORTED in p for p in served.backend.problems)
+    served.backend.problems.clear()
+
+
+def test_bad_config_is_refused_without_failing_the_test(served):
+    """A config the server refuses (grid over a continuous range) is a documented refusal: an error
+    naming it, not a problem."""
+    config = "method: grid\nparameters:\n  lr: {min: 0.1, max: 1.0}\n"
+    body = call(served, CREATE["query"], {**CREATE["variables"], "config": config}, "UpsertSweep")
+    assert "discrete" in body["errors"][0]["message"]
+    assert served.backend.problems == []
+
+
+@pytest.mark.parametrize(
+    ("steps", "states"),
+    [
+        (["PAUSED", "RUNNING"], ["PAUSED", "RUNNING"]),
+        (["FINISHED"], ["FINISHED"]),
+        (["PAUSED", "CANCELED"], ["PAUSED", "CANCELED"]),
+    ],
+    ids=["pause-resume", "stop", "pause-cancel"],
+)
+def test_state_changes_the_way_wandb_sweep_flags_send_them(served, steps, states):
+    """R86: ``--pause/--resume/--stop/--cancel`` send UpsertSweep with the sweep's opaque id and
+    PAUSED/RUNNING/FINISHED/CANCELED; SweepWithRuns answers the new state."""
+    name = create_sweep(served)
+    sweep_id = ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["id"]
+    seen = []
+    for state in steps:
+        variables = {"id": sweep_id, "state": state, "entityName": "testent", "projectName": "sweepproj"}
+        body = call(served, SET_STATE, variables, None)
+        assert body["data"]["upsertSweep"]["sweep"]["name"] == name
+        seen.append(sweep_state(served, name))
+    assert seen == states
+
+
+def test_refused_state_change_is_an_error_but_not_a_problem(served):
+    """R86: resuming a cancelled sweep is refused (a documented refusal, not a test problem)."""
+    name = create_sweep(served)
+    sweep_id = served.backend.sweeps.get(f"testent/sweepproj/{name}").storage_id
+    variables = {"id": sweep_id, "entityName": "testent", "projectName": "sweepproj"}
+    call(served, SET_STATE, {**variables, "state": "CANCELED"}, None)
+    body = call(served, SET_STATE, {**variables, "state": "RUNNING"}, None)
+    assert "cannot set sweep" in body["errors"][0]["message"]
+    assert served.backend.problems == [] and sweep_state(served, name) == "CANCELED"
+
+
+def test_update_replaces_the_config(served):
+    """``wandb sweep --update``: UpsertSweep with the id and a new config."""
+    name = create_sweep(served)
+    sweep_id = served.backend.sweeps.get(f"testent/sweepproj/{name}").storage_id
+    config = "method: grid\nparameters:\n  lr:\n    values: [1, 2, 3]\n"
+    ok(served, CREATE, id=sweep_id, config=config)
+    assert ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["config"] == config
+
+
+# ---- SweepWithRuns, CreateAgent, Heartbeat -------------------------------------------------------------
+
+
+def test_sweep_with_runs_answers_config_and_state_and_null_for_a_missing_sweep(served):
+    """NOTES 1.8: the agent reads ``config`` (YAML, for ``command:``); ``sweep: null`` makes it say
+    "not found"."""
+    name = create_sweep(served)
+    sweep = ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]
+    assert sweep["state"] == "RUNNING" and sweep["method"] == "grid" and sweep["runs"]["edges"] == []
+    assert sweep["config"] == CREATE["variables"]["config"]
+    assert ok(served, SWEEP_WITH_RUNS, sweep="nosuchsweep")["project"]["sweep"] is None
+
+
+def test_heartbeat_commands_are_a_json_string(served):
+    """NOTES 1.8: ``commands`` is a JSON *string*; an idle agent gets one ``run`` with the program and
+    ``{name: {value}}`` args; while it reports that run alive it gets nothing more."""
+    name = create_sweep(served)
+    agent_id = ok(served, CREATE_AGENT, sweep=name)["createAgent"]["agent"]["id"]
+    beat = ok(served, HEARTBEAT, id=agent_id, runState="{}")["agentHeartbeat"]
+    assert beat["agent"]["id"] == agent_id and isinstance(beat["commands"], str)
+    (cmd,) = json.loads(beat["commands"])
+    assert cmd == {"type": "run", "run_id": f"{name}-r001", "program": "train.py", "args": {"lr": {"value": 0.1}}}
+    alive = json.dumps({cmd["run_id"]: True})
+    assert json.loads(ok(served, HEARTBEAT, id=agent_id, runState=alive)["agentHeartbeat"]["commands"]) == []
+
+
+def test_unknown_agent_is_an_error_naming_it(served):
+    body = call(served, HEARTBEAT["query"], {**HEARTBEAT["variables"], "id": "QWdlbnQ6bm9uZQ=="}, "Heartbeat")
+    assert "QWdlbnQ6bm9uZQ==" in body["errors"][0]["message"]
+    assert served.backend.problems
+    served.backend.problems.clear()
+
+
+def replay_run(served: ServedBackend, run_id: str) -> None:
+    """The captured sweep run's own requests (init, preempting, exit 143), for our run id."""
+    auth = ("api", served.api_key)
+    for rec in AGENT:
+        if rec["path"] == "/graphql" and rec["graphql_op"] in ("UpsertBucket", "CreateRunFiles"):
+            variables = json.loads(json.dumps(rec["variables"]).replace("swrun001", run_id))
+            body = {"query": rec["query"], "variables": variables, "operationName": rec["graphql_op"]}
+            r = requests.post(f"{served.url}/graphql", json=body, auth=auth, timeout=TIMEOUT)
+        elif rec["path"].endswith("/file_stream"):
+            path = rec["path"].replace("swrun001", run_id)
+            r = requests.post(f"{served.url}{path}", data=json.dumps(rec["body"]), auth=auth, timeout=TIMEOUT)
+        else:
+            continue
+        assert r.status_code == 200 and "errors" not in r.json(), r.text
+
+
+def test_captured_preempted_sweep_run_is_requeued_and_handed_out_as_resume(served):
+    """R81, R82, R72: replaying the real sweep run (mark_preempting, exit 143) leaves it preempted and
+    queued; the next heartbeat of another agent gets it back as ``resume`` with the same id and args
+    before the second grid combination; SweepWithRuns lists it as preempted."""
+    name = create_sweep(served)
+    first = ok(served, CREATE_AGENT, sweep=name)["createAgent"]["agent"]["id"]
+    (cmd,) = json.loads(ok(served, HEARTBEAT, id=first, runState="{}")["agentHeartbeat"]["commands"])
+    replay_run(served, cmd["run_id"])
+    run = served.backend.run(f"testent/sweepproj/{cmd['run_id']}")
+    assert served.backend.state(run) == "preempted" and run.sweep == name
+    assert list(served.backend.sweeps.get(name).queue) == [cmd["run_id"]]
+    (node,) = ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["runs"]["edges"]
+    assert node["node"]["name"] == cmd["run_id"] and node["node"]["state"] == "preempted"
+    assert node["node"]["exitcode"] == 143
+
+    second = ok(served, CREATE_AGENT, sweep=name)["createAgent"]["agent"]["id"]
+    (again,) = json.loads(ok(served, HEARTBEAT, id=second, runState="{}")["agentHeartbeat"]["commands"])
+    assert again == {**cmd, "type": "resume"}
+    assert served.backend.problems == []
