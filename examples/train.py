@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if ckpt_path.exists():
         state = json.loads(ckpt_path.read_text())
     # The run id must be fixed before init and persisted with the checkpoint (R21, R28).
-    run_id = args.run_id or state.get("run_id") or wandb.util.generate_id()
+    run_id = args.run_id or state.get("run_id") or secrets.token_hex(4)  # wandb.util has no generate_id in 0.31
     state["run_id"] = run_id
     save_checkpoint(ckpt_path, state)
 

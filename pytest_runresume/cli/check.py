@@ -1,8 +1,84 @@
-"""``runresume check``: entrypoint conformance (placeholder while it is written)."""
+"""``runresume check -- CMD...``: entrypoint conformance from the command line."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
 
 import click
 
+from ..conformance.entrypoint import CHECKS, EntrypointBattery, render_details, render_table
+from ..conformance.entrypoint import junit_xml as junit_report
+from ..harness import parse_signal
 
-@click.command()
-def check() -> None:
-    """Entrypoint conformance."""
+CHECK_NAMES = [c.name for c in CHECKS]
+
+
+def _signal(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        parse_signal(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--signal", "sig", default="SIGUSR1", show_default=True, callback=_signal, help="the preemption signal")
+@click.option(
+    "--step", type=click.IntRange(min=0), default=2, show_default=True, help="signal / raise after this W&B step"
+)
+@click.option(
+    "--only",
+    help=f"comma-separated checks to run (default all): {', '.join(CHECK_NAMES)}",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True, help="seconds per run"
+)
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="write a JUnit XML report here")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="keep the checks' working directories (and W&B files) here instead of a temporary directory",
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def check(
+    sig: str,
+    step: int,
+    only: str | None,
+    timeout: float,
+    junit_xml: Path | None,
+    workdir: Path | None,
+    command: tuple[str, ...],
+) -> None:
+    """Check that a training COMMAND survives preemption by the W&B rules.
+
+    Runs a standard battery against an embedded fake W&B backend, each check in a fresh working
+    directory: completes -> finished; the preemption signal after step N -> preempted, exit
+    128+signum, requeueable; a restart with the same id -> resumed at the right step, no step twice;
+    SIGKILL -> crashed after the timeout; an exception -> failed, not preempted; resume="auto" in the
+    same / another directory. Exits 1 if a check fails.
+
+    The command gets its run id in WANDB_RUN_ID; it must honour it (wandb.init reads it when no id=
+    is passed). Example: runresume check -- python train.py --epochs 2
+    """
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    unknown = sorted(set(names or ()) - set(CHECK_NAMES))
+    if unknown:
+        raise click.BadParameter(f"unknown check(s) {unknown}; known: {CHECK_NAMES}", param_hint="--only")
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    with EntrypointBattery(list(command), sig, step, base_dir=workdir, timeout=timeout) as battery:
+        click.echo(f"runresume check: {battery.description}")
+        results = []
+        for name in names or CHECK_NAMES:
+            result = battery.run_check(name)
+            results.append(result)
+            click.echo(f"  {result.name}: {result.status}", err=True)
+        click.echo(render_table(results))
+        details = render_details(results)
+        if details:
+            click.echo("\n" + details)
+    if junit_xml is not None:
+        junit_xml.write_bytes(junit_report(results, shlex.join(command)))
+    sys.exit(1 if any(r.status == "failed" for r in results) else 0)

@@ -1,6 +1,7 @@
 """pytest-runresume's hook inside the process under test. Standard library only.
 
-Loaded through ``PYTHONPATH`` by the harness; does nothing unless ``RUNRESUME_CONTROL`` is set.
+Loaded through ``PYTHONPATH`` by the harness; does nothing unless ``RUNRESUME_CONTROL`` (or
+``RUNRESUME_INJECT_EXCEPTION_AT_STEP``, see :func:`_inject_exception`) is set.
 When the process reaches the trigger point in ``RUNRESUME_TRIGGER`` (JSON), it tells the harness
 over the Unix socket ``RUNRESUME_CONTROL`` and blocks until the harness has delivered its signal and
 answers. So the process cannot run past the point before the signal lands: no race.
@@ -28,6 +29,7 @@ _CONTROL = os.environ.get("RUNRESUME_CONTROL")
 _TRIGGER = json.loads(os.environ.get("RUNRESUME_TRIGGER") or "null")
 _fired = False
 _init_done_at = None  # time.monotonic() when wandb.init returned (runtime triggers)
+_INJECT_AT = os.environ.get("RUNRESUME_INJECT_EXCEPTION_AT_STEP")  # runresume check's "failed" check
 
 
 def _report(point, **detail):
@@ -56,11 +58,29 @@ def trigger_point(name):
         _report("point", name=name)
 
 
+def _inject_exception(run_cls):
+    """``RUNRESUME_INJECT_EXCEPTION_AT_STEP=N``: ``run.log`` raises once it has committed step N,
+    an exception the code under test did not plan for (no trigger, no harness socket needed)."""
+    target = int(_INJECT_AT)
+    original_log = run_cls.log
+
+    def log(self, *args, **kwargs):
+        result = original_log(self, *args, **kwargs)
+        if getattr(self, "_local_step", 0) - 1 >= target:
+            raise RuntimeError(f"pytest-runresume: exception injected after step {target}")
+        return result
+
+    log.__wrapped__ = original_log
+    run_cls.log = log
+
+
 def _patch_run(module):
     run_cls = getattr(module, "Run", None)
     if run_cls is None or getattr(run_cls, "_runresume_patched", False):
         return
     run_cls._runresume_patched = True
+    if _INJECT_AT:
+        _inject_exception(run_cls)
     kind = (_TRIGGER or {}).get("kind")
     if kind == "step":
         target = int(_TRIGGER["step"])
@@ -166,7 +186,7 @@ def _chain_previous_sitecustomize():
         sys.modules["sitecustomize"] = saved
 
 
-if _CONTROL:
+if _CONTROL or _INJECT_AT:
     import importlib.machinery
 
     sys.meta_path.insert(0, _Finder())

@@ -1,0 +1,473 @@
+"""Entrypoint conformance: a standard battery of preemption checks run against a user's training
+command (``runresume check -- python train.py``, or the packaged ``test_entrypoint`` module).
+
+Each check runs the command with the harness against an embedded fake backend, in a fresh working
+directory (which is also ``WANDB_DIR``), and gives the run id in ``WANDB_RUN_ID`` (R18): the command
+must honour it (``wandb.init`` reads it when no ``id=`` is passed) or its own ``--run-id``.
+
+======================  ==================================================================
+``finishes``            left alone it exits 0 and the run is ``finished`` (R55, R66, R70a)
+``preempted``           the signal after step N: exit 128+signum, ``preempted``, requeueable
+``resumed``             restarted with the same id: resumes at the last step + 1, each step once
+``crashed``             SIGKILL after step N: ``running`` until the crash timeout, then ``crashed``
+``failed``              an exception after step N: non-zero exit, ``failed``, not preempted (R69)
+``auto_same_dir``       with ``resume="auto"``, a restart in the same directory resumes the run
+``auto_other_dir``      ... and a start in another directory makes a new run
+======================  ==================================================================
+
+The two ``auto`` checks are skipped when the first run writes no ``wandb/wandb-resume.json`` (the
+command does not use ``resume="auto"``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal as _signal
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..harness import (
+    ExpectationFailed,
+    Harness,
+    HarnessError,
+    Preemption,
+    RunResult,
+    Trigger,
+    parse_signal,
+)
+from ..harness.requeue import RequeueResult
+from ..model import Backend
+from ..wire import ServedBackend
+
+#: How the command learns its run id.
+RUN_ID_ENV = "WANDB_RUN_ID"
+#: Read by the harness's hook in the child: ``run.log`` raises after that step.
+INJECT_ENV = "RUNRESUME_INJECT_EXCEPTION_AT_STEP"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the battery: its name, what it asserts, the rules it checks."""
+
+    name: str
+    title: str
+    rules: tuple[str, ...]
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("finishes", "completes -> finished, exit 0, not requeueable", ("R55", "R66", "R70a")),
+    Check(
+        "preempted",
+        "preemption signal after step N -> preempted, exit 128+signum, requeueable",
+        ("R65", "R66", "R67", "R68", "R70e", "R71"),
+    ),
+    Check(
+        "resumed",
+        "restart with the same id -> resumed at the last step + 1, each step once, finished",
+        ("R03", "R18", "R21", "R28", "R35", "R36", "R41"),
+    ),
+    Check(
+        "crashed",
+        "SIGKILL after step N -> running, then crashed once the clock passes the timeout",
+        ("R60", "R61", "R63", "R70c"),
+    ),
+    Check(
+        "failed",
+        "an exception after step N -> failed, not preempted, not requeueable",
+        ("R55", "R57", "R66", "R69", "R70b"),
+    ),
+    Check("auto_same_dir", 'resume="auto": a restart in the same directory resumes the run', ("R07", "R09", "R10")),
+    Check("auto_other_dir", 'resume="auto": a start in another directory makes a new run', ("R09", "R12", "R21")),
+)
+BY_NAME = {c.name: c for c in CHECKS}
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check.
+
+    Attributes:
+        check: which check.
+        status: ``passed``, ``failed`` or ``skipped``.
+        reason: one line: what was seen (passed) or what went wrong and the likely cause.
+        details: the harness's reports (timeline, exit, output tail) of the runs involved.
+        duration: wall seconds.
+    """
+
+    check: Check
+    status: str
+    reason: str
+    details: str = ""
+    duration: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.check.name
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str, details: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+class _Skipped(Exception):
+    pass
+
+
+def resolve_command(command: str | Sequence[str], cwd: Path | None = None) -> list[str]:
+    """The argv to run: paths in it that exist relative to ``cwd`` (default: the current directory)
+    made absolute, since each check runs in a directory of its own."""
+    argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    if not argv:
+        raise ValueError("no command to check")
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    out = []
+    for i, arg in enumerate(argv):
+        candidate = base / arg
+        if (i > 0 or "/" in arg) and not arg.startswith("-") and not os.path.isabs(arg) and candidate.exists():
+            arg = str(candidate.resolve())
+        out.append(arg)
+    return out
+
+
+def _first_line(exc: BaseException) -> tuple[str, str]:
+    text = str(exc)
+    head, _, rest = text.partition("\n")
+    return head, rest
+
+
+@dataclass
+class EntrypointBattery:
+    """The battery for one command.
+
+    Args:
+        command: the training command (a string split like a shell would, or an argv list).
+        signal: the preemption signal (default SIGUSR1).
+        step: the W&B step after which signals and the exception are injected.
+        base_dir: where the checks' working directories go (default: a temporary directory, removed
+            by :meth:`close` unless ``keep``).
+        timeout: seconds one run of the command may take.
+        crash_timeout: the fake backend's crash timeout (R61); the clock is moved, never waited for.
+        cwd: where relative paths in ``command`` are resolved (default: the current directory).
+    """
+
+    command: str | Sequence[str]
+    signal: str | int | _signal.Signals = "SIGUSR1"
+    step: int = 2
+    base_dir: Path | None = None
+    timeout: float = 120.0
+    crash_timeout: float = 300.0
+    cwd: Path | None = None
+    keep: bool = False
+    argv: list[str] = field(init=False)
+    results: dict[str, CheckResult] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.argv = resolve_command(self.command, self.cwd)
+        self.sig = parse_signal(self.signal)
+        if self.step < 0:
+            raise ValueError(f"the step must be >= 0, got {self.step}")
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if self.base_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="runresume-check-")
+            self.base_dir = Path(self._tmp.name)
+        self.base_dir = Path(self.base_dir)
+        self.served = ServedBackend(Backend(crash_timeout=self.crash_timeout)).start()
+        self._preempted: tuple[Harness, str, RunResult] | None = None
+        self._auto: tuple[Harness, RunResult, bool] | _Failed | None = None
+        self._steps: int | None = None
+
+    # ---- plumbing ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the backend; remove the working directories unless ``keep``."""
+        self.served.stop()
+        if self._tmp is not None and not self.keep:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> EntrypointBattery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def description(self) -> str:
+        return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step})"
+
+    def _harness(self, name: str) -> Harness:
+        assert self.base_dir is not None
+        return Harness(self.served, self.base_dir / name, timeout=self.timeout)
+
+    def _preemption(self, sig: _signal.Signals | str | int | None = None) -> Preemption:
+        return Preemption(parse_signal(sig) if sig is not None else self.sig, Trigger.at_step(self.step))
+
+    def _run(
+        self,
+        harness: Harness,
+        run_id: str | None,
+        preempt: Preemption | None = None,
+        env: dict[str, str] | None = None,
+    ) -> RunResult:
+        env = dict(env or {})
+        if run_id is not None:
+            env[RUN_ID_ENV] = run_id
+        try:
+            return harness.run(self.argv, preempt=preempt, env=env)
+        except HarnessError as exc:
+            head, rest = _first_line(exc)
+            raise _Failed(head, rest) from None
+        except FileNotFoundError as exc:
+            raise _Failed(str(exc)) from None
+
+    def _expect(
+        self,
+        result: RunResult,
+        hint: str = "",
+        state: str | None = None,
+        exit_code: int | None = None,
+        requeueable: bool | None = None,
+    ) -> None:
+        try:
+            result.expect(state=state, exit_code=exit_code, requeueable=requeueable)
+        except ExpectationFailed as exc:
+            head, rest = _first_line(exc)
+            raise _Failed(head + (f": {hint}" if hint else ""), rest) from None
+
+    def _one_run(self, result: RunResult) -> None:
+        if len(result.runs) != 1:
+            raise _Failed(
+                f"the command wrote {len(result.runs)} runs, expected one "
+                f"({', '.join(r.key.path for r in result.runs) or 'none'})",
+                result.report(),
+            )
+
+    def _run_id(self, name: str) -> str:
+        return f"rr-{name.replace('_', '-')}-{os.getpid()}-{int(time.time() * 1000) % 100000}"
+
+    # ---- the checks ----------------------------------------------------------------------------------
+    def run(self, only: Sequence[str] | None = None) -> list[CheckResult]:
+        """Run the checks (all, or those named in ``only``, in the battery's order).
+
+        Raises:
+            ValueError: naming an unknown check.
+        """
+        unknown = sorted(set(only or ()) - set(BY_NAME))
+        if unknown:
+            raise ValueError(f"unknown check(s) {unknown}; known: {[c.name for c in CHECKS]}")
+        names = [c.name for c in CHECKS if not only or c.name in only]
+        return [self.run_check(name) for name in names]
+
+    def run_check(self, name: str) -> CheckResult:
+        """Run one check (its prerequisites run first if they have not)."""
+        if name in self.results:
+            return self.results[name]
+        check = BY_NAME[name]
+        fn: Callable[[], str] = getattr(self, f"_check_{name}")
+        t0 = time.monotonic()
+        try:
+            reason = fn()
+            result = CheckResult(check, "passed", reason)
+        except _Failed as exc:
+            result = CheckResult(check, "failed", exc.reason, exc.details)
+        except _Skipped as exc:
+            result = CheckResult(check, "skipped", str(exc))
+        result.duration = time.monotonic() - t0
+        self.results[name] = result
+        return result
+
+    def _check_finishes(self) -> str:
+        result = self._run(self._harness("finishes"), self._run_id("finishes"))
+        self._one_run(result)
+        hint = ""
+        if result.exit_code != 0:
+            hint = "left alone, the command must run to its end and exit 0"
+        self._expect(result, hint, state="finished", exit_code=0, requeueable=False)
+        self._steps = len(result.run.steps)
+        return f"exit 0, finished, {self._steps} steps logged"
+
+    def _check_preempted(self) -> str:
+        harness, run_id = self._harness("preempted"), self._run_id("preempted")
+        pre = self._preemption()
+        result = self._run(harness, run_id, preempt=pre)
+        self._preempted = (harness, run_id, result)
+        self._one_run(result)
+        sig = pre.signal.name
+        hint = ""
+        if result.killed_by_signal == pre.signal:
+            hint = f"no {sig} handler: the process died of the signal (register one before training, R68)"
+        elif result.exit_code == 0:
+            hint = f"the {sig} handler exits 0; a preempted run must exit non-zero, 128+signum (R66, R67)"
+        elif result.state == "failed":
+            hint = f"the {sig} handler does not call run.mark_preempting() before exiting (R65, R68)"
+        self._expect(result, hint, state="preempted", exit_code=pre.exit_code, requeueable=True)
+        return f"exit {result.exit_code}, preempted at step {result.run.last_step}, requeueable"
+
+    def _check_resumed(self) -> str:
+        if self._preempted is None:
+            self.run_check("preempted")
+        if self._preempted is None:
+            raise _Skipped("needs the preempted run, which did not start")
+        harness, run_id, first = self._preempted
+        if first.signals == []:
+            raise _Skipped("needs a preempted run: the preemption signal was never sent")
+        second = self._run(harness, run_id)
+        results = [first, second]
+        states = [r.state if len(r.runs) == 1 else "unknown" for r in results]
+        try:
+            RequeueResult(results, states).check(total_steps=self._steps)
+        except ExpectationFailed as exc:
+            head, rest = _first_line(exc)
+            ids = {r.key.run_id for res in results for r in res.runs}
+            if len(ids) > 1 or run_id not in ids:
+                head += f"; the command must use the run id in {RUN_ID_ENV} ({run_id}) or persist its own (R18, R21)"
+            raise _Failed(head, rest) from None
+        run = second.run
+        start = run.attempts[-1].start_line
+        before = max((x for x in run.steps[:start] if x is not None), default=None)
+        after = next((x for x in run.steps[start:] if x is not None), None)
+        return f"resumed at step {after} after step {before}; steps 0..{run.last_step} once each, finished"
+
+    def _check_crashed(self) -> str:
+        harness = self._harness("crashed")
+        result = self._run(harness, self._run_id("crashed"), preempt=self._preemption(_signal.SIGKILL))
+        self._one_run(result)
+        backend = self.served.backend
+        if result.state != "running":
+            hint = ""
+            if result.state == "preempting":
+                hint = "mark_preempting() was called without a preemption (R69)"
+            raise _Failed(
+                f"right after the SIGKILL the run is {result.state!r}, expected 'running' until the crash timeout"
+                + (f": {hint}" if hint else ""),
+                result.report(),
+            )
+        backend.advance_clock(backend.crash_timeout - 1)
+        if result.state != "running":
+            raise _Failed(f"{result.state!r} before the crash timeout passed, expected 'running'", result.report())
+        backend.advance_clock(1)
+        hint = "mark_preempting() was called without a preemption (R69)" if result.state == "preempted" else ""
+        self._expect(result, hint, state="crashed", requeueable=False)
+        return f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {backend.crash_timeout:g} s"
+
+    def _check_failed(self) -> str:
+        env = {INJECT_ENV: str(self.step)}
+        result = self._run(self._harness("failed"), self._run_id("failed"), env=env)
+        self._one_run(result)
+        injected = "exception injected after step" in result.stderr + result.stdout
+        hint = ""
+        if result.state == "preempted" or result.run.attempt is not None and result.run.attempt.preempting:
+            hint = "mark_preempting() was called for an exception, so a bug would be requeued forever (R69)"
+        elif result.exit_code == 0 and not injected:
+            hint = f"the command never logged step {self.step}, so the exception was not raised"
+        elif result.exit_code == 0:
+            hint = "the exception was swallowed and the command exited 0"
+        pre = self._preemption()
+        if result.exit_code == pre.exit_code:
+            raise _Failed(
+                f"exit code {result.exit_code} after an exception, the preemption exit code: it would be requeued (R66)",
+                result.report(),
+            )
+        self._expect(result, hint, state="failed", requeueable=False)
+        return f"exit {result.exit_code}, failed, not requeueable"
+
+    def _auto_first(self) -> tuple[Harness, RunResult]:
+        """The first run without a run id (preempted after step N), shared by both auto checks."""
+        if self._auto is None:
+            harness = self._harness("auto")
+            try:
+                result = self._run(harness, None, preempt=self._preemption())
+            except _Failed as exc:
+                self._auto = exc
+            else:
+                uses_auto = (harness.workdir / "wandb" / "wandb-resume.json").is_file()
+                self._auto = (harness, result, uses_auto)
+        if isinstance(self._auto, _Failed):
+            raise self._auto
+        harness, result, uses_auto = self._auto
+        if not uses_auto:
+            raise _Skipped("entrypoint does not use resume='auto' (its first run wrote no wandb/wandb-resume.json)")
+        self._one_run(result)
+        return harness, result
+
+    def _check_auto_same_dir(self) -> str:
+        harness, first = self._auto_first()
+        second = self._run(harness, None)
+        self._one_run(second)
+        first_id, second_id = first.run.key.run_id, second.run.key.run_id
+        if second_id != first_id:
+            raise _Failed(
+                f"the restart in the same directory wrote run {second_id}, not {first_id}: it did not auto-resume (R09)",
+                second.report(),
+            )
+        if not second.run.attempts[-1].resumed:
+            raise _Failed(f"the restart wrote to {first_id} without resuming it (R07)", second.report())
+        return f"run {first_id} resumed from its wandb-resume.json"
+
+    def _check_auto_other_dir(self) -> str:
+        _, first = self._auto_first()
+        other = self._run(self._harness("auto-other"), None)
+        self._one_run(other)
+        if other.run.key.run_id == first.run.key.run_id:
+            raise _Failed(
+                f"a start in another directory resumed run {first.run.key.run_id}: the id must come from the "
+                "directory's wandb-resume.json only (R09)",
+                other.report(),
+            )
+        if other.run.attempts[-1].resumed:
+            raise _Failed(f"a start in another directory resumed run {other.run.key.run_id}", other.report())
+        return f"another directory made a new run ({other.run.key.run_id})"
+
+
+# ---- reports --------------------------------------------------------------------------------------
+def render_table(results: Sequence[CheckResult]) -> str:
+    """The results as a text table, then the counts."""
+    rows = [("CHECK", "RESULT", "RULES", "TIME", "DETAIL")]
+    for r in results:
+        rows.append((r.name, r.status.upper(), " ".join(r.check.rules), f"{r.duration:.1f}s", r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4] for row in rows]
+    counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
+    lines.append("")
+    lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+    return "\n".join(lines)
+
+
+def render_details(results: Sequence[CheckResult]) -> str:
+    """The reports of the failed checks."""
+    parts = [f"--- {r.name}: {r.reason}\n{r.details}".rstrip() for r in results if r.status == "failed" and r.details]
+    return "\n\n".join(parts)
+
+
+def junit_xml(results: Sequence[CheckResult], command: str, suite: str = "runresume check") -> bytes:
+    """A JUnit XML report (one ``testcase`` per check) for CI."""
+    root = ET.Element("testsuites")
+    ts = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(results)),
+        failures=str(sum(r.status == "failed" for r in results)),
+        errors="0",
+        skipped=str(sum(r.status == "skipped" for r in results)),
+        time=f"{sum(r.duration for r in results):.3f}",
+    )
+    props = ET.SubElement(ts, "properties")
+    ET.SubElement(props, "property", name="command", value=command)
+    for r in results:
+        case = ET.SubElement(ts, "testcase", classname="runresume.check", name=r.name, time=f"{r.duration:.3f}")
+        cprops = ET.SubElement(case, "properties")
+        ET.SubElement(cprops, "property", name="rules", value=" ".join(r.check.rules))
+        if r.status == "failed":
+            ET.SubElement(case, "failure", message=r.reason).text = r.details or r.reason
+        elif r.status == "skipped":
+            ET.SubElement(case, "skipped", message=r.reason)
+        else:
+            ET.SubElement(case, "system-out").text = r.reason
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,192 @@
+"""``runresume check``: the entrypoint battery passes on the example training script and fails, with
+the reason, on deliberately broken copies of it (R18, R35, R55, R60, R61, R65-R69, R70b, R70c, R70e)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pytest_runresume.cli import main
+from pytest_runresume.conformance.entrypoint import CHECKS, Check, CheckResult, junit_xml, resolve_command
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = ROOT / "examples" / "train.py"
+
+AUTO_SCRIPT = """
+import signal, sys, wandb
+
+run = wandb.init(project="auto", resume="auto")
+
+def on_preemption(signum, frame):
+    run.mark_preempting()
+    sys.exit(128 + signum)
+
+signal.signal(signal.SIGUSR1, on_preemption)
+for step in range(run.starting_step, 6):
+    run.log({"step": step})
+run.finish()
+"""
+
+
+def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
+    """``examples/train.py`` with one line changed (the line must still be there)."""
+    text = TRAIN.read_text()
+    assert old in text, f"examples/train.py changed: {old!r} not found"
+    path = tmp_path / "train_broken.py"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def run_check(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["check", *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def row(output: str, name: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(name + " "))
+
+
+def test_the_example_passes_the_battery(tmp_path):
+    """The real console entry point, in a subprocess, as a user types it."""
+    report = tmp_path / "check.xml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_runresume.cli",
+            "check",
+            "--junit-xml",
+            str(report),
+            "--",
+            "python",
+            "examples/train.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert out.startswith(f"runresume check: python {TRAIN}  (SIGUSR1 and SIGKILL after step 2)")
+    for name in ("finishes", "preempted", "resumed", "crashed", "failed"):
+        assert " PASSED " in row(out, name), out
+    assert "exit 138, preempted at step 2" in row(out, "preempted")
+    assert "resumed at step 3 after step 2; steps 0..19 once each" in row(out, "resumed")
+    for name in ("auto_same_dir", "auto_other_dir"):
+        assert "SKIPPED" in row(out, name) and "does not use resume='auto'" in row(out, name)
+    assert "5 passed, 0 failed, 2 skipped" in out
+
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "0", "2")
+    assert [c.get("name") for c in suite.iter("testcase")] == [c.name for c in CHECKS]
+
+
+def test_a_handler_that_exits_0_fails_the_preemption_check(tmp_path):
+    script = broken_copy(tmp_path, "sys.exit(128 + signum)", "sys.exit(0)")
+    code, out = run_check("--only", "preempted", "--", "python", str(script))
+    assert code == 1
+    line = row(out, "preempted")
+    assert "FAILED" in line
+    assert "exit code 0, expected 138" in line and "handler exits 0" in line and "(R66, R67)" in line
+    assert "--- preempted:" in out and "signal SIGUSR1 sent" in out  # the timeline follows the table
+    assert "0 passed, 1 failed, 0 skipped" in out
+
+
+def test_a_run_id_that_changes_each_start_fails_the_resume_check(tmp_path):
+    script = broken_copy(tmp_path, 'run_id = args.run_id or state.get("run_id") or', "run_id = secrets.token_hex(4) or")
+    code, out = run_check("--only", "preempted,resumed", "--", "python", str(script))
+    assert code == 1
+    assert "PASSED" in row(out, "preempted")
+    line = row(out, "resumed")
+    assert "FAILED" in line and "expected one run id across restarts" in line and "WANDB_RUN_ID" in line
+
+
+def test_mark_preempting_right_after_init_fails_the_exception_and_crash_checks(tmp_path):
+    """The R69 anti-pattern: every failure would count as a preemption and be requeued."""
+    script = broken_copy(
+        tmp_path,
+        '    start = state["step"] + 1\n',
+        '    start = state["step"] + 1\n    run.mark_preempting()\n',
+    )
+    code, out = run_check("--only", "failed,crashed", "--", "python", str(script))
+    assert code == 1
+    assert "FAILED" in row(out, "failed") and "(R69)" in row(out, "failed")
+    assert "FAILED" in row(out, "crashed") and "'preempting'" in row(out, "crashed") and "(R69)" in row(out, "crashed")
+
+
+def test_an_auto_resume_entrypoint_gets_the_auto_checks(tmp_path):
+    script = tmp_path / "auto_train.py"
+    script.write_text(textwrap.dedent(AUTO_SCRIPT))
+    code, out = run_check("--only", "auto_same_dir,auto_other_dir", "--", "python", str(script))
+    assert code == 0, out
+    assert "PASSED" in row(out, "auto_same_dir") and "resumed from its wandb-resume.json" in out
+    assert "PASSED" in row(out, "auto_other_dir") and "another directory made a new run" in out
+
+
+def test_the_exception_injection_fails_the_run(runresume):
+    """The harness hook's RUNRESUME_INJECT_EXCEPTION_AT_STEP: run.log raises after that step (R57)."""
+    result = runresume.run(["python", str(TRAIN), "--run-id", "inj"], env={"RUNRESUME_INJECT_EXCEPTION_AT_STEP": "2"})
+    result.expect(state="failed", exit_code=1, requeueable=False)
+    assert result.run.steps == [0, 1, 2]
+    assert "RuntimeError: pytest-runresume: exception injected after step 2" in result.stderr
+
+
+def test_bad_options_are_usage_errors():
+    code, out = run_check("--only", "nope", "--", "python", "x.py")
+    assert code == 2 and "unknown check(s) ['nope']" in out
+    code, out = run_check("--signal", "SIGNOPE", "--", "python", "x.py")
+    assert code == 2 and "SIGNOPE" in out
+    code, out = run_check()
+    assert code == 2 and "COMMAND" in out
+
+
+def test_a_missing_script_fails_every_check_with_the_reason(tmp_path):
+    code, out = run_check("--only", "finishes", "--", "python", str(tmp_path / "missing.py"))
+    assert code == 1
+    assert "FAILED" in row(out, "finishes") and "wrote 0 runs" in row(out, "finishes")
+    assert "No such file or directory" in out
+
+
+def test_resolve_command_makes_existing_relative_paths_absolute(tmp_path):
+    (tmp_path / "train.py").write_text("")
+    (tmp_path / "conf.yaml").write_text("")
+    argv = resolve_command("python train.py --config conf.yaml --ckpt ckpt.json -v", tmp_path)
+    assert argv == [
+        "python",
+        str(tmp_path / "train.py"),
+        "--config",
+        str(tmp_path / "conf.yaml"),
+        "--ckpt",
+        "ckpt.json",
+        "-v",
+    ]
+    with pytest.raises(ValueError):
+        resolve_command("", tmp_path)
+
+
+def test_junit_xml_names_each_check_and_its_rules():
+    check = Check("x", "title", ("R01", "R02"))
+    results = [
+        CheckResult(check, "passed", "fine", duration=1.5),
+        CheckResult(Check("y", "t", ("R03",)), "failed", "broke <here>", "timeline & output"),
+        CheckResult(Check("z", "t", ()), "skipped", "not used"),
+    ]
+    root = ET.fromstring(junit_xml(results, "python train.py"))
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("failures") == "1" and suite.get("skipped") == "1"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["x"].find("properties/property").get("value") == "R01 R02"  # type: ignore[union-attr]
+    failure = cases["y"].find("failure")
+    assert failure is not None and failure.get("message") == "broke <here>" and failure.text == "timeline & output"
+    assert re.search(r'name="command" value="python train.py"', junit_xml(results, "python train.py").decode())
