@@ -19,3 +19,12 @@ BAD_RUN_ID = "bad run id {run_id!r}: {why}"
 BAD_RESUME_MODE = "bad resume mode {mode!r}: expected one of 'must', 'allow', 'never', 'auto' or None"
 RESUME_MUST_MISSING = "resume='must' but run ({run_id}) does not exist (R02)"
 RESUME_NEVER_EXISTS = "resume='never' but run ({run_id}) already exists (R05)"
+BODY_TOO_LARGE = (
+    "request body of {method} {path} is larger than the fake W&B backend's limit of {limit} bytes "
+    "(after gzip decompression; FakeWandbApp.max_body)"
+)
+NETWORK_BLOCKED = (
+    "code under test tried to reach {host}:{port} ({method}); the network guard refused it: "
+    "only the fake W&B backend on loopback may be reached"
+)
+CONCURRENT_WRITERS = "two processes wrote run {path} at the same time (R16): {first} and {second}; {evidence}"

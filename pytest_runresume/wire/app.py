@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..model import Backend, FileChunk, messages
 from . import graphql, ui
+from .faults import Faults, serve_with_faults
 
-#: Bodies larger than this are refused with 413 (bytes).
+#: Bodies larger than this (also after gzip decompression) are refused with 413 (bytes).
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -57,6 +60,8 @@ class FakeWandbApp:
     backend: Backend
     api_key: str
     requests: list[RequestRecord] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)  # injected faults (see .faults); not problems
+    max_body: int = MAX_BODY
 
     def __post_init__(self) -> None:
         self.url_map = Map(
@@ -69,6 +74,7 @@ class FakeWandbApp:
                 Rule("/_runresume/clock", endpoint="ctl_clock", methods=["POST"]),
                 Rule("/_runresume/reset", endpoint="ctl_reset", methods=["POST"]),
                 Rule("/_runresume/stop", endpoint="ctl_stop", methods=["POST"]),
+                Rule("/_runresume/faults", endpoint="ctl_faults", methods=["GET", "POST", "DELETE"]),
                 Rule("/healthz", endpoint="health", methods=["GET"]),
                 Rule("/", endpoint="ui", methods=["GET"]),
                 Rule("/_runresume/ui", endpoint="ui", methods=["GET"]),
@@ -78,7 +84,7 @@ class FakeWandbApp:
     # ---- plumbing ----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        request.max_content_length = MAX_BODY
+        request.max_content_length = self.max_body
         op: list[str | None] = [None]
         try:
             adapter = self.url_map.bind_to_environ(environ)
@@ -88,7 +94,8 @@ class FakeWandbApp:
                     response = _json({"errors": [{"message": messages.UNAUTHORIZED}]}, 401)
                     return self._finish(request, None, response, environ, start_response)
             try:
-                response = getattr(self, f"on_{endpoint}")(request, op=op, **args)
+                handle = functools.partial(getattr(self, f"on_{endpoint}"), request, op=op, **args)
+                response = serve_with_faults(self.faults, self._operation(endpoint, request, op), request, handle)
             except (_BadBody, AttributeError, KeyError, TypeError, ValueError) as exc:
                 if not endpoint.startswith("ctl_"):
                     raise
@@ -99,6 +106,10 @@ class FakeWandbApp:
             text = messages.UNEXPECTED_REQUEST.format(method=request.method, path=request.path)
             self.backend.record_problem(text)
             response = _json({"errors": [{"message": text}]}, 404)
+        except RequestEntityTooLarge:
+            text = messages.BODY_TOO_LARGE.format(method=request.method, path=request.path, limit=self.max_body)
+            self.backend.record_problem(text)
+            response = _json({"errors": [{"message": text}], "error": text}, 413)
         except HTTPException as exc:
             response = _json({"errors": [{"message": f"{exc.code} {exc.name}: {exc.description}"}]}, exc.code or 400)
             self.backend.record_problem(f"{request.method} {request.path}: {exc.name}")
@@ -124,16 +135,29 @@ class FakeWandbApp:
     def _body_json(self, request: Request, what: str) -> Any:
         raw = request.get_data(cache=False)
         if request.headers.get("Content-Encoding") == "gzip":
-            import gzip
-
             try:
-                raw = gzip.decompress(raw)
-            except (OSError, EOFError) as exc:
+                raw = _gunzip(raw, self.max_body)
+            except (OSError, EOFError, zlib.error) as exc:
                 raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail=f"bad gzip: {exc}")) from exc
         try:
             return json.loads(raw or b"{}")
         except ValueError as exc:
             raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail=str(exc))) from exc
+
+    def _operation(self, endpoint: str, request: Request, op: list[str | None]) -> str | None:
+        """The operation fault rules name a request by (only looked at while rules are pending)."""
+        if not self.faults or endpoint not in ("graphql", "file_stream", "upload"):
+            return None
+        if endpoint == "graphql":
+            try:
+                request.get_data()  # cached, so on_graphql reads the same body
+                body = self._body_json(request, "/graphql")
+                op[0] = graphql.operation_name(body["query"], body.get("operationName") or None)
+            except (graphql.GraphQLRequestError, _BadBody, AttributeError, KeyError, TypeError):
+                return None  # on_graphql answers the malformed request
+        else:
+            op[0] = endpoint
+        return op[0]
 
     # ---- endpoints ---------------------------------------------------------------------------------
     def on_graphql(self, request: Request, op: list[str | None]) -> Response:
@@ -220,9 +244,27 @@ class FakeWandbApp:
         self.backend.request_stop(str(body["path"]))
         return _json({"ok": True})
 
+    def on_ctl_faults(self, request: Request, op: list[str | None]) -> Response:
+        if request.method == "POST":
+            self.faults.add(self._body_json(request, "/_runresume/faults"))
+        elif request.method == "DELETE":
+            self.faults.clear()
+        return _json(self.faults.snapshot())
+
 
 class _BadBody(Exception):
     pass
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    """Decompress a gzip body, refusing to inflate it past ``limit`` bytes (a gzip bomb is a 413)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(raw, limit + 1)
+    if len(out) > limit:
+        raise RequestEntityTooLarge()
+    if not inflater.eof:
+        raise EOFError("the gzip stream is truncated")
+    return out
 
 
 def _json(obj: Any, status: int = 200) -> Response:

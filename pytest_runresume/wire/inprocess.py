@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import requests
 import requests_mock
 from werkzeug.test import Client
 
 from .app import FakeWandbApp
+from .faults import DroppedConnection
 
 
 class InProcessBackend:
@@ -36,12 +38,15 @@ class InProcessBackend:
 
     def _answer(self, request: Any, context: Any) -> bytes:
         path = request.path_url
-        response = self.client.open(
-            path,
-            method=request.method,
-            headers=dict(request.headers),
-            data=request.body if request.body is not None else b"",
-        )
+        try:
+            response = self.client.open(
+                path,
+                method=request.method,
+                headers=dict(request.headers),
+                data=request.body if request.body is not None else b"",
+            )
+        except DroppedConnection as exc:  # an injected drop: what requests raises for a real one
+            raise requests.exceptions.ConnectionError(str(exc), request=request) from exc
         context.status_code = response.status_code
         context.headers.update({k: v for k, v in response.headers.items()})
         return response.get_data()

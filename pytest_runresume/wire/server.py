@@ -11,6 +11,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ..model import Backend
 from .app import FakeWandbApp
+from .faults import Faults
 
 LOOPBACK = "127.0.0.1"
 
@@ -100,10 +101,16 @@ class ServedBackend:
         self._server = None
         self._thread = None
 
+    @property
+    def faults(self) -> Faults:
+        """Fault injection for this server: ``served.faults.fail("UpsertBucket", status=500, times=2)``."""
+        return self.app.faults
+
     def reset(self) -> None:
-        """Fresh state for the next test: no runs, no problems, no request log."""
+        """Fresh state for the next test: no runs, no problems, no request log, no fault rules."""
         self.backend.reset()
         self.app.requests.clear()
+        self.app.faults.clear()
 
     def env(self) -> dict[str, str]:
         """The variables a ``wandb`` process needs to reach this server (and only it)."""
