@@ -1,0 +1,70 @@
+"""A full preempt + resume cycle under the marker against one offline run of the same script.
+
+    python bench/preempt_cycle.py [--reps 6] [--steps 12] [--step 4]
+
+Cycle: ``examples/train.py`` under the ``runresume`` harness with the ``preempt`` marker's checks
+(SIGUSR1 right after step ``--step``, exit 138, ``preempted``, requeueable), then the restart that
+resumes the run and finishes it (``finished``, exit 0, steps contiguous). Baseline: one plain
+``WANDB_MODE=offline`` run of the same script, all steps, same environment otherwise. Repetitions
+alternate; the figure is the ratio of the medians (target <= 2.3x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import TRAIN, figure, interleaved, load, median, plain_run, spread
+
+from pytest_runresume import Preemption, ServedBackend, Trigger
+from pytest_runresume.plugin.harness import PytestHarness
+from pytest_runresume.plugin.markers import PreemptSpec
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--reps", type=int, default=6)
+    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--step", type=int, default=4)
+    args = p.parse_args()
+    print(f"preempt_cycle: {load()}")
+    phases: dict[str, list[float]] = {"preempted run": [], "resumed run": []}
+    with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
+
+        def cycle(i: int) -> float:
+            served.reset()
+            preemption = Preemption("SIGUSR1", Trigger.at_step(args.step))
+            spec = PreemptSpec(preemption, "preempted", preemption.exit_code, True)
+            h = PytestHarness(served, Path(tmp) / f"cycle{i}", spec, timeout=120)
+            cmd = ["python", str(TRAIN), "--run-id", f"cyc{i}", "--steps", str(args.steps)]
+            t0 = time.perf_counter()
+            first = h.run(cmd)  # the marker's preemption and checks
+            t1 = time.perf_counter()
+            second = h.run(cmd).expect(state="finished", exit_code=0)
+            assert second.run.steps == list(range(args.steps)), second.run.steps
+            t2 = time.perf_counter()
+            assert first.exit_code == preemption.exit_code
+            phases["preempted run"].append(t1 - t0)
+            phases["resumed run"].append(t2 - t1)
+            return t2 - t0
+
+        def offline(i: int) -> float:
+            argv = [TRAIN, "--run-id", f"off{i}", "--steps", args.steps]
+            return plain_run(served, Path(tmp) / f"offline{i}", argv, offline=True)
+
+        times = interleaved({"cycle": cycle, "offline": offline}, args.reps)
+    print(f"  preempt + resume cycle: {spread(times['cycle'])}")
+    for name, xs in phases.items():
+        print(f"    {name}: {spread(xs)}")
+    print(f"  one offline run:        {spread(times['offline'])}")
+    ratio = median(times["cycle"]) / median(times["offline"])
+    figure("preempt + resume cycle / one offline run", f"{ratio:.2f}x", "<= 2.3x", ratio <= 2.3)
+    print(f"  ({load()} at the end)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
