@@ -57,7 +57,13 @@ def _sweep_runs(ctx: Context, sweep: Sweep) -> list[dict[str, Any]]:
 
 
 def _sweep(ctx: Context, sweep: Sweep, with_runs: bool = False) -> dict[str, Any]:
-    """The sweep as ``project.sweep`` (SweepWithRuns, GetSweep) and ``upsertSweep.sweep``."""
+    """The sweep as ``project.sweep`` (SweepWithRuns, GetSweep) and ``upsertSweep.sweep``; built under
+    the backend's lock, so a concurrent heartbeat cannot change the runs half-way."""
+    with ctx.backend.lock:
+        return _sweep_locked(ctx, sweep, with_runs)
+
+
+def _sweep_locked(ctx: Context, sweep: Sweep, with_runs: bool) -> dict[str, Any]:
     sweeps = ctx.backend.sweeps
     out: dict[str, Any] = {
         "__typename": "Sweep",
