@@ -3,6 +3,7 @@
 from .backend import Backend, FileChunk, validate_run_id
 from .clock import Clock, ManualClock, OffsetClock
 from .errors import RuleViolation
+from .readings import DEFAULT_READINGS, Readings
 from .resume import Outcome, ResumeDecision, decide_resume, normalize_resume, starting_step
 from .runs import (
     DEFAULT_CRASH_TIMEOUT,
@@ -17,6 +18,7 @@ from .runs import (
 
 __all__ = [
     "DEFAULT_CRASH_TIMEOUT",
+    "DEFAULT_READINGS",
     "STATES",
     "TERMINAL_STATES",
     "Attempt",
@@ -26,6 +28,7 @@ __all__ = [
     "ManualClock",
     "OffsetClock",
     "Outcome",
+    "Readings",
     "ResumeDecision",
     "RunKey",
     "RuleViolation",

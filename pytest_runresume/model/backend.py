@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from . import messages
 from .clock import Clock, OffsetClock
 from .errors import RuleViolation
+from .readings import Readings
 from .runs import (
     DEFAULT_CRASH_TIMEOUT,
     LINE_FILES,
@@ -36,16 +37,21 @@ T = TypeVar("T")
 
 #: Characters the SDK forbids in a run id (R31, SDK ``validate_run_id``).
 RESERVED_RUN_ID_CHARS = ":;,#?/'"
+#: Characters the init reference (S5) forbids, and the length S6 allows (A05, ``run_id_rules="docs"``).
+DOCS_RESERVED_RUN_ID_CHARS = "/\\#?%:"
+DOCS_MAX_RUN_ID_LENGTH = 64
 
 
-def validate_run_id(run_id: object) -> str:
-    """Check a run id the way the SDK does (R31, A05).
+def validate_run_id(run_id: object, rules: str = "sdk") -> str:
+    """Check a run id the way the SDK does (R31, A05), or with ``rules="docs"`` the way the docs
+    describe it (S5's reserved characters, S6's 64 characters).
 
     Returns:
         The run id.
 
     Raises:
-        ValueError: naming the run id and what is wrong with it (empty, whitespace, reserved character).
+        ValueError: naming the run id and what is wrong with it (empty, whitespace, reserved character,
+            too long).
     """
     if not isinstance(run_id, str):
         raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why="not a string"))
@@ -53,7 +59,10 @@ def validate_run_id(run_id: object) -> str:
         raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why="empty"))
     if run_id != run_id.strip():
         raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why="starts or ends with whitespace"))
-    bad = sorted({c for c in run_id if c in RESERVED_RUN_ID_CHARS})
+    reserved = DOCS_RESERVED_RUN_ID_CHARS if rules == "docs" else RESERVED_RUN_ID_CHARS
+    if rules == "docs" and len(run_id) > DOCS_MAX_RUN_ID_LENGTH:
+        raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why=f"longer than {DOCS_MAX_RUN_ID_LENGTH}"))
+    bad = sorted({c for c in run_id if c in reserved})
     if bad:
         raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why=f"contains reserved {''.join(bad)!r}"))
     return run_id
@@ -76,6 +85,11 @@ class Backend:
         clock: where the model reads the time; default :class:`OffsetClock` (wall time plus an
             offset that tests advance).
         crash_timeout: seconds without a request before a run counts as crashed (R61, default 300).
+        readings: where the docs contradict each other, the reading the fake follows (A01-A08,
+            :class:`~pytest_runresume.model.readings.Readings`; ``docs/contradictions.md``).
+        preempting_state, unset_resume, interrupt_exit_state, crash_trigger, preempting_timeout,
+            pending_resumable, run_id_rules: one reading each, applied on top of ``readings``
+            (e.g. ``Backend(interrupt_exit_state="killed")``).
     """
 
     def __init__(
@@ -84,11 +98,29 @@ class Backend:
         username: str = "tester",
         clock: Clock | None = None,
         crash_timeout: float = DEFAULT_CRASH_TIMEOUT,
+        *,
+        readings: Readings | None = None,
+        preempting_state: str | None = None,
+        unset_resume: str | None = None,
+        interrupt_exit_state: str | None = None,
+        crash_trigger: str | None = None,
+        preempting_timeout: float | None = None,
+        pending_resumable: bool | None = None,
+        run_id_rules: str | None = None,
     ) -> None:
         self.entity = entity
         self.username = username
         self.clock: Clock = clock if clock is not None else OffsetClock()
         self.crash_timeout = float(crash_timeout)
+        self.readings = (readings or Readings()).replace(
+            preempting_state=preempting_state,
+            unset_resume=unset_resume,
+            interrupt_exit_state=interrupt_exit_state,
+            crash_trigger=crash_trigger,
+            preempting_timeout=preempting_timeout,
+            pending_resumable=pending_resumable,
+            run_id_rules=run_id_rules,
+        )
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.runs: dict[RunKey, RunRecord] = {}
@@ -197,7 +229,21 @@ class Backend:
         with self.lock:
             if run.forced_state is not None:
                 return run.forced_state
-            return derive_state(run.attempt, self.now(), self.crash_timeout)
+            return derive_state(run.attempt, self.now(), self.crash_timeout, self.readings)
+
+    def exists_for_resume(self, run: RunRecord) -> bool:
+        """Whether the client will treat ``run`` as existing (R43): it has ``_wandb.t``, or it is a
+        never-started pending run and ``pending_resumable`` is set (A08)."""
+        return run.exists_for_resume or (
+            self.readings.pending_resumable and run.created_pending and run.attempt is None
+        )
+
+    def wandb_config(self, run: RunRecord) -> dict[str, Any]:
+        """The ``wandbConfig(keys: ["t"])`` answer (R43): ``{"t": ...}`` for a run that exists for
+        resume, ``{}`` otherwise; a resumable pending run gets an empty ``t`` (A08)."""
+        if run.exists_for_resume:
+            return run.wandb_config()
+        return {"t": {}} if self.exists_for_resume(run) else {}
 
     def by_storage_id(self, storage_id: str) -> RunRecord:
         """The run whose wire ``id`` is ``storage_id``.
@@ -253,6 +299,7 @@ class Backend:
             if rec is None:
                 raise KeyError(messages.NO_SUCH_RUN.format(path=self.key(entity, project, run_id).path))
             rec.archived.append(rec.copy_history())
+            rec.resume_asked = True
             rec.truncate_history(int(value))
             rec.files[OUTPUT] = []
             rec.event(self.now(), "rewind", f"rewound to _step {int(value)}; {len(rec.history_lines)} lines kept (R47)")
@@ -262,6 +309,11 @@ class Backend:
     # ---- operations the SDK drives ------------------------------------------------------------------
     def _create(self, key: RunKey) -> RunRecord:
         validate_run_id(key.run_id)
+        if self.readings.run_id_rules == "docs":
+            try:
+                validate_run_id(key.run_id, "docs")
+            except ValueError as exc:
+                raise RuleViolation(f"{exc.args[0]} (A05, run_id_rules='docs')") from None
         storage_id = base64.b64encode(f"Run:v1:{key.run_id}:{key.project}:{key.entity}".encode()).decode()
         rec = RunRecord(key=key, storage_id=storage_id, created_at=self.now())
         self.runs[key] = rec
@@ -301,10 +353,11 @@ class Backend:
         with self.lock:
             rec = self.get(entity, project, run_id)
             if rec is not None:
+                rec.resume_asked = True
                 rec.event(
                     self.now(),
                     "resume-status",
-                    f"resume status asked; exists={rec.exists_for_resume} "
+                    f"resume status asked; exists={self.exists_for_resume(rec)} "
                     f"lines={len(rec.history_lines)} last_step={rec.last_step}",
                 )
                 self._bump()
@@ -315,7 +368,11 @@ class Backend:
 
         The first upsert of a process (it carries ``host`` or ``program``) starts a new
         :class:`Attempt`; it is *resumed* when it carries the stored run's ``id`` (R01/R03/R07), and a
-        plain upsert into an existing id without resume is kept too, history appended (R14, A02).
+        plain upsert into an existing id without resume is kept too, history appended (R14, A02;
+        ``unset_resume`` picks another reading). A later upsert of the same process carries
+        ``host`` and ``program`` as well when it sends every field (wandb-core does after
+        ``run.tags += ...``); it starts no attempt: only an upsert without the run's ``id``, or one
+        after a ``RunResumeStatus``/``RewindRun``, or after the last process exited, does.
         ``config`` replaces the stored config (the client already merged it, R39); ``tags`` replace
         the stored tags when given (R38); ``sweep`` is never cleared.
 
@@ -324,6 +381,8 @@ class Backend:
 
         Raises:
             ValueError: on a missing or bad run id (R31).
+            RuleViolation: ``unset_resume="refuse"`` and an init without resume into an existing run
+                (A02).
         """
         run_id = fields.get("name")
         validate_run_id(run_id)
@@ -333,8 +392,22 @@ class Backend:
             key = self.key(fields.get("entity"), fields.get("project"), run_id)
             rec = self.runs.get(key)
             inserted = rec is None
+            resumed = rec is not None and fields.get("id") is not None and fields.get("id") == rec.storage_id
+            starts_process = (fields.get("host") is not None or fields.get("program") is not None) and (
+                rec is None or rec.attempt is None or not resumed or rec.resume_asked or rec.attempt.complete
+            )
+            unset_resume = starts_process and not resumed and rec is not None and rec.exists_for_resume
+            if unset_resume and self.readings.unset_resume == "refuse":
+                assert rec is not None
+                raise RuleViolation(
+                    f"run {rec.key.path} already exists and this init did not ask to resume it"
+                    " (A02, unset_resume='refuse': WANDB_RESUME defaults to never, S6)"
+                )
             if rec is None:
                 rec = self._create(key)
+            if unset_resume and self.readings.unset_resume == "overwrite":
+                rec.clear_data()
+                rec.event(now, "overwrite", "init without resume: old data archived, run starts empty (A02)")
             config = fields.get("config")
             if config is not None:
                 rec.config = json.loads(config) if isinstance(config, str) else dict(config)
@@ -362,8 +435,7 @@ class Backend:
             branch = rec.config.get("_wandb", {}).get("value", {}).get("branch_point") if inserted else None
             if isinstance(branch, dict) and branch.get("run_id"):
                 self._fork(rec, str(branch["run_id"]), int(branch.get("step", 0)), now)
-            if fields.get("host") is not None or fields.get("program") is not None:
-                resumed = fields.get("id") is not None and fields.get("id") == rec.storage_id
+            if starts_process:
                 number = len(rec.attempts) + 1
                 rec.attempts.append(
                     Attempt(
@@ -375,6 +447,7 @@ class Backend:
                     )
                 )
                 rec.created_pending = False
+                rec.resume_asked = False
                 rec.forced_state = None
                 how = "resumed (R35)" if resumed else ("new run" if number == 1 else "same id, no resume (R14)")
                 rec.event(
@@ -448,6 +521,8 @@ class Backend:
                 attempt = Attempt(1, now, resumed=False, start_line=len(rec.history_lines))
                 rec.attempts.append(attempt)
             attempt.last_heard = now
+            if any(chunk.content for name, chunk in files.items() if name != OUTPUT):
+                attempt.last_data = now  # posted metrics: the crash clock of crash_trigger="metrics" (A06)
             if not files and not preempting and not complete:
                 rec.event(now, "heartbeat", "heartbeat (R62)")
             for name, chunk in files.items():
@@ -474,7 +549,7 @@ class Backend:
             if complete:
                 attempt.complete = True
                 attempt.exit_code = exit_code
-                state = derive_state(attempt, now, self.crash_timeout)
+                state = derive_state(attempt, now, self.crash_timeout, self.readings)
                 rec.event(now, "exit", f"exit code {exit_code} reported -> {state} (R55, R66, R70)")
                 self._run_ended(rec)
             self._bump()

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .readings import DEFAULT_READINGS, INTERRUPT_EXIT_CODE, Readings
+
 #: States as the wire and the public API spell them (R51, A13).
 RUNNING = "running"
 FINISHED = "finished"
@@ -84,6 +86,8 @@ class Attempt:
         exit_code: the exit code the SDK reported (A04: may differ from the OS exit status).
         stop_requested: the server asked the run to stop (R58), answered with ``stopped: true``.
         last_heard: backend clock time of the last request from this attempt, seconds.
+        last_data: backend clock time of the last file_stream request that posted history, events or
+            summary (``None`` before the first); the crash clock of ``crash_trigger="metrics"`` (A06).
     """
 
     number: int
@@ -95,25 +99,32 @@ class Attempt:
     exit_code: int | None = None
     stop_requested: bool = False
     last_heard: float = 0.0
+    last_data: float | None = None
 
 
-def derive_state(attempt: Attempt | None, now: float, crash_timeout: float) -> str:
+def derive_state(
+    attempt: Attempt | None, now: float, crash_timeout: float, readings: Readings = DEFAULT_READINGS
+) -> str:
     """The state of a run whose latest process is ``attempt``, at time ``now``.
 
     - no attempt yet: ``pending`` (R50, R53);
     - complete and exit code 0: ``finished`` (R55, R66, R70a) - exit 0 always wins;
     - complete, non-zero, stop requested by the server: ``killed`` (R58);
     - complete, non-zero, preempting seen: ``preempted`` (R66, R70b-e, R71);
+    - complete with 255 (Ctrl+C) and ``interrupt_exit_state="killed"``: ``killed`` (A04, R70d);
     - complete, non-zero: ``failed`` (R55, R66);
     - not complete and silent for ``crash_timeout`` seconds: ``preempted`` if preempting was seen
-      (R70c/e "always" column), else ``crashed`` (R60, R61);
-    - preempting and still heard from: ``preempting`` (A01);
+      (R70c/e "always" column; after ``preempting_timeout`` if set, A06), else ``crashed`` (R60,
+      R61). Silent means no request at all, or with ``crash_trigger="metrics"`` no posted data (A06);
+    - preempting and still heard from: ``preempting`` (A01; ``running`` with
+      ``preempting_state="running"``);
     - otherwise ``running``.
 
     Args:
         attempt: the latest attempt, or ``None`` for a run created but never started.
         now: the backend clock, seconds since the epoch.
         crash_timeout: seconds of silence after which a run counts as crashed.
+        readings: the fake's choices where the docs contradict each other (:class:`Readings`).
     """
     if attempt is None:
         return PENDING
@@ -122,11 +133,21 @@ def derive_state(attempt: Attempt | None, now: float, crash_timeout: float) -> s
             return FINISHED
         if attempt.stop_requested:
             return KILLED
-        return PREEMPTED if attempt.preempting else FAILED
-    silent = now - attempt.last_heard >= crash_timeout
+        if attempt.preempting:
+            return PREEMPTED
+        if attempt.exit_code == INTERRUPT_EXIT_CODE and readings.interrupt_exit_state == KILLED:
+            return KILLED
+        return FAILED
+    if readings.crash_trigger == "metrics":
+        since = attempt.last_data if attempt.last_data is not None else attempt.started_at
+    else:
+        since = attempt.last_heard
     if attempt.preempting:
-        return PREEMPTED if silent else PREEMPTING
-    return CRASHED if silent else RUNNING
+        timeout = crash_timeout if readings.preempting_timeout is None else readings.preempting_timeout
+        if now - since >= timeout:
+            return PREEMPTED
+        return PREEMPTING if readings.preempting_state == PREEMPTING else RUNNING
+    return CRASHED if now - since >= crash_timeout else RUNNING
 
 
 def _step_of(line: str | None) -> int | None:
@@ -158,6 +179,8 @@ class RunRecord:
         created_pending: created with ``state="pending"`` (R53) or by a sweep, never started.
         uploads: names of files uploaded with PUT.
         timeline: what happened, in order.
+        resume_asked: a ``RunResumeStatus`` or ``RewindRun`` was answered for this run since its
+            latest attempt began, so the next init upsert with its ``id`` is a new (resumed) process.
     """
 
     key: RunKey
@@ -182,6 +205,7 @@ class RunRecord:
     forced_state: str | None = None
     fork_of: tuple[str, int] | None = None
     archived: list[list[str | None]] = field(default_factory=list)
+    resume_asked: bool = False
     _last_step: int | None = None
 
     # ---- derived views -------------------------------------------------------------------------
@@ -237,6 +261,15 @@ class RunRecord:
             if line is not None:
                 summary.update(json.loads(line))
         self.summary = summary
+
+    def clear_data(self) -> None:
+        """Archive the history and start the run empty: no history, events, output or summary
+        (``unset_resume="overwrite"``, A02: S5's "always starts a new run")."""
+        self.archived.append(self.copy_history())
+        self.files = {f: [] for f in LINE_FILES}
+        self.steps = []
+        self._last_step = None
+        self.summary = {}
 
     # ---- mutation helpers used by the backend ----------------------------------------------------
     def event(self, t: float, kind: str, detail: str) -> None:

@@ -163,7 +163,7 @@ def _bucket(ctx: Context, rec: RunRecord) -> dict[str, Any]:
         "logLineCount": len(rec.files["output.log"]),
         "historyTail": _tail(rec.history_lines),
         "eventsTail": _tail(rec.files["wandb-events.jsonl"]),
-        "wandbConfig": json.dumps(rec.wandb_config()),
+        "wandbConfig": json.dumps(b.wandb_config(rec)),
         "historyKeys": {"lastStep": rec.last_step if rec.last_step is not None else -1, "keys": {}},
         "user": {"name": b.username, "username": b.username},
         "projectId": str(ctx.backend.project_number(rec.key.entity, rec.key.project)),

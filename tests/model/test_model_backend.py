@@ -158,6 +158,33 @@ def test_r14_wrong_storage_id_is_not_resumed(backend: Backend) -> None:
     assert rec.attempts[1].resumed is False
 
 
+def test_r38_full_upsert_of_a_running_process_adds_no_attempt(backend: Backend) -> None:
+    """R38: after ``run.tags += (...)`` wandb-core 0.31 sends an upsert with every field (the run's id,
+    host, program, tags); it is the same process, not a new (resumed) attempt."""
+    rec, _ = _init(backend)
+    _init(backend, storage_id=rec.storage_id, entity="ent", displayName="run-a", tags=["a", "d"])
+    assert len(rec.attempts) == 1
+    assert rec.tags == ["a", "d"]
+
+
+def test_r01_resumed_process_is_an_attempt_even_while_the_last_one_looks_alive(
+    backend: Backend, clock: ManualClock
+) -> None:
+    """R01/R35: a restart before the crash timeout (the killed process never reported its exit): the
+    RunResumeStatus then the init upsert with the run's id start attempt 2; its own later full upsert
+    does not start a third; a rewind (R47) is a new attempt too."""
+    rec, _ = _init(backend)
+    backend.file_stream(KEY, {HISTORY: FileChunk(0, [_h(0)])})
+    clock.advance(5.0)
+    assert backend.resume_status(None, "proj", "run-a") is rec
+    _init(backend, storage_id=rec.storage_id)
+    _init(backend, storage_id=rec.storage_id, tags=["x"])
+    assert [(a.number, a.resumed) for a in rec.attempts] == [(1, False), (2, True)]
+    backend.rewind(None, "proj", "run-a", "_step", 0)
+    _init(backend, storage_id=rec.storage_id)
+    assert [a.number for a in rec.attempts] == [1, 2, 3]
+
+
 def test_r24_same_id_in_other_project_is_another_run(backend: Backend) -> None:
     """R24: run ids are scoped to entity/project."""
     a, ins_a = _init(backend)
