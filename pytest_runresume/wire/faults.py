@@ -45,6 +45,8 @@ UPLOAD = "upload"
 ANY_GRAPHQL = "graphql"
 ANY = "*"
 ACTIONS = ("fail", "graphql_error", "delay", "drop")
+#: Keys every verb takes besides its own: which of the matching requests it applies to.
+MATCH_KEYS = frozenset({"carrying", "skip"})
 #: The longest latency one request may get (seconds): a fault must not hang a test.
 MAX_DELAY = 60.0
 
@@ -68,6 +70,7 @@ class Fault:
         carrying: only requests whose JSON body carries this string (quoted), e.g.
             ``"wandb-history.jsonl"`` (a file_stream request with history lines) or ``"complete"``
             (the final file_stream request).
+        skip: let this many matching requests through first (``skip=1``: fault the second one).
         used: how many requests it has applied to so far.
     """
 
@@ -80,7 +83,9 @@ class Fault:
     seconds: float = 0.0
     after_handling: bool = False
     carrying: str | None = None
+    skip: int = 0
     used: int = 0
+    skipped: int = 0
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -94,6 +99,8 @@ class Fault:
                 raise ValueError(f"a failure needs an HTTP status 400-599, got {self.status!r}")
             if self.retry_after is not None and (not _is_int(self.retry_after) or self.retry_after < 0):
                 raise ValueError(f"retry_after is whole seconds >= 0, got {self.retry_after!r}")
+        if not _is_int(self.skip) or self.skip < 0:
+            raise ValueError(f"skip must be an integer >= 0, got {self.skip!r}")
         if self.carrying is not None and (not isinstance(self.carrying, str) or not self.carrying):
             raise ValueError(f"carrying is a non-empty string, got {self.carrying!r}")
         if self.action == "graphql_error" and self.target in (FILE_STREAM, UPLOAD):
@@ -171,6 +178,8 @@ class Faults:
         self._release = threading.Event()
 
     # ---- verbs ---------------------------------------------------------------------------------------
+    # Every verb also takes ``carrying`` (only requests whose body carries that string) and ``skip``
+    # (let that many matching requests through first); see :class:`Fault`.
     def fail(
         self,
         target: str,
@@ -178,33 +187,27 @@ class Faults:
         times: int | None = 1,
         retry_after: int | None = None,
         message: str | None = None,
-        carrying: str | None = None,
+        **match: Any,
     ) -> Fault:
         """Answer the next ``times`` requests of ``target`` with HTTP ``status`` (and ``Retry-After``)."""
-        return self._add(
-            Fault("fail", target, times, status=status, retry_after=retry_after, message=message, carrying=carrying)
-        )
+        return self._add("fail", target, times, match, status=status, retry_after=retry_after, message=message)
 
-    def graphql_error(
-        self, target: str, message: str | None = None, times: int | None = 1, carrying: str | None = None
-    ) -> Fault:
+    def graphql_error(self, target: str, message: str | None = None, times: int | None = 1, **match: Any) -> Fault:
         """Answer the next ``times`` requests of GraphQL operation ``target`` with HTTP 200 and
         ``{"errors": [{"message": message}]}`` (the SDK does not retry this)."""
-        return self._add(Fault("graphql_error", target, times, message=message, carrying=carrying))
+        return self._add("graphql_error", target, times, match, message=message)
 
-    def delay(self, target: str, seconds: float, times: int | None = 1, carrying: str | None = None) -> Fault:
+    def delay(self, target: str, seconds: float, times: int | None = 1, **match: Any) -> Fault:
         """Hold the next ``times`` requests of ``target`` for ``seconds``, then serve them normally."""
-        return self._add(Fault("delay", target, times, seconds=seconds, carrying=carrying))
+        return self._add("delay", target, times, match, seconds=seconds)
 
-    def drop(
-        self, target: str, times: int | None = 1, after_handling: bool = False, carrying: str | None = None
-    ) -> Fault:
+    def drop(self, target: str, times: int | None = 1, after_handling: bool = False, **match: Any) -> Fault:
         """Close the connection of the next ``times`` requests of ``target`` without an answer.
 
         With ``after_handling=True`` the request is served first (the model holds its data), so the
         client's retry re-sends data the server already has.
         """
-        return self._add(Fault("drop", target, times, after_handling=after_handling, carrying=carrying))
+        return self._add("drop", target, times, match, after_handling=after_handling)
 
     def add(self, spec: dict[str, Any]) -> Fault:
         """Add a rule from a JSON object (the control API): ``{"action": "fail", "target": ..., ...}``.
@@ -226,15 +229,6 @@ class Faults:
         }
         if action not in verbs:
             raise ValueError(f"unknown fault action {action!r}; expected one of {ACTIONS}")
-        allowed = {
-            "fail": {"target", "status", "times", "retry_after", "message", "carrying"},
-            "graphql_error": {"target", "message", "times", "carrying"},
-            "delay": {"target", "seconds", "times", "carrying"},
-            "drop": {"target", "times", "after_handling", "carrying"},
-        }[action]
-        unknown = sorted(set(spec) - allowed)
-        if unknown:
-            raise ValueError(f"unknown key(s) {unknown} for fault action {action!r}; allowed: {sorted(allowed)}")
         if "target" not in spec:
             raise ValueError(f"fault action {action!r} needs a 'target'")
         return verbs[action](**spec)
@@ -293,6 +287,9 @@ class Faults:
             for rule in self.rules:
                 if not rule.matches(operation, carries) or (terminal and rule.action != "delay"):
                     continue
+                if rule.skipped < rule.skip:
+                    rule.skipped += 1
+                    continue
                 rule.used += 1
                 applied = Fault(**asdict(rule))
                 out.append(applied)
@@ -305,7 +302,12 @@ class Faults:
         """Sleep ``seconds`` for a ``delay``, or less if :meth:`clear` is called meanwhile."""
         self._release.wait(seconds)
 
-    def _add(self, fault: Fault) -> Fault:
+    def _add(self, action: str, target: str, times: int | None, match: dict[str, Any], **what: Any) -> Fault:
+        unknown = sorted(set(match) - MATCH_KEYS)
+        if unknown:
+            allowed = sorted(MATCH_KEYS | set(what) | {"target", "times"})
+            raise ValueError(f"unknown key(s) {unknown} for fault action {action!r}; allowed: {allowed}")
+        fault = Fault(action, target, times, **what, **match)
         with self._lock:
             self.rules.append(fault)
         return fault

@@ -94,6 +94,14 @@ def test_delays_stack_and_only_the_first_terminal_rule_applies():
     assert [(f.action, f.status) for f in faults.take("file_stream")] == [("fail", 503)]
 
 
+def test_skip_lets_the_first_matching_requests_through():
+    faults = Faults()
+    faults.drop("file_stream", skip=2)
+    assert faults.take("file_stream") == [] and faults.take("Viewer") == [] and faults.take("file_stream") == []
+    assert [f.action for f in faults.take("file_stream")] == ["drop"]
+    assert faults.take("file_stream") == []
+
+
 def test_carrying_matches_only_bodies_with_that_string():
     faults = Faults()
     faults.drop("file_stream", carrying="wandb-history.jsonl")
@@ -111,6 +119,8 @@ def test_carrying_matches_only_bodies_with_that_string():
         (lambda f: f.delay("file_stream", seconds=0), ["seconds", "0"]),
         (lambda f: f.delay("file_stream", seconds=3600), ["60", "3600"]),
         (lambda f: f.drop(""), ["target"]),
+        (lambda f: f.drop("file_stream", skip=-1), ["skip", "-1"]),
+        (lambda f: f.fail("file_stream", after_handling=True), ["after_handling", "allowed"]),
         (lambda f: f.add({"action": "explode", "target": "x"}), ["explode"]),
         (lambda f: f.add({"action": "fail", "target": "x", "colour": "red"}), ["colour"]),
         (lambda f: f.add({"action": "fail", "status": 500}), ["target"]),
