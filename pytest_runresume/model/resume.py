@@ -90,10 +90,16 @@ def decide_resume(mode: str | bool | None, run_exists: bool, run_id: str = "<id>
 def starting_step(history_line_count: int, last_step: int | None) -> int:
     """The first step a resumed run logs (R35): last ``_step`` + 1, or 0 for a run with no history.
 
+    As wandb 0.31.0 computes it (checked end to end in ``tests/e2e/test_e2e_resume_semantics.py``):
+    the last step is the history tail's ``_step``, else the summary's; when either is known, or there
+    are history lines at all, the run starts one after it (0 + 1 for lines without ``_step``). Only a
+    run with no history lines and no ``_step`` anywhere starts at 0. A summary ``_step`` of 7 with an
+    empty history gives 8 (NOTES 1.3, read from older wandb-core source, says 7).
+
     Args:
         history_line_count: lines of history the server holds.
-        last_step: the ``_step`` of the last history line (``None`` if unknown).
+        last_step: the ``_step`` of the last history line, else of the summary (``None`` if unknown).
     """
-    if history_line_count <= 0:
-        return 0 if last_step is None else last_step
+    if history_line_count <= 0 and last_step is None:
+        return 0
     return (last_step if last_step is not None else 0) + 1
