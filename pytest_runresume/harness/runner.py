@@ -31,6 +31,7 @@ from ..model import RunRecord
 from ..wire import ServedBackend
 from ._supervisor import descendants as _descendants
 from .errors import ExpectationFailed, SignalNotDelivered, SubprocessHung, TriggerNotReached
+from .netguard import proxy_env
 from .requeue import RequeueResult, requeue_loop
 from .signals import parse_signal, signal_exit_code
 
@@ -308,7 +309,8 @@ class Harness:
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a command: the caller's, minus every inherited ``WANDB_*`` variable,
         plus the fake's URL and key, W&B's directories under the test's directory, and test-friendly
-        SDK settings (no telemetry, fast file_stream batches, no system metrics)."""
+        SDK settings (no telemetry, fast file_stream batches, no system metrics). Every proxy variable
+        points at the network guard (:mod:`.netguard`), so only loopback is reachable."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
         home = self.base_dir / "wandb-home"
         env.update(self.served.env())
@@ -329,6 +331,7 @@ class Harness:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(proxy_env(self.served))  # no real network: other hosts get a 403 and a problem
         env["PYTHONPATH"] = os.pathsep.join(
             [str(CHILD_HOOK_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
         )
