@@ -7,9 +7,10 @@
    ``--lines`` lines into a fresh run per repetition (target >= 200k lines/s). Side by side, as the
    machine's yardstick: a bare ``json.loads`` of the same lines (the least any ingestion that reads
    ``_step`` must do).
-2. RunResumeStatus latency for runs holding 10, 10k and ``--big`` history lines: the wire handler
+2. RunResumeStatus latency for runs holding 10, 10k and ``--big`` history lines: the handler
    (``backend.resume_status`` + the ``bucket`` serialisation) called ``--calls`` times per run,
-   rotating over the runs; also the whole GraphQL ``execute`` (document parse included) and the
+   rotating over the runs; also the GraphQL ``execute`` (document parse included), the whole wire
+   request (``POST /graphql`` through the WSGI app, werkzeug's test client, no socket) and the
    ``Run`` query of the public API. Target: flat, the largest run's median within 1.5x of the
    smallest's, and its answer within 1.1x of the smallest's in bytes (only the digits of the
    counts and the last line differ).
@@ -20,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import json
 import random
@@ -28,9 +30,10 @@ import time
 import tracemalloc
 
 from _common import figure, load, median
+from werkzeug.test import Client
 
 from pytest_runresume.model import Backend, FileChunk
-from pytest_runresume.wire import graphql
+from pytest_runresume.wire import FakeWandbApp, graphql
 
 RESUME_QUERY = """query RunResumeStatus($project: String, $entity: String, $name: String!) {
   model(name: $project, entityName: $entity) {
@@ -127,9 +130,19 @@ def bench_resume_status(args: argparse.Namespace) -> None:
     def variables(n: int) -> dict[str, str]:
         return {"entity": "testent", "project": "bench", "name": f"h{n}"}
 
+    key = "k" * 40
+    client = Client(FakeWandbApp(backend, key))
+    auth = {"Authorization": "Basic " + base64.b64encode(f"api:{key}".encode()).decode()}
+
+    def post(n: int) -> None:
+        body = {"query": RESUME_QUERY, "variables": variables(n), "operationName": "RunResumeStatus"}
+        answer = client.post("/graphql", json=body, headers=auth)
+        assert answer.status_code == 200 and answer.json["data"]["model"]["bucket"], answer.text
+
     kinds = {
         "handler": lambda n: handler(ctx, variables(n)),
         "execute": lambda n: graphql.execute(ctx, RESUME_QUERY, variables(n), "RunResumeStatus"),
+        "wire": post,
         "Run": lambda n: graphql.execute(ctx, RUN_QUERY, variables(n), "Run"),
     }
     lat: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in sizes}
