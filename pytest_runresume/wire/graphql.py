@@ -9,6 +9,7 @@ The shapes follow ``shared/wandb-protocol/NOTES.md`` section 1.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,29 @@ def handler(*names: str) -> Callable[[Handler], Handler]:
     return register
 
 
+#: Documents up to this length have their operation names cached (see :func:`_names_cached`).
+_CACHED_CHARS = 64 * 1024
+
+
+def _names(query: str) -> tuple[str, ...]:
+    """The names of the named operations in the document ``query``.
+
+    Raises:
+        GraphQLRequestError: if the document does not parse.
+    """
+    try:
+        doc = parse(query)
+    except GraphQLError as exc:
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=exc.message)) from exc
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    return tuple(op.name.value for op in ops if op.name is not None)
+
+
+#: The SDK sends the same few documents again and again, and parsing one is most of what a
+#: request costs; a request is looked at up to three times (fault rules, the app, ``execute``).
+_names_cached = functools.lru_cache(maxsize=256)(_names)
+
+
 def operation_name(query: str, operation_name: str | None) -> str:
     """The name of the operation to run, from ``operationName`` or else from the document.
 
@@ -68,12 +92,7 @@ def operation_name(query: str, operation_name: str | None) -> str:
         GraphQLRequestError: if the document does not parse, has no named operation, or does not
             contain the operation ``operationName`` asks for.
     """
-    try:
-        doc = parse(query)
-    except GraphQLError as exc:
-        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=exc.message)) from exc
-    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
-    names = [op.name.value for op in ops if op.name is not None]
+    names = _names_cached(query) if isinstance(query, str) and len(query) <= _CACHED_CHARS else _names(query)
     if operation_name:
         if operation_name not in names:
             raise GraphQLRequestError(
