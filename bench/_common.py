@@ -88,3 +88,23 @@ def plain_run(served: Any, base_dir: Path, argv: Sequence[str], offline: bool) -
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, argv))} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return took
+
+
+def record_sync_waits(backend: Any) -> list[float]:
+    """Record the seconds each ``backend.wait_for`` call takes from now on (the harness's wait,
+    before a step-triggered signal, until the backend holds the step: ``Preemption.sync``).
+
+    wandb-core sends history at most once per file_stream transmit interval, 1 s in the harness's
+    environment; wandb 0.31 takes whole seconds only (``0.5`` falls back to its 15 s default)."""
+    waits: list[float] = []
+    inner = backend.wait_for
+
+    def wait_for(predicate: Callable[[], Any], timeout: float) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return inner(predicate, timeout)
+        finally:
+            waits.append(time.perf_counter() - t0)
+
+    backend.wait_for = wait_for
+    return waits

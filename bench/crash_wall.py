@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import TRAIN, figure, interleaved, load, median, plain_run, spread
+from _common import TRAIN, figure, interleaved, load, median, plain_run, record_sync_waits, spread
 
 from pytest_runresume import Preemption, ServedBackend, Trigger
 from pytest_runresume.plugin.harness import PytestHarness
@@ -34,6 +34,7 @@ def main() -> int:
     kill_to_assert: list[float] = []
     clock_moved: list[float] = []
     with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
+        waits = record_sync_waits(served.backend)
 
         def crash_test(i: int) -> float:
             served.reset()
@@ -58,6 +59,7 @@ def main() -> int:
         times = interleaved({"crash test": crash_test, "offline": offline}, args.reps)
     print(f"  kill -> crashed assertion: {spread(kill_to_assert)}")
     print(f"  whole crash test:          {spread(times['crash test'])}")
+    print(f"    of which waiting for the backend to hold step {args.step} (sync): {spread(waits)}")
     print(f"  one offline run:           {spread(times['offline'])}")
     print(f"  backend clock moved by {median(clock_moved):.0f} s per test beyond wall time (not waited)")
     worst = max(kill_to_assert)
