@@ -189,24 +189,16 @@ def test_R38_tags_kept_added_and_replaced(launch, wandb_backend):
 # ---- config merge (R39) and the value-change conflict (R40) ---------------------------------------
 
 
-def test_R39_old_config_keys_come_back_and_new_values_win(launch, wandb_backend):
+def test_R39_R40_config_merged_on_resume_and_changing_a_value_raises_config_error(launch, wandb_backend):
     """R39/A14: resuming with ``config=`` merges: keys only the old run had come back, keys given again
-    take the new value, new keys are added; the fake stores what the client sent."""
-    launch(init={"id": "cfg39", "config": {"lr": 0.1, "batch": 32}})
-    result, out = launch(init={"id": "cfg39", "resume": "allow", "config": {"lr": 0.2, "epochs": 3}})
-    assert out["config"] == {"lr": 0.2, "batch": 32, "epochs": 3}
-    stored = {k: v["value"] for k, v in result.run.config.items() if k != "_wandb"}
-    assert stored == {"lr": 0.2, "batch": 32, "epochs": 3}
-
-
-def test_R40_config_update_after_resume_with_a_changed_value_raises_config_error(launch, wandb_backend):
-    """R40 (what wandb 0.31.0 does; the docs do not say): values loaded from the resumed run count as
-    already set. ``run.config.update`` with the same value or a new key is fine; with a changed value
-    (a seed drawn again, an ``lr`` that ``init(config=)`` already set) it raises ``ConfigError`` (a
-    ``wandb.Error``) and the value stays; ``allow_val_change=True`` changes it."""
-    launch(init={"id": "cfg40", "config": {"lr": 0.1, "seed": 1}})
+    take the new value, new keys are added. R40 (what wandb 0.31.0 does; the docs do not say): values
+    loaded from the resumed run count as already set. ``run.config.update`` with the same value or a
+    new key is fine; with a changed value (a seed drawn again, an ``lr`` that ``init(config=)``
+    already set) it raises ``ConfigError`` (a ``wandb.Error``) and the value stays;
+    ``allow_val_change=True`` changes it. The fake stores what the client sent."""
+    launch(init={"id": "cfg40", "config": {"lr": 0.1, "seed": 1, "batch": 32}})
     result, out = launch(
-        init={"id": "cfg40", "resume": "allow", "config": {"lr": 0.2}},
+        init={"id": "cfg40", "resume": "allow", "config": {"lr": 0.2, "epochs": 3}},
         do=[
             ["update", {"seed": 1}, False],
             ["update", {"steps": 10}, False],
@@ -215,12 +207,14 @@ def test_R40_config_update_after_resume_with_a_changed_value_raises_config_error
             ["update", {"seed": 3}, True],
         ],
     )
+    assert out["config"] == {"lr": 0.2, "seed": 1, "batch": 32, "epochs": 3}
     assert out["errors"] == [
         ["update", '{"seed": 2}', "ConfigError", True],
         ["update", '{"lr": 0.3}', "ConfigError", True],
     ]
-    assert out["config_after"] == {"lr": 0.2, "seed": 3, "steps": 10}
-    assert result.run.config["seed"] == {"value": 3}
+    assert out["config_after"] == {"lr": 0.2, "seed": 3, "batch": 32, "epochs": 3, "steps": 10}
+    stored = {k: v["value"] for k, v in result.run.config.items() if k != "_wandb"}
+    assert stored == out["config_after"]
     result.expect(state="finished", exit_code=0)
 
 
