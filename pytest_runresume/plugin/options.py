@@ -7,7 +7,7 @@ by the CLI, the ini registration and the docs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,21 +70,21 @@ SETTINGS = {
 }
 
 
-def add_options(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser, settings: Mapping[str, Setting] = SETTINGS) -> None:
     """Register every setting as an ini key and a command-line option."""
     group = parser.getgroup("runresume", "W&B run-resume harness (pytest-runresume)")
-    for s in SETTINGS.values():
+    for s in settings.values():
         group.addoption(s.option, dest=s.name, default=None, help=f"{s.help} (env {s.env}; default {s.default})")
         parser.addini(s.name, help=s.help, default=None)
 
 
-def resolve(config: pytest.Config, name: str) -> Any:
+def resolve(config: pytest.Config, name: str, settings: Mapping[str, Setting] = SETTINGS) -> Any:
     """The value of a setting from the command line, the environment, the ini file or the default.
 
     Raises:
         pytest.UsageError: naming the setting and where the bad value came from.
     """
-    s = SETTINGS[name]
+    s = settings[name]
     for source, raw in (
         (f"command-line option {s.option}", config.getoption(s.name)),
         (f"environment variable {s.env}", os.environ.get(s.env)),

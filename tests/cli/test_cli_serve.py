@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from pytest_runresume.cli import main
+from pytest_runresume.conformance.target import Target
 
 TRAIN = Path(__file__).resolve().parents[2] / "examples" / "train.py"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -60,22 +61,6 @@ def chromium_dom(url: str, profile: Path, virtual_ms: int | None = None, timeout
         raise
     assert proc.returncode == 0, f"chromium exited {proc.returncode}"
     return out
-
-
-def wandb_env(base: Path, exports: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(exports)
-    env.update(
-        WANDB_DIR=str(base),
-        WANDB_CONFIG_DIR=str(base / "config"),
-        WANDB_CACHE_DIR=str(base / "cache"),
-        WANDB_DATA_DIR=str(base / "data"),
-        WANDB_ERROR_REPORTING="false",
-        WANDB_X_DISABLE_STATS="true",
-        WANDB_DISABLE_GIT="true",
-        NO_PROXY="127.0.0.1",
-    )
-    return env
 
 
 def _lines(stream, out: queue.Queue[str]) -> None:
@@ -124,7 +109,7 @@ def test_serve_records_a_real_run_and_stops_on_sigint(served_cli, tmp_path):
     script.write_text(WANDB_SCRIPT)
     done = subprocess.run(
         [sys.executable, str(script)],
-        env=wandb_env(tmp_path, exports),
+        env=Target(url, key, "served", "url").subprocess_env(tmp_path),
         cwd=tmp_path,
         capture_output=True,
         text=True,
