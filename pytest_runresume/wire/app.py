@@ -35,6 +35,9 @@ from .faults import Faults, serve_with_faults
 
 #: Bodies larger than this (also after gzip decompression) are refused with 413 (bytes).
 MAX_BODY = 64 * 1024 * 1024
+#: A file_stream offset more than this many lines past what the run holds is refused (400): a gap
+#: is recorded as a problem and padded, and an absurd offset must not make the server pad for ever.
+MAX_LINE_GAP = 100_000
 
 
 @dataclass
@@ -132,8 +135,16 @@ class FakeWandbApp:
         _, _, key = user_pass.partition(":")
         return hmac.compare_digest(key.encode(), self.api_key.encode())
 
+    def _read_body(self, request: Request) -> bytes:
+        """The whole body (cached). Werkzeug stops a chunked body at the limit without an error, so a
+        body cut there is refused here (413) instead of being read as truncated data."""
+        raw = request.get_data()
+        if len(raw) >= self.max_body and request.stream.read(1):
+            raise RequestEntityTooLarge()
+        return raw
+
     def _body_json(self, request: Request, what: str) -> Any:
-        raw = request.get_data(cache=False)
+        raw = self._read_body(request)
         if request.headers.get("Content-Encoding") == "gzip":
             try:
                 raw = _gunzip(raw, self.max_body)
@@ -150,7 +161,7 @@ class FakeWandbApp:
             return None
         if endpoint == "graphql":
             try:
-                request.get_data()  # cached, so on_graphql reads the same body
+                self._read_body(request)  # cached, so on_graphql reads the same body
                 body = self._body_json(request, "/graphql")
                 op[0] = graphql.operation_name(body["query"], body.get("operationName") or None)
             except (graphql.GraphQLRequestError, _BadBody, AttributeError, KeyError, TypeError):
@@ -186,6 +197,7 @@ class FakeWandbApp:
         try:
             body = self._body_json(request, f"file_stream of {key.path}")
             files = _parse_files(body, key.path)
+            _check_gaps(self.backend, key, files)
         except _BadBody as exc:
             self.backend.record_problem(str(exc))
             return _json({"error": str(exc)}, 400)
@@ -212,7 +224,7 @@ class FakeWandbApp:
     ) -> Response:
         op[0] = "upload"
         try:
-            self.backend.upload(self.backend.key(entity, project, run_id), name, request.get_data())
+            self.backend.upload(self.backend.key(entity, project, run_id), name, self._read_body(request))
         except KeyError as exc:
             self.backend.record_problem(str(exc.args[0]))
             return _json({"error": str(exc.args[0])}, 404)
@@ -272,25 +284,76 @@ def _json(obj: Any, status: int = 200) -> Response:
 
 
 def _parse_files(body: Any, path: str) -> dict[str, FileChunk]:
+    what = f"file_stream of {path}"
     if not isinstance(body, dict):
-        raise _BadBody(messages.MALFORMED_BODY.format(what=f"file_stream of {path}", detail="not an object"))
+        raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail="not an object"))
+    _check_fields(body, what)
     files = body.get("files")
     if files is None:
         files = {}
     if not isinstance(files, dict):
-        raise _BadBody(messages.MALFORMED_BODY.format(what=f"file_stream of {path}", detail="files is not an object"))
+        raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail="files is not an object"))
     out: dict[str, FileChunk] = {}
     for name, chunk in files.items():
+        offset = chunk.get("offset", 0) if isinstance(chunk, dict) else None
         if (
             not isinstance(chunk, dict)
-            or not isinstance(chunk.get("offset", 0), int)
+            or not isinstance(offset, int)
+            or isinstance(offset, bool)
+            or offset < 0
             or not isinstance(chunk.get("content", []), list)
             or not all(isinstance(line, str) for line in chunk.get("content", []))
         ):
-            raise _BadBody(
-                messages.MALFORMED_BODY.format(
-                    what=f"file_stream of {path}", detail=f"{name}: expected {{offset: int, content: [str]}}"
-                )
-            )
-        out[name] = FileChunk(chunk.get("offset", 0), list(chunk.get("content", [])))
+            detail = f"{name}: expected {{offset: int >= 0, content: [str]}}"
+            raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail=detail))
+        content = list(chunk.get("content", []))
+        if name in JSON_LINE_FILES:
+            for i, line in enumerate(content):
+                if not _is_json_object(line):
+                    detail = f"{name} line {offset + i} is not a JSON object: {line[:80]!r}"
+                    raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail=detail))
+        out[name] = FileChunk(offset, content)
     return out
+
+
+#: Files whose lines must each be a JSON object (``output.log`` is plain text).
+JSON_LINE_FILES = ("wandb-history.jsonl", "wandb-events.jsonl", "wandb-summary.json")
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _check_fields(body: dict[str, Any], what: str) -> None:
+    """The other keys of a file_stream body, as wandb-core sends them (NOTES 1.6)."""
+    wrong = [f"{key} must be true or false" for key in ("preempting", "complete") if not _is(body, key, bool)]
+    if not _is(body, "exitcode", int) or isinstance(body.get("exitcode"), bool):
+        wrong.append("exitcode must be an integer")
+    if not _is(body, "uploaded", list) or not all(isinstance(name, str) for name in body.get("uploaded") or ()):
+        wrong.append("uploaded must be a list of file names")
+    if wrong:
+        raise _BadBody(messages.MALFORMED_BODY.format(what=what, detail="; ".join(wrong)))
+
+
+def _is(body: dict[str, Any], key: str, kind: type) -> bool:
+    """``body[key]`` is absent, null or a ``kind``."""
+    return body.get(key) is None or isinstance(body[key], kind)
+
+
+def _check_gaps(backend: Backend, key: Any, files: dict[str, FileChunk]) -> None:
+    """Refuse an offset more than :data:`MAX_LINE_GAP` lines past what the run holds."""
+    with backend.lock:
+        rec = backend.runs.get(key)
+        held = {name: len(lines) for name, lines in rec.files.items()} if rec is not None else {}
+    for name, chunk in files.items():
+        if name not in JSON_LINE_FILES[:2] + ("output.log",):
+            continue
+        if chunk.offset > held.get(name, 0) + MAX_LINE_GAP:
+            detail = (
+                f"{name} offset {chunk.offset} is more than {MAX_LINE_GAP} lines past the "
+                f"{held.get(name, 0)} lines the run holds (MAX_LINE_GAP)"
+            )
+            raise _BadBody(messages.MALFORMED_BODY.format(what=f"file_stream of {key.path}", detail=detail))

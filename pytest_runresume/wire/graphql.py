@@ -210,9 +210,46 @@ def run_resume_status(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     return {"model": model}
 
 
+#: UpsertBucket variables that are strings when given (NOTES 1.2).
+UPSERT_STRINGS = (
+    "id", "name", "project", "entity", "groupName", "description", "displayName", "notes", "commit",
+    "host", "program", "repo", "jobType", "state", "sweep",
+)  # fmt: skip
+
+
+def check_upsert_variables(v: dict[str, Any]) -> None:
+    """Refuse UpsertBucket variables the model cannot hold, naming the variable (a bad run id is
+    named by the model, R31).
+
+    Raises:
+        ValueError: ``config`` or ``summaryMetrics`` not a JSON object (``_wandb`` in the config
+            not ``{"value": {...}}``), ``tags`` not a list of strings, a string variable that is not one.
+    """
+    for name in UPSERT_STRINGS:
+        if name != "name" and v.get(name) is not None and not isinstance(v[name], str):
+            raise ValueError(f"variable {name} must be a string, got {v[name]!r}")
+    tags = v.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise ValueError(f"variable tags must be a list of strings, got {tags!r}")
+    for name in ("config", "summaryMetrics"):
+        value = v.get(name)
+        if value is None:
+            continue
+        try:
+            obj = json.loads(value) if isinstance(value, str) else value
+        except ValueError as exc:
+            raise ValueError(f"variable {name} is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise ValueError(f"variable {name} must be a JSON object, got {value!r:.80}")
+        wb = obj.get("_wandb") if name == "config" else None
+        if wb is not None and not (isinstance(wb, dict) and isinstance(wb.get("value", {}), dict)):
+            raise ValueError(f'config key _wandb must be {{"value": {{...}}}}, got {wb!r:.80}')
+
+
 @handler("UpsertBucket")
 def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """NOTES 1.2: create or update the run; answers its project/entity and ``historyLineCount``."""
+    check_upsert_variables(v)
     rec, inserted = ctx.backend.upsert(v)
     return {"upsertBucket": {"bucket": _bucket(ctx, rec), "inserted": inserted}}
 
