@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import messages
+from . import concurrency, messages
 from .clock import Clock, OffsetClock
 from .errors import RuleViolation
 from .readings import Readings
@@ -437,6 +437,7 @@ class Backend:
                 self._fork(rec, str(branch["run_id"]), int(branch.get("step", 0)), now)
             if starts_process:
                 number = len(rec.attempts) + 1
+                previous = rec.attempt
                 rec.attempts.append(
                     Attempt(
                         number=number,
@@ -446,6 +447,7 @@ class Backend:
                         last_heard=now,
                     )
                 )
+                concurrency.note_start(rec, previous, now, self.crash_timeout)  # R16
                 rec.created_pending = False
                 rec.resume_asked = False
                 rec.forced_state = None
@@ -460,6 +462,7 @@ class Backend:
                 rec.event(now, "upsert", "run updated")
             if rec.attempt is not None:
                 rec.attempt.last_heard = now
+            concurrency.note_writer(rec)
             self._bump()
             return rec, inserted
 
@@ -525,6 +528,8 @@ class Backend:
                 attempt.last_data = now  # posted metrics: the crash clock of crash_trigger="metrics" (A06)
             if not files and not preempting and not complete:
                 rec.event(now, "heartbeat", "heartbeat (R62)")
+            final = concurrency.fingerprint(files, exit_code, uploaded) if complete else None
+            second_writer = concurrency.evidence(rec, attempt, files, complete, exit_code, final)  # R16
             for name, chunk in files.items():
                 if name == SUMMARY:
                     if chunk.content:
@@ -546,9 +551,14 @@ class Backend:
             if preempting and not attempt.preempting:
                 attempt.preempting = True
                 rec.event(now, "preempting", "run.mark_preempting() received (R65)")
+            found = concurrency.confirm(rec, attempt, second_writer)
+            if found is not None:
+                self.problems.append(found.describe())
+                rec.event(now, "concurrent", found.describe())
             if complete:
                 attempt.complete = True
                 attempt.exit_code = exit_code
+                attempt.final_request = final
                 state = derive_state(attempt, now, self.crash_timeout, self.readings)
                 rec.event(now, "exit", f"exit code {exit_code} reported -> {state} (R55, R66, R70)")
                 self._run_ended(rec)
@@ -560,6 +570,12 @@ class Backend:
         run queue (R81, R72; see :mod:`.sweeps`, which also requeues runs preempted by silence)."""
         if rec.sweep is not None:
             self.sweeps.run_ended(rec)
+
+    def concurrent_writers(self, run: RunRecord) -> list[concurrency.ConcurrentWriters]:
+        """Pairs of processes seen writing ``run`` at the same time (R16), with the evidence; see
+        :mod:`.concurrency`. Each pair is also a problem, so a test fails unless it expects it."""
+        with self.lock:
+            return [concurrency.pair(run, a) for a in run.attempts if a.concurrent]
 
     def request_stop(self, path: str) -> None:
         """Ask a running run to stop, as the app's stop button does (R58).

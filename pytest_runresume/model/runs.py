@@ -88,6 +88,12 @@ class Attempt:
         last_heard: backend clock time of the last request from this attempt, seconds.
         last_data: backend clock time of the last file_stream request that posted history, events or
             summary (``None`` before the first); the crash clock of ``crash_trigger="metrics"`` (A06).
+        overlaps: the number of an earlier attempt that had not exited and was still heard from when
+            this one started (R16; see :mod:`.concurrency`), else ``None``.
+        concurrent: evidence that the ``overlaps`` process kept writing (two writers at once, R16).
+        writer_id: wandb-core's writer id for this process (config ``_wandb.value.e``), when known.
+        final_request: a fingerprint of the request that reported the exit (a re-send of it is no
+            second exit).
     """
 
     number: int
@@ -100,6 +106,10 @@ class Attempt:
     stop_requested: bool = False
     last_heard: float = 0.0
     last_data: float | None = None
+    overlaps: int | None = None
+    concurrent: list[str] = field(default_factory=list)
+    writer_id: str | None = None
+    final_request: str | None = None
 
 
 def derive_state(
