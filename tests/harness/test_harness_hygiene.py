@@ -1,0 +1,93 @@
+"""Process hygiene when pytest itself is interrupted (Ctrl-C) in the middle of a harness run.
+
+A pytest subprocess runs a test whose command starts a real wandb run (so wandb-core, in a session
+of its own) and a grandchild in a session of its own, reports their pids over a Unix socket, and
+blocks. The outer test counts the tree, sends SIGINT to that pytest, and then scans /proc: no
+process of the tree may be left, not even a zombie.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pytest_runresume.harness._supervisor import descendants
+
+COMMAND = """
+import os, socket, subprocess, sys, time
+import wandb
+
+run = wandb.init(project="hygiene", id="ctrl-c")
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+core = [
+    int(p) for p in os.listdir("/proc")
+    if p.isdigit() and os.path.exists(f"/proc/{p}/stat")
+    and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(os.getpid())
+    and b"wandb-core" in open(f"/proc/{p}/cmdline", "rb").read()
+]
+with socket.socket(socket.AF_UNIX) as s:
+    s.connect(os.environ["HYGIENE_SOCKET"])
+    s.sendall(" ".join(map(str, [os.getppid(), os.getpid(), grandchild.pid, *core])).encode() + b"\\n")
+time.sleep(600)
+"""
+
+INNER_TEST = """
+import sys
+
+def test_long_run(runresume, tmp_path):
+    script = tmp_path / "long.py"
+    script.write_text({command!r})
+    runresume.run([sys.executable, str(script)], timeout=300)
+"""
+
+
+def present(pid: int) -> bool:
+    """Whether ``pid`` has any /proc entry (running or an unreaped zombie)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+def test_ctrl_c_of_pytest_leaves_no_process_of_the_tree(pytester):
+    sockdir = tempfile.mkdtemp(prefix="rrh")
+    path = os.path.join(sockdir, "s")
+    try:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(path)
+            listener.listen(1)
+            listener.settimeout(90)
+            pytester.makepyfile(test_inner=INNER_TEST.format(command=COMMAND))
+            env = dict(os.environ, HYGIENE_SOCKET=path)
+            env.pop("PYTEST_XDIST_WORKER", None)
+            inner = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"],
+                cwd=pytester.path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.settimeout(30)
+                    supervisor, command, grandchild, *core = map(int, conn.recv(200).split())
+                tree = descendants(inner.pid)
+                assert {supervisor, command, grandchild, *core} <= set(tree), tree
+                assert core, "the command's wandb-core was not found"
+                inner.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does to pytest
+                out, _ = inner.communicate(timeout=90)
+            finally:
+                if inner.poll() is None:
+                    inner.kill()
+                    inner.wait()
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)
+    text = out.decode(errors="replace")
+    assert "KeyboardInterrupt" in text, text
+    assert inner.returncode == 2, text  # pytest's "interrupted"
+    left = [pid for pid in tree if present(pid)]
+    assert left == [], f"processes left after Ctrl-C: {left} of the tree {tree}"
