@@ -80,5 +80,6 @@ def check(
         if details:
             click.echo("\n" + details)
     if junit_xml is not None:
+        junit_xml.parent.mkdir(parents=True, exist_ok=True)
         junit_xml.write_bytes(junit_report(results, shlex.join(command)))
     sys.exit(1 if any(r.status == "failed" for r in results) else 0)
