@@ -85,7 +85,7 @@ class ClientAgainstModel(RuleBasedStateMachine):
         self.proc: Process | None = None
         self.started: set[str] = set()  # run ids some process initialised (they exist for resume, R43)
         self.sent: dict[str, list[str]] = {r: [] for r in RUN_IDS}  # what the server must hold
-        self.seen: dict[str, tuple[int, str]] = {}  # run id -> (attempts, state) at the last check
+        self.seen: dict[str, tuple[int, str, bool]] = {}  # run id -> (attempts, state, exit reported)
 
     def key(self, run_id: str) -> RunKey:
         return self.backend.key(None, PROJECT, run_id)
@@ -237,20 +237,26 @@ class ClientAgainstModel(RuleBasedStateMachine):
             attempts = len(rec.attempts)
             previous = self.seen.get(rec.key.run_id)
             if previous is not None and previous[0] == attempts:
-                was = previous[1]
+                was, was_done = previous[1], previous[2]
                 if state != was:
                     event(f"state: {was} -> {state}")
-                done = rec.attempt is not None and rec.attempt.complete
-                allowed = {was} if was in ("finished", "failed") or (was == "preempted" and done) else LEGAL[was]
+                # A reported exit is final; a state reached by silence (crashed, or preempted after
+                # preempting, R70c/e) changes when the process is heard from again (R64).
+                allowed = {was} if was in ("finished", "failed") or (was == "preempted" and was_done) else LEGAL[was]
                 assert state in allowed, f"{was} -> {state}"
             elif attempts:
                 assert state != "pending"
-            self.seen[rec.key.run_id] = (attempts, state)
+            done = rec.attempt is not None and rec.attempt.complete
+            self.seen[rec.key.run_id] = (attempts, state, done)
 
     @invariant()
     def no_problems(self) -> None:
         assert self.backend.problems == []
 
 
-ClientAgainstModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+# derandomize: CI sees the same 150 examples every run (no flaky red); explore more locally with
+# --hypothesis-seed=random.
+ClientAgainstModel.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None, derandomize=True
+)
 TestClientAgainstModel = ClientAgainstModel.TestCase
