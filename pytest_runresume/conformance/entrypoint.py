@@ -151,8 +151,8 @@ class EntrypointBattery:
         command: the training command (a string split like a shell would, or an argv list).
         signal: the preemption signal (default SIGUSR1).
         step: the W&B step after which signals and the exception are injected.
-        base_dir: where the checks' working directories go (default: a temporary directory, removed
-            by :meth:`close` unless ``keep``).
+        base_dir: where the checks' working directories go, kept (default: a temporary directory,
+            removed by :meth:`close`).
         timeout: seconds one run of the command may take.
         crash_timeout: the fake backend's crash timeout (R61); the clock is moved, never waited for.
         cwd: where relative paths in ``command`` are resolved (default: the current directory).
@@ -165,7 +165,6 @@ class EntrypointBattery:
     timeout: float = 120.0
     crash_timeout: float = 300.0
     cwd: Path | None = None
-    keep: bool = False
     argv: list[str] = field(init=False)
     results: dict[str, CheckResult] = field(init=False, default_factory=dict)
 
@@ -186,9 +185,9 @@ class EntrypointBattery:
 
     # ---- plumbing ------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the backend; remove the working directories unless ``keep``."""
+        """Stop the backend; remove the working directories if they are temporary."""
         self.served.stop()
-        if self._tmp is not None and not self.keep:
+        if self._tmp is not None:
             self._tmp.cleanup()
 
     def __enter__(self) -> EntrypointBattery:

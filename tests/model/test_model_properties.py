@@ -254,8 +254,8 @@ class ClientAgainstModel(RuleBasedStateMachine):
         assert self.backend.problems == []
 
 
-# derandomize: CI sees the same 150 examples every run (no flaky red); explore more locally with
-# --hypothesis-seed=random.
+# derandomize: CI sees the same 150 examples every run (no flaky red); to explore new examples
+# locally, set derandomize=False here.
 ClientAgainstModel.TestCase.settings = settings(
     max_examples=150, stateful_step_count=40, deadline=None, derandomize=True
 )
