@@ -31,20 +31,6 @@ def captured(scenario: str, op: str) -> dict:
     raise LookupError(f"{op} not in {scenario}")
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = ServedBackend().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def served(server):
-    server.reset()
-    return server
-
 
 def post(served: ServedBackend, body: object, **kw) -> requests.Response:
     kw.setdefault("auth", ("api", served.api_key))

@@ -40,21 +40,6 @@ mutation CreateRunFiles ($entity: String!, $project: String!, $run: String!, $fi
 CONFIG = json.dumps({"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}, "cli_version": "0.31.0"}}})
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = ServedBackend().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def served(server):
-    """The module's server with a fresh model (no runs, no problems, no request log)."""
-    server.reset()
-    return server
-
 
 def auth(served: ServedBackend) -> tuple[str, str]:
     return ("api", served.api_key)

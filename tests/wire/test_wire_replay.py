@@ -43,20 +43,6 @@ def captured_query(scenario: str, op: str) -> str:
     return next(r["query"] for r in load(scenario) if r.get("graphql_op") == op)
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = ServedBackend().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def served(server):
-    server.reset()
-    return server
-
 
 def missing_selected_fields(query: str, op_name: str, data: Any) -> list[str]:
     """Paths of fields the operation selects that are absent from ``data`` (null values are fine)."""
