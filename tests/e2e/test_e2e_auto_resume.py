@@ -4,7 +4,6 @@ real wandb SDK (0.31.0) in real subprocesses against the fake backend (R09, R10,
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -12,45 +11,12 @@ import pytest
 
 PROJECT = "m"
 
-SCRIPT = """
-    import json, sys, wandb
-
-    args = json.loads(sys.argv[1])
-    kwargs = dict(args.get("init") or {})
-    for key in ("id", "resume"):
-        if key in args:
-            kwargs[key] = args[key]
-    try:
-        run = wandb.init(project="m", **kwargs)
-    except Exception as exc:
-        print("E2E-RESULT " + json.dumps({"error": type(exc).__name__, "message": str(exc)}), flush=True)
-        sys.exit(1)
-    print("E2E-RESULT " + json.dumps({"id": run.id, "resumed": run.resumed, "starting_step": run.starting_step}),
-          flush=True)
-    for i in range(args.get("n", 3)):
-        run.log({"i": i})
-    if args.get("exit"):
-        sys.exit(args["exit"])
-    run.finish()
-"""
-
-
 @pytest.fixture
-def script(tmp_path: Path) -> str:
-    path = tmp_path / "e2e_auto.py"
-    path.write_text(textwrap.dedent(SCRIPT))
-    return str(path)
+def launch(e2e_launch):
+    """Like ``e2e_launch``, and init must not fail."""
 
-
-@pytest.fixture
-def launch(runresume, script):
-    """``launch(resume=..., id=..., n=3, exit=0, cwd=..., env={...})`` -> (RunResult, printed dict)."""
-
-    def _launch(cwd: Path | None = None, env: dict[str, str] | None = None, **args: Any):
-        result = runresume.run(["python", script, json.dumps(args)], cwd=cwd, env=env)
-        lines = [line for line in result.stdout.splitlines() if line.startswith("E2E-RESULT ")]
-        assert len(lines) == 1, result.report()
-        out = json.loads(lines[0][len("E2E-RESULT ") :])
+    def _launch(**kw: Any):
+        result, out = e2e_launch(**kw)
         assert "error" not in out, result.report()
         return result, out
 

@@ -9,56 +9,15 @@ and on the run id only.
 
 from __future__ import annotations
 
-import json
-import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 PROJECT = "m"
 
-SCRIPT = """
-    import json, sys, wandb
-
-    args = json.loads(sys.argv[1])
-    kwargs = dict(args.get("init") or {})
-    for key in ("id", "resume"):
-        if key in args:
-            kwargs[key] = args[key]
-    try:
-        run = wandb.init(project="m", **kwargs)
-    except Exception as exc:
-        print("E2E-RESULT " + json.dumps({"error": type(exc).__name__, "message": str(exc)}), flush=True)
-        sys.exit(1)
-    print("E2E-RESULT " + json.dumps({"id": run.id, "resumed": run.resumed, "starting_step": run.starting_step}),
-          flush=True)
-    for i in range(args.get("n", 3)):
-        run.log({"i": i})
-    if args.get("exit"):
-        sys.exit(args["exit"])
-    run.finish()
-"""
-
-
 @pytest.fixture
-def script(tmp_path: Path) -> str:
-    path = tmp_path / "e2e_init.py"
-    path.write_text(textwrap.dedent(SCRIPT))
-    return str(path)
-
-
-@pytest.fixture
-def launch(runresume, script):
-    """``launch(id=..., resume=..., n=3, exit=0, init={...}, env={...})`` -> (RunResult, printed dict)."""
-
-    def _launch(env: dict[str, str] | None = None, **args: Any):
-        result = runresume.run(["python", script, json.dumps(args)], env=env)
-        lines = [line for line in result.stdout.splitlines() if line.startswith("E2E-RESULT ")]
-        assert len(lines) == 1, result.report()
-        return result, json.loads(lines[0][len("E2E-RESULT ") :])
-
-    return _launch
+def launch(e2e_launch):
+    return e2e_launch
 
 
 def backend_run(wandb_backend, run_id: str):

@@ -1,0 +1,55 @@
+"""Shared by the end-to-end tests: a small wandb.init script driven by JSON arguments."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: Prints one ``E2E-RESULT {...}`` line: the run id, resumed, starting_step, or the init error's
+#: class and message; then logs ``n`` steps and exits with ``exit`` (default: finish cleanly).
+INIT_SCRIPT = """
+    import json, sys, wandb
+
+    args = json.loads(sys.argv[1])
+    kwargs = dict(args.get("init") or {})
+    for key in ("id", "resume"):
+        if key in args:
+            kwargs[key] = args[key]
+    try:
+        run = wandb.init(project="m", **kwargs)
+    except Exception as exc:
+        print("E2E-RESULT " + json.dumps({"error": type(exc).__name__, "message": str(exc)}), flush=True)
+        sys.exit(1)
+    print("E2E-RESULT " + json.dumps({"id": run.id, "resumed": run.resumed, "starting_step": run.starting_step}),
+          flush=True)
+    for i in range(args.get("n", 3)):
+        run.log({"i": i})
+    if args.get("exit"):
+        sys.exit(args["exit"])
+    run.finish()
+"""
+
+
+@pytest.fixture
+def init_script(tmp_path: Path) -> str:
+    path = tmp_path / "e2e_init.py"
+    path.write_text(textwrap.dedent(INIT_SCRIPT))
+    return str(path)
+
+
+@pytest.fixture
+def e2e_launch(runresume, init_script):
+    """``e2e_launch(id=..., resume=..., n=3, exit=0, init={...}, cwd=..., env={...})`` ->
+    (RunResult, the printed dict)."""
+
+    def _launch(cwd: Path | None = None, env: dict[str, str] | None = None, **args: Any):
+        result = runresume.run(["python", init_script, json.dumps(args)], cwd=cwd, env=env)
+        lines = [line for line in result.stdout.splitlines() if line.startswith("E2E-RESULT ")]
+        assert len(lines) == 1, result.report()
+        return result, json.loads(lines[0][len("E2E-RESULT ") :])
+
+    return _launch
