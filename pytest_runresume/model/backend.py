@@ -22,7 +22,9 @@ from .clock import Clock, OffsetClock
 from .errors import RuleViolation
 from .readings import Readings
 from .runs import (
+    CRASHED,
     DEFAULT_CRASH_TIMEOUT,
+    KILLED,
     LINE_FILES,
     OUTPUT,
     SUMMARY,
@@ -40,6 +42,8 @@ RESERVED_RUN_ID_CHARS = ":;,#?/'"
 #: Characters the init reference (S5) forbids, and the length S6 allows (A05, ``run_id_rules="docs"``).
 DOCS_RESERVED_RUN_ID_CHARS = "/\\#?%:"
 DOCS_MAX_RUN_ID_LENGTH = 64
+#: How long a deleted run can be undeleted (R26, S22: "for 7 days"). Seconds of the backend clock.
+UNDELETE_WINDOW = 7 * 24 * 3600.0
 
 
 def validate_run_id(run_id: object, rules: str = "sdk") -> str:
@@ -128,6 +132,10 @@ class Backend:
         self._projects: dict[tuple[str, str], int] = {}
         self.sweeps = Sweeps(self)  # the sweep controller, its agents and run queues (R74-R92)
         self.version = 0  # bumped on every change; lets waiters and snapshots tell "something new"
+        #: Deleted runs (R25, R26): key -> (the run, backend time of deletion). Hidden from lookups.
+        self.deleted: dict[RunKey, tuple[RunRecord, float]] = {}
+        #: ``(run, attempt number)`` of processes running when their sweep was cancelled (R59).
+        self.killed_by_cancel: set[tuple[RunKey, int]] = set()
 
     # ---- housekeeping ---------------------------------------------------------------------------
     def reset(self) -> None:
@@ -136,6 +144,8 @@ class Backend:
             self.runs.clear()
             self.problems.clear()
             self.sweeps.reset()
+            self.deleted.clear()
+            self.killed_by_cancel.clear()
             self._bump()
 
     def now(self) -> float:
@@ -229,7 +239,10 @@ class Backend:
         with self.lock:
             if run.forced_state is not None:
                 return run.forced_state
-            return derive_state(run.attempt, self.now(), self.crash_timeout, self.readings)
+            state = derive_state(run.attempt, self.now(), self.crash_timeout, self.readings)
+            if state == CRASHED and run.attempt is not None and (run.key, run.attempt.number) in self.killed_by_cancel:
+                return KILLED  # R59: its sweep was cancelled and the agent SIGKILLed it
+            return state
 
     def exists_for_resume(self, run: RunRecord) -> bool:
         """Whether the client will treat ``run`` as existing (R43): it has ``_wandb.t``, or it is a
@@ -306,9 +319,81 @@ class Backend:
             self._bump()
             return rec
 
+    def delete(self, path: str) -> RunRecord:
+        """Delete a run, as ``wandb.Api().run(path).delete()`` does (``DeleteRun``, R25).
+
+        A deleted run is hidden: the public API and ``RunResumeStatus`` no longer find it, and an
+        ``UpsertBucket`` for its id (``wandb.init(id=...)``) is refused with a GraphQL error,
+        :data:`~.messages.RUN_DELETED` (R25: the id can't be reused; the docs give no error text, so
+        the wording is the fake's). :meth:`undelete` brings it back within 7 days (R26).
+
+        Raises:
+            KeyError: no such run (also for a run already deleted).
+        """
+        with self.lock:
+            rec = self.run(path)
+            del self.runs[rec.key]
+            self.deleted[rec.key] = (rec, self.now())
+            rec.event(self.now(), "delete", "run deleted; its id can't be reused (R25)")
+            self._bump()
+            return rec
+
+    def undelete(self, path: str) -> RunRecord:
+        """Restore a deleted run, as the project page does for 7 days after the deletion (R26).
+
+        There is no SDK API for this; it is a model (control API) action. The window is measured on
+        the backend clock (:data:`UNDELETE_WINDOW`; :meth:`advance_clock` moves it).
+
+        Raises:
+            KeyError: ``path`` is not a deleted run (:data:`~.messages.NOT_DELETED`).
+            RuleViolation: deleted more than 7 days ago (:data:`~.messages.UNDELETE_EXPIRED`).
+        """
+        with self.lock:
+            parts = path.strip("/").split("/")
+            key = None
+            if len(parts) == 3:
+                key = self.key(parts[0], parts[1], parts[2])
+            elif len(parts) == 2:
+                key = self.key(None, parts[0], parts[1])
+            if key is None or key not in self.deleted:
+                raise KeyError(messages.NOT_DELETED.format(path=path))
+            rec, deleted_at = self.deleted[key]
+            age = self.now() - deleted_at
+            if age > UNDELETE_WINDOW:
+                raise RuleViolation(messages.UNDELETE_EXPIRED.format(path=key.path, days=age / 86400))
+            del self.deleted[key]
+            self.runs[key] = rec
+            rec.event(self.now(), "undelete", f"run undeleted {age / 86400:.2f} days after its deletion (R26)")
+            self._bump()
+            return rec
+
+    def is_deleted(self, entity: str | None, project: str | None, run_id: str) -> bool:
+        """Whether the run at that path was deleted and not undeleted (R25, R26)."""
+        with self.lock:
+            return self.key(entity, project, run_id) in self.deleted
+
+    def kill_on_silence(self, run: RunRecord) -> bool:
+        """The run's sweep was cancelled (R59): its agent SIGKILLs the process, so no exit is reported;
+        the server knows it cancelled the sweep, so when the process falls silent the run is
+        ``killed``, not ``crashed``. A process that had already exited is not affected.
+
+        Returns:
+            Whether the run's current process was marked.
+        """
+        with self.lock:
+            attempt = run.attempt
+            if attempt is None or attempt.complete:
+                return False
+            self.killed_by_cancel.add((run.key, attempt.number))
+            run.event(self.now(), "sweep", "sweep cancelled: the agent kills this process -> killed (R59)")
+            self._bump()
+            return True
+
     # ---- operations the SDK drives ------------------------------------------------------------------
     def _create(self, key: RunKey) -> RunRecord:
         validate_run_id(key.run_id)
+        if key in self.deleted:
+            raise RuleViolation(messages.RUN_DELETED.format(path=key.path))  # R25
         if self.readings.run_id_rules == "docs":
             try:
                 validate_run_id(key.run_id, "docs")
@@ -498,6 +583,11 @@ class Backend:
         uploaded: list[str] | None = None,
     ) -> bool:
         """Apply one file_stream request (R36, R37, R62, R65, R66).
+
+        Every request counts as hearing from the run's latest process. A run marked ``crashed``
+        by silence (R60, R61) while its process kept running is ``running`` again when that process
+        is heard from, and its later ``complete`` ends it as reported (``finished`` for exit 0): the
+        server side of recovering it with ``wandb sync`` (R64).
 
         Args:
             key: the run.

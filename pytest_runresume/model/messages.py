@@ -28,3 +28,9 @@ NETWORK_BLOCKED = (
     "only the fake W&B backend on loopback may be reached"
 )
 CONCURRENT_WRITERS = "two processes wrote run {path} at the same time (R16): {first} and {second}; {evidence}"
+RUN_DELETED = (
+    "run {path} was deleted: a run id can't be reused once that run has been deleted (R25; the docs give"
+    " no error text, this one is the fake's)"
+)
+UNDELETE_EXPIRED = "run {path} was deleted {days:.1f} days ago: runs can be undeleted only for 7 days (R26)"
+NOT_DELETED = "run {path!r} is not a deleted run"

@@ -24,8 +24,9 @@ What the controller does, with the rules it implements:
 - States (R86, R87): ``running`` (hand out runs), ``paused`` (hand out nothing, not even queued runs,
   until resumed), ``stopped`` (``wandb sweep --stop``: no new runs, running ones finish, idle agents
   are told to exit), ``cancelled`` (``--cancel``: every agent is told to ``exit``, which SIGKILLs its
-  runs: no handler runs), ``finished`` (the search is exhausted, the queue is empty and no run of the
-  sweep is active; idle agents are told to exit, R80). While the search is exhausted but a run is
+  runs: no handler runs; a run that was running then ends ``killed``, not ``crashed``, R59),
+  ``finished`` (the search is exhausted, the queue is empty and no run of the sweep is active; idle
+  agents are told to exit, R80). While the search is exhausted but a run is
   still active, idle agents are told nothing and keep polling, so a run preempted late is still
   handed out to the next agent request (R81).
 - ``wandb sweep --resume`` only un-pauses (S11, S13). A running sweep hands out requeued runs
@@ -713,6 +714,13 @@ class Sweeps:
             sweep.user_state = new
             sweep.updated_at = self.backend.now()
             sweep.event(sweep.updated_at, "state", f"{old} -> {new} (R86)")
+            if new == SWEEP_CANCELLED and old != SWEEP_CANCELLED:
+                # R59: only cancelling stops running runs (their agents SIGKILL them): they end killed.
+                # Pausing or stopping leaves running runs alone.
+                for rid in sweep.runs:
+                    rec = self.run_record(sweep, rid)
+                    if rec is not None:
+                        self.backend.kill_on_silence(rec)
             self._changed()
             return self.state(sweep)
 

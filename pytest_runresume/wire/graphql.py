@@ -201,7 +201,10 @@ def viewer(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 @handler("RunResumeStatus")
 def run_resume_status(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """NOTES 1.3: ``bucket`` is null for a missing run; a run without ``_wandb.t`` counts as
-    missing on the client (R43). Line counts are never null (else 0.31 fails the init)."""
+    missing on the client (R43). Line counts are never null (else 0.31 fails the init).
+
+    R41: this answer is the server's part of ``run.resumed``: the SDK reports ``True`` when it resumed
+    the ``bucket`` answered here, ``False`` otherwise. A deleted run is not found (R25)."""
     entity = v.get("entity") or ctx.backend.entity
     project = v["project"]
     rec = ctx.backend.resume_status(entity, project, v["name"])
@@ -248,10 +251,46 @@ def check_upsert_variables(v: dict[str, Any]) -> None:
 
 @handler("UpsertBucket")
 def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
-    """NOTES 1.2: create or update the run; answers its project/entity and ``historyLineCount``."""
+    """NOTES 1.2: create or update the run; answers its project/entity and ``historyLineCount``.
+
+    The public API's ``Run.update()`` names the run only by its storage ``id`` and sends the new name
+    as ``display_name`` (:func:`public_update_variables`); a rename never changes the id (R30). An
+    upsert for the id of a deleted run is refused (R25)."""
+    v = public_update_variables(ctx, v)
     check_upsert_variables(v)
     rec, inserted = ctx.backend.upsert(v)
     return {"upsertBucket": {"bucket": _bucket(ctx, rec), "inserted": inserted}}
+
+
+def public_update_variables(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``wandb.Api().run(path)`` then ``run.name = "x"; run.update()`` (R30): its ``UpsertBucket``
+    carries the storage ``id`` and no ``name``, and the display name in the variable
+    ``display_name``. Returns the variables with ``name``/``entity``/``project`` of that run and
+    ``displayName`` filled in, so the model renames the run; its id (``name``) is unaffected (R30).
+    Other variables are returned unchanged.
+
+    Raises:
+        KeyError: no run has that storage id (also a deleted one).
+    """
+    if v.get("name") is not None or not isinstance(v.get("id"), str):
+        return v
+    rec = ctx.backend.by_storage_id(v["id"])
+    out = {k: val for k, val in v.items() if k != "display_name"}
+    out.update(name=rec.key.run_id, entity=rec.key.entity, project=rec.key.project)
+    if v.get("display_name") is not None:
+        out["displayName"] = v["display_name"]
+    return out
+
+
+@handler("DeleteRun")
+def delete_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``wandb.Api().run(path).delete()`` (R25): the run is hidden from the public API and
+    ``RunResumeStatus``, and its id can't be reused (a later ``UpsertBucket`` for it is a GraphQL
+    error); ``Backend.undelete`` restores it within 7 days (R26). ``deleteArtifacts`` is accepted
+    and ignored (the fake stores no artifacts)."""
+    rec = ctx.backend.by_storage_id(str(v["id"]))
+    ctx.backend.delete(rec.key.path)
+    return {"deleteRun": {"clientMutationId": None}}
 
 
 @handler("CreateRunFiles")

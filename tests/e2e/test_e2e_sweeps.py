@@ -294,8 +294,9 @@ def test_pause_resume_stop_through_the_cli(runresume):
 
 def test_cancel_kills_the_running_run_without_its_handler(runresume):
     """R86: ``wandb sweep --cancel`` while a run is training: at the agent's next heartbeat it is told to
-    exit and SIGKILLs the run, so the handler never runs: no mark_preempting(), no exit report; the run
-    is crashed after the timeout (R61) and not requeued."""
+    exit and SIGKILLs the run, so the handler never runs: no mark_preempting(), no exit report. R59:
+    cancelling is the one sweep action that kills running runs: after the timeout (R61) the silent run
+    is killed, not crashed, and not requeued."""
     sweep = create_sweep(runresume, [0.1], cli=False)
     backend = runresume.backend
     cancelled: list[subprocess.CompletedProcess[str]] = []
@@ -325,5 +326,5 @@ def test_cancel_kills_the_running_run_without_its_handler(runresume):
     assert not run.attempt.complete and not run.attempt.preempting and run.last_step < 399
     assert result.state == "running"
     runresume.advance_clock(backend.crash_timeout)
-    result.expect(state="crashed", requeueable=False)
+    result.expect(state="killed", requeueable=False)  # R59
     assert not sweep.queue

@@ -107,13 +107,13 @@ def test_unknown_operation_is_an_error_naming_it_and_a_problem(served):
     """NOTES section 0 (HTTP 200 + errors, no retry): an operation without handler is named."""
     r = gql(
         served,
-        "mutation DeleteRun($id: ID!) { deleteRun(input: {id: $id}) { clientMutationId } }",
+        "mutation DeleteProject($id: ID!) { deleteProject(input: {id: $id}) { clientMutationId } }",
         {"id": "x"},
-        "DeleteRun",
+        "DeleteProject",
     )
     text = error_of(r)
-    assert text == messages.UNKNOWN_OPERATION.format(name="DeleteRun")
-    assert "DeleteRun" in text
+    assert text == messages.UNKNOWN_OPERATION.format(name="DeleteProject")
+    assert "DeleteProject" in text
     assert served.backend.problems == [text]
 
 
