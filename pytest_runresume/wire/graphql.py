@@ -264,21 +264,22 @@ def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 def public_update_variables(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.Api().run(path)`` then ``run.name = "x"; run.update()`` (R30): its ``UpsertBucket``
-    carries the storage ``id`` and no ``name``, and the display name in the variable
-    ``display_name``. Returns the variables with ``name``/``entity``/``project`` of that run and
-    ``displayName`` filled in, so the model renames the run; its id (``name``) is unaffected (R30).
-    Other variables are returned unchanged.
+    sends the display name in the variable ``display_name`` (the document maps it to
+    ``displayName``), and the ``run.summary.update()`` that follows names the run only by its storage
+    ``id``. Returns the variables with ``displayName`` from ``display_name``, and a missing
+    ``name``/``entity``/``project`` filled from the run with that ``id``, so the model renames the
+    run; its id (``name``) is unaffected (R30). Other variables are returned unchanged.
 
     Raises:
         KeyError: no run has that storage id (also a deleted one).
     """
-    if v.get("name") is not None or not isinstance(v.get("id"), str):
-        return v
-    rec = ctx.backend.by_storage_id(v["id"])
-    out = {k: val for k, val in v.items() if k != "display_name"}
-    out.update(name=rec.key.run_id, entity=rec.key.entity, project=rec.key.project)
-    if v.get("display_name") is not None:
-        out["displayName"] = v["display_name"]
+    out = dict(v)
+    display_name = out.pop("display_name", None)
+    if display_name is not None and out.get("displayName") is None:
+        out["displayName"] = display_name
+    if out.get("name") is None and isinstance(out.get("id"), str):
+        rec = ctx.backend.by_storage_id(out["id"])
+        out.update(name=rec.key.run_id, entity=rec.key.entity, project=rec.key.project)
     return out
 
 

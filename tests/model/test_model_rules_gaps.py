@@ -115,8 +115,9 @@ def test_R26_undelete_after_seven_days_is_refused(backend: Backend) -> None:
 
 
 def test_R30_public_api_update_renames_by_storage_id_and_keeps_the_id(backend: Backend) -> None:
-    """R30: ``run.name = "x"; run.update()`` sends UpsertBucket with only the storage ``id`` and
-    ``display_name``: the display name changes, the run id, its attempts and history do not."""
+    """R30: ``run.name = "x"; run.update()`` sends UpsertBucket with the storage ``id`` and
+    ``display_name`` (here without ``name``, as its summary update does): the display name changes,
+    the run id, its attempts and history do not."""
     rec, _ = _init(backend, displayName="first")
     _log(backend, 0)
     ctx = Context(backend, "http://127.0.0.1:1")
