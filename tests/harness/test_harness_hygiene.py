@@ -20,11 +20,11 @@ from pathlib import Path
 from pytest_runresume.harness._supervisor import descendants
 
 COMMAND = """
-import os, socket, subprocess, sys, time
+import os, signal, socket, subprocess, sys
 import wandb
 
 run = wandb.init(project="hygiene", id="ctrl-c")
-grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+grandchild = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True)
 core = [
     int(p) for p in os.listdir("/proc")
     if p.isdigit() and os.path.exists(f"/proc/{p}/stat")
@@ -34,7 +34,7 @@ core = [
 with socket.socket(socket.AF_UNIX) as s:
     s.connect(os.environ["HYGIENE_SOCKET"])
     s.sendall(" ".join(map(str, [os.getppid(), os.getpid(), grandchild.pid, *core])).encode() + b"\\n")
-time.sleep(600)
+signal.pause()  # hang until pytest is interrupted
 """
 
 INNER_TEST = """

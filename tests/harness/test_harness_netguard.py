@@ -14,24 +14,11 @@ import textwrap
 import pytest
 import requests
 
-from pytest_runresume import Harness
 from pytest_runresume.harness.netguard import NO_PROXY, PROXY_VARIABLES, NetGuard, guard_for
 from pytest_runresume.model import messages
 from pytest_runresume.wire import ServedBackend
 
 BLOCKED_WANDB = messages.NETWORK_BLOCKED.format(host="api.wandb.ai", port=443, method="CONNECT")
-
-
-@pytest.fixture(scope="module")
-def served():
-    with ServedBackend() as s:
-        yield s
-
-
-@pytest.fixture
-def harness(served, tmp_path):
-    served.reset()
-    return Harness(served, tmp_path, timeout=60, grace=1.0)
 
 
 # ---- the guard itself --------------------------------------------------------------------------

@@ -14,20 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_runresume import Harness, Preemption, SubprocessHung, Trigger, TriggerNotReached
-from pytest_runresume.wire import ServedBackend
-
-
-@pytest.fixture(scope="module")
-def served():
-    with ServedBackend() as s:
-        yield s
-
-
-@pytest.fixture
-def harness(served, tmp_path):
-    served.reset()
-    return Harness(served, tmp_path, timeout=60, grace=1.0)
+from pytest_runresume import Preemption, SubprocessHung, Trigger, TriggerNotReached
 
 
 def script(tmp_path: Path, body: str) -> str:
@@ -95,10 +82,10 @@ def test_without_the_harness_trigger_point_is_a_no_op(tmp_path):
 def test_hung_command_is_killed_with_its_tree(harness, tmp_path):
     """A command that never ends raises SubprocessHung after its timeout, and nothing is left."""
     body = """
-        import subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        import signal, subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True)
         print(child.pid, flush=True)
-        time.sleep(600)
+        signal.pause()  # never ends
     """
     with pytest.raises(SubprocessHung, match="did not finish within 3 s") as info:
         harness.run(["python", script(tmp_path, body)], timeout=3)
@@ -111,7 +98,7 @@ def test_orphans_in_their_own_session_are_reaped_after_the_grace_period(harness,
     after the grace period and reported in ``result.killed``: no orphan processes."""
     body = """
         import subprocess, sys
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True)
         print(child.pid, flush=True)
     """
     result = harness.run(["python", script(tmp_path, body)])
@@ -127,7 +114,7 @@ def test_group_target_signals_every_process_of_the_tree(harness, tmp_path):
     body = """
         import subprocess, sys
         import pytest_runresume
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True)
         print(child.pid, flush=True)
         pytest_runresume.trigger_point("go")
         child.wait()
@@ -145,12 +132,12 @@ def test_group_target_signals_every_process_of_the_tree(harness, tmp_path):
 def test_escalation_sigkills_a_process_that_ignores_sigterm(harness, tmp_path):
     """SIGTERM, then SIGKILL after the grace period, like a scheduler (submitit, SLURM KillWait)."""
     body = """
-        import signal, time
+        import signal
         import pytest_runresume
         signal.signal(signal.SIGTERM, lambda *a: print("ignoring SIGTERM", flush=True))
         pytest_runresume.trigger_point("go")
         while True:
-            time.sleep(600)
+            signal.pause()
     """
     result = harness.run(
         ["python", script(tmp_path, body)],
