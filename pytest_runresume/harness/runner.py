@@ -106,7 +106,9 @@ class Preemption:
             ``"group"`` (every process of the command's tree, wandb-core included, as a
             scheduler's cancel does).
         sync: for step triggers, wait until the backend has received that step before signalling,
-            so what the server holds at the signal is the same every time.
+            so what the server holds at the signal is the same every time. (A step logged with an
+            explicit ``run.log(..., step=N)`` is still pending in the client until a later step or
+            the exit commits it, so there is nothing to wait for: the signal lands right away.)
         sync_timeout: seconds to wait for that (the SDK sends at most every transmit interval).
         escalate_after: if set, SIGKILL the target this many seconds after the signal if it has
             not exited (a scheduler's grace period, e.g. SLURM's KillWait).
@@ -481,7 +483,8 @@ class Harness:
 
     def _deliver(self, preempt: Preemption, msg: dict[str, Any], pid: int | None, supervisor: int) -> SentSignal:
         backend = self.backend
-        if preempt.sync and preempt.trigger.kind == "step" and msg.get("run_id"):
+        # A row logged with an explicit step= is still pending in the client (nothing to wait for).
+        if preempt.sync and preempt.trigger.kind == "step" and msg.get("run_id") and not msg.get("pending"):
             step = int(msg["step"])
             run_id = str(msg["run_id"])
 

@@ -81,6 +81,9 @@ class FakeWandbApp:
                 Rule("/healthz", endpoint="health", methods=["GET"]),
                 Rule("/", endpoint="ui", methods=["GET"]),
                 Rule("/_runresume/ui", endpoint="ui", methods=["GET"]),
+                # The links wandb prints ("View run at .../<entity>/<project>/runs/<id>") open the page.
+                Rule("/<entity>/<project>/runs/<run_id>", endpoint="ui_link", methods=["GET"]),
+                Rule("/<entity>/<project>", endpoint="ui_link", methods=["GET"]),
             ]
         )
 
@@ -239,6 +242,9 @@ class FakeWandbApp:
 
     def on_ui(self, request: Request, op: list[str | None]) -> Response:
         return ui.page(self.backend, request)  # read-only run page, no key (runresume serve)
+
+    def on_ui_link(self, request: Request, op: list[str | None], **_: str) -> Response:
+        return ui.page(self.backend, request)
 
     def on_ctl_state(self, request: Request, op: list[str | None]) -> Response:
         return _json(self.backend.snapshot())

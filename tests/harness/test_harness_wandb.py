@@ -113,3 +113,27 @@ def test_runtime_trigger_fires_at_the_first_log_after_t_seconds(runresume, tmp_p
     point = result.signals[0].point
     assert point["point"] == "runtime" and point["seconds"] >= 1.0
     assert 5 <= point["step"] < 200
+
+
+EXPLICIT = """
+    import signal, sys, wandb
+    def handler(signum, frame):
+        wandb.run.mark_preempting()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGUSR1, handler)
+    run = wandb.init(project="h", id=sys.argv[1])
+    for step in range(20):
+        run.log({"x": step}, step=step)
+    run.finish()
+"""
+
+
+def test_step_trigger_with_explicit_steps_lands_right_after_that_log(runresume, tmp_path):
+    """run.log(..., step=N): the signal lands right after the call for step N (not one step later);
+    the pending row N is committed at the exit, so the run holds steps 0..N (R34, R65)."""
+    path = tmp_path / "explicit.py"
+    path.write_text(textwrap.dedent(EXPLICIT))
+    result = runresume.run(["python", str(path), "ex1"], preempt=Preemption("SIGUSR1", Trigger.at_step(4)))
+    result.expect(state="preempted", exit_code=138)
+    assert result.signals[0].point == {**result.signals[0].point, "step": 4, "pending": True}
+    assert result.run.steps == [0, 1, 2, 3, 4]

@@ -438,3 +438,12 @@ def test_ipv6_loopback_url_is_usable():
         assert requests.get(f"{server.url}/healthz", timeout=TIMEOUT).status_code == 200
     finally:
         server.stop()
+
+
+def test_the_run_links_wandb_prints_open_the_run_page(served):
+    """The "View run at <base>/<entity>/<project>/runs/<id>" link the SDK prints opens the run page
+    instead of a 404 (and so does the project link)."""
+    for path in ("/testent/proj/runs/run-a", "/testent/proj"):
+        r = requests.get(served.url + path, timeout=5)
+        assert r.status_code == 200 and "<html" in r.text.lower(), path
+    assert served.backend.problems == []

@@ -88,9 +88,16 @@ def _patch_run(module):
 
         def log(self, *args, **kwargs):
             result = original_log(self, *args, **kwargs)
-            step = getattr(self, "_local_step", 0) - 1  # the step log() just committed
+            explicit = kwargs.get("step", args[1] if len(args) > 1 else None)
+            commit = kwargs.get("commit", args[2] if len(args) > 2 else None)
+            if explicit is not None and not commit:
+                # log(..., step=N): row N stays pending in the client until a later step or the
+                # exit commits it; the trigger still fires right after this call (R34).
+                step, pending = explicit, True
+            else:
+                step, pending = getattr(self, "_local_step", 0) - 1, False  # the step log() committed
             if step >= target:
-                _report("step", step=step, run_id=getattr(self, "id", None))
+                _report("step", step=step, pending=pending, run_id=getattr(self, "id", None))
             return result
 
         log.__wrapped__ = original_log
