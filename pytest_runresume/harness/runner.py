@@ -292,6 +292,7 @@ class Harness:
         self.grace = grace
         self.extra_env = dict(env or {})
         self.results: list[RunResult] = []
+        self._run_numbers = itertools.count(1)  # per-run log directories, unique across threads
 
     @property
     def backend(self) -> Any:
@@ -374,7 +375,7 @@ class Harness:
             argv[0] = sys.executable
         timeout = self.timeout if timeout is None else timeout
         number = next(_counter)
-        logdir = self.base_dir / "runs" / f"{len(self.results) + 1:02d}"
+        logdir = self.base_dir / "runs" / f"{next(self._run_numbers):02d}"
         logdir.mkdir(parents=True, exist_ok=True)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         extra_env = dict(env or {})

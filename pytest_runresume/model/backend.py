@@ -24,6 +24,7 @@ from .readings import Readings
 from .runs import (
     CRASHED,
     DEFAULT_CRASH_TIMEOUT,
+    HISTORY,
     KILLED,
     LINE_FILES,
     OUTPUT,
@@ -581,6 +582,7 @@ class Backend:
         complete: bool = False,
         exit_code: int | None = None,
         uploaded: list[str] | None = None,
+        async_client: str | None = None,
     ) -> bool:
         """Apply one file_stream request (R36, R37, R62, R65, R66).
 
@@ -597,6 +599,11 @@ class Backend:
             complete: the request carried ``"complete": true`` (the process is exiting).
             exit_code: the ``exitcode`` with ``complete``.
             uploaded: file names the client says it uploaded.
+            async_client: the ``X-WANDB-ASYNC-CLIENT-ID`` of a shared-mode writer that sent
+                ``X-WANDB-USE-ASYNC-FILESTREAM: true`` (R94-R96): its lines are appended after what
+                any writer sent, the backend numbers the history steps (the client's ``_step`` is
+                ignored, R96), a re-sent line of the same client is stored once, and its summary
+                keys are merged into the run's summary.
 
         Returns:
             ``True`` when the server wants the run to stop (answered as ``"stopped": true``, R58).
@@ -618,11 +625,15 @@ class Backend:
                 attempt.last_data = now  # posted metrics: the crash clock of crash_trigger="metrics" (A06)
             if not files and not preempting and not complete:
                 rec.event(now, "heartbeat", "heartbeat (R62)")
+            if async_client is not None:
+                files = self._shared_mode_chunks(rec, async_client, files)
             final = concurrency.fingerprint(files, exit_code, uploaded) if complete else None
             second_writer = concurrency.evidence(rec, attempt, files, complete, exit_code, final)  # R16
             for name, chunk in files.items():
                 if name == SUMMARY:
-                    if chunk.content:
+                    if chunk.content and async_client is not None:
+                        rec.summary.update(json.loads(chunk.content[-1]))  # each writer its keys (R95)
+                    elif chunk.content:
                         rec.summary = json.loads(chunk.content[-1])
                     continue
                 before = rec.last_step
@@ -666,6 +677,32 @@ class Backend:
         :mod:`.concurrency`. Each pair is also a problem, so a test fails unless it expects it."""
         with self.lock:
             return [concurrency.pair(run, a) for a in run.attempts if a.concurrent]
+
+    def _shared_mode_chunks(self, rec: RunRecord, client: str, files: dict[str, FileChunk]) -> dict[str, FileChunk]:
+        """Rewrite a shared-mode writer's chunks (R94-R96): drop the lines this client already sent
+        (by its own offsets), place the rest after everything stored, and give history lines the
+        next backend step numbers."""
+        out: dict[str, FileChunk] = {}
+        seen = rec.async_seen
+        for name, chunk in files.items():
+            if name == SUMMARY:
+                out[name] = chunk
+                continue
+            fresh: list[str] = []
+            step = rec.last_step
+            for i, line in enumerate(chunk.content):
+                if (client, name, chunk.offset + i) in seen:
+                    continue
+                seen.add((client, name, chunk.offset + i))
+                if name == HISTORY:
+                    row = json.loads(line)
+                    step = 0 if step is None else step + 1
+                    row["_step"] = step
+                    line = json.dumps(row, separators=(",", ":"))
+                fresh.append(line)
+            if fresh:
+                out[name] = FileChunk(len(rec.files.setdefault(name, [])), fresh)
+        return out
 
     def request_stop(self, path: str) -> None:
         """Ask a running run to stop, as the app's stop button does (R58).

@@ -215,6 +215,9 @@ class RunRecord:
     forced_state: str | None = None
     fork_of: tuple[str, int] | None = None
     archived: list[list[str | None]] = field(default_factory=list)
+    #: (writer client id, file, the writer's own line index) already stored, for shared-mode
+    #: writers (R96): a re-sent line is stored once.
+    async_seen: set[tuple[str, str, int]] = field(default_factory=set)
     resume_asked: bool = False
     _last_step: int | None = None
 

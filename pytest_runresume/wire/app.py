@@ -200,7 +200,14 @@ class FakeWandbApp:
         try:
             body = self._body_json(request, f"file_stream of {key.path}")
             files = _parse_files(body, key.path)
-            _check_gaps(self.backend, key, files)
+            # Shared-mode writers (R94-R96) write at their own offsets; the backend places their lines.
+            async_client = (
+                request.headers.get("X-WANDB-ASYNC-CLIENT-ID") or "shared"
+                if request.headers.get("X-WANDB-USE-ASYNC-FILESTREAM", "").lower() == "true"
+                else None
+            )
+            if async_client is None:
+                _check_gaps(self.backend, key, files)
         except _BadBody as exc:
             self.backend.record_problem(str(exc))
             return _json({"error": str(exc)}, 400)
@@ -212,6 +219,7 @@ class FakeWandbApp:
                 complete=bool(body.get("complete")),
                 exit_code=body.get("exitcode"),
                 uploaded=body.get("uploaded"),
+                async_client=async_client,
             )
         except KeyError as exc:
             text = str(exc.args[0])
