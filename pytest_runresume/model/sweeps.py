@@ -833,6 +833,8 @@ class Sweeps:
         srun.alive = True
         rec = self.run_record(sweep, srun.run_id)
         srun.attempts_at_handout = len(rec.attempts) if rec is not None else 0
+        # The parameters travel as the command's args; the agent writes them to the run's param file,
+        # and the SDK lays them over the keys passed to wandb.init(config=...) (R90).
         command: dict[str, Any] = {"type": kind, "run_id": srun.run_id, "args": copy.deepcopy(srun.params)}
         if sweep.program is not None:
             command["program"] = sweep.program

@@ -328,3 +328,24 @@ def test_cancel_kills_the_running_run_without_its_handler(runresume):
     runresume.advance_clock(backend.crash_timeout)
     result.expect(state="killed", requeueable=False)  # R59
     assert not sweep.queue
+
+
+CONFIG_OVERRIDE = """
+    import wandb
+    run = wandb.init(config={"lr": 123.0, "batch": 32})
+    run.log({"loss": run.config["lr"]})
+    run.finish()
+"""
+
+
+def test_sweep_parameters_override_the_matching_init_config_keys(runresume):
+    """R90: the script passes config={"lr": 123.0, "batch": 32}; the sweep's lr wins in the run and in
+    the config the backend stores, and the key the sweep does not set (batch) is kept."""
+    sweep = create_sweep(runresume, [0.5], cli=False)
+    write(runresume, "train.py", CONFIG_OVERRIDE)
+    result = agent(runresume, sweep, "--count", "1")
+    assert result.returncode == 0, result.report()
+    (run,) = [r for r in runresume.backend.iter_runs() if r.sweep == sweep.name]
+    assert run.config["lr"]["value"] == 0.5
+    assert run.config["batch"]["value"] == 32
+    assert run.history[0]["loss"] == 0.5
