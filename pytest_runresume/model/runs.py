@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import messages
 from .readings import DEFAULT_READINGS, INTERRUPT_EXIT_CODE, Readings
 
 #: States as the wire and the public API spell them (R51, A13).
@@ -296,8 +297,6 @@ class RunRecord:
             Problem texts (offset gaps, rewrites with different content). Data is never dropped: a gap
             leaves ``None`` at the missing indexes and the lines land at their offsets.
         """
-        from . import messages
-
         problems: list[str] = []
         buf = self.files.setdefault(name, [])
         if offset > len(buf):
