@@ -43,11 +43,19 @@ def init_script(tmp_path: Path) -> str:
 
 @pytest.fixture
 def e2e_launch(runresume, init_script):
-    """``e2e_launch(id=..., resume=..., n=3, exit=0, init={...}, cwd=..., env={...})`` ->
-    (RunResult, the printed dict)."""
+    """``e2e_launch(id=..., resume=..., n=3, exit=0, init={...}, cwd=..., env={...}, preempt=...,
+    script=...)`` -> (RunResult, the printed dict). ``script`` defaults to :data:`INIT_SCRIPT`; any
+    script given must print one ``E2E-RESULT {json}`` line."""
 
-    def _launch(cwd: Path | None = None, env: dict[str, str] | None = None, **args: Any):
-        result = runresume.run(["python", init_script, json.dumps(args)], cwd=cwd, env=env)
+    def _launch(
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        preempt: Any = None,
+        script: str | None = None,
+        **args: Any,
+    ):
+        command = ["python", script or init_script, json.dumps(args)]
+        result = runresume.run(command, cwd=cwd, env=env, preempt=preempt)
         lines = [line for line in result.stdout.splitlines() if line.startswith("E2E-RESULT ")]
         assert len(lines) == 1, result.report()
         return result, json.loads(lines[0][len("E2E-RESULT ") :])

@@ -18,7 +18,6 @@ What it does (all found with these tests):
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 from pathlib import Path
@@ -58,14 +57,11 @@ def script(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def launch(runresume, script):
+def launch(e2e_launch, script):
     """``launch(env=None, preempt=None, init={...}, n=3, exit=0)`` -> (RunResult, printed dict)."""
 
-    def _launch(env: dict[str, str] | None = None, preempt: Preemption | None = None, **args: Any):
-        result = runresume.run(["python", script, json.dumps(args)], env=env, preempt=preempt)
-        lines = [line for line in result.stdout.splitlines() if line.startswith("E2E-RESULT ")]
-        assert len(lines) == 1, result.report()
-        return result, json.loads(lines[0][len("E2E-RESULT ") :])
+    def _launch(**kw: Any):
+        return e2e_launch(script=script, **kw)
 
     return _launch
 
