@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import RunRecord
+from ..model import Backend, RunRecord
 from ..wire import ServedBackend
 from ._supervisor import descendants as _descendants
 from .errors import ExpectationFailed, SignalNotDelivered, SubprocessHung, TriggerNotReached
@@ -295,7 +295,7 @@ class Harness:
         self._run_numbers = itertools.count(1)  # per-run log directories, unique across threads
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> Backend:
         """The model behind the served backend."""
         return self.served.backend
 
@@ -416,7 +416,7 @@ class Harness:
                 try:
                     kind, payload = events.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
-                    self._kill_hung(proc, events)
+                    self._kill_hung(proc)
                     partial = self._result(argv, proc, status, logdir, sent, killed, start_clock, t0)
                     raise SubprocessHung(
                         f"command did not finish within {timeout:g} s and was killed with its whole tree\n"
@@ -456,7 +456,7 @@ class Harness:
             if escalation is not None:
                 escalation.cancel()
             if proc.poll() is None:
-                self._kill_hung(proc, events)
+                self._kill_hung(proc)
             if listener is not None:
                 listener.close()
             if sockdir is not None:
@@ -523,7 +523,7 @@ class Harness:
         if pids:
             sent.append(SentSignal(_signal.SIGKILL, pids, time.time(), {"point": "escalation"}))
 
-    def _kill_hung(self, proc: subprocess.Popen[bytes], events: queue.Queue[tuple[str, Any]]) -> None:
+    def _kill_hung(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGTERM the supervisor (it SIGKILLs the tree and reaps it), then SIGKILL it if needed."""
         if proc.poll() is None:
             try:
