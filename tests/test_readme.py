@@ -21,3 +21,13 @@ def test_ci_runs_exactly_the_readme_test_command():
     _, tests = readme_commands()
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci[-1].strip() == tests
+
+
+def test_the_use_it_example_runs_as_written(pytester):
+    """The README's "Use it" block, copied next to examples/train.py, passes as it stands."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Use it", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_use_it=block)
+    (pytester.path / "train.py").write_text((ROOT / "examples" / "train.py").read_text())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
