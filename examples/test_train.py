@@ -73,7 +73,8 @@ def test_unhandled_signal_crashes_after_the_timeout(runresume):
     runresume.advance_clock(runresume.backend.crash_timeout - 1)
     assert result.state == "running"
     runresume.advance_clock(1)
-    result.expect(state="crashed", requeueable=False)
+    result.expect(state="crashed", requeueable=False, allow=["no-handler"])  # the missing handler is the point
+    assert [f.code for f in result.findings] == ["no-handler"]
 
 
 def test_public_api_reports_the_same_state(runresume, wandb_backend):

@@ -29,236 +29,17 @@ from typing import Any
 
 from ..model import Backend, RunRecord
 from ..wire import ServedBackend
+from . import protocol
 from ._supervisor import descendants as _descendants
-from .errors import ExpectationFailed, SignalNotDelivered, SubprocessHung, TriggerNotReached
+from .diagnosis import render_findings
+from .errors import HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
 from .netguard import proxy_env
-from .requeue import RequeueResult, requeue_loop
-from .signals import parse_signal, signal_exit_code
+from .results import ProcessEvent, RunResult, SentSignal
+from .spec import Preemption
 
 HERE = Path(__file__).resolve().parent
 SUPERVISOR = HERE / "_supervisor.py"
 CHILD_HOOK_DIR = HERE / "_child"
-
-TRIGGER_KINDS = ("step", "init", "preempting", "point", "runtime")
-TARGETS = ("process", "point", "group")
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """Where in the code under test a signal is sent.
-
-    Attributes:
-        kind: ``"step"`` (after ``run.log`` committed W&B step ``step``), ``"init"`` (after
-            ``wandb.init`` returned), ``"preempting"`` (after ``run.mark_preempting()``), or
-            ``"point"`` (when the code calls ``pytest_runresume.trigger_point(name)``), or
-            ``"runtime"`` (at the first ``run.log`` at least ``seconds`` after ``wandb.init``
-            returned in this process: the run's own clock, not the test's).
-        step: the W&B ``_step`` for ``kind="step"`` (steps, >= 0).
-        name: the point's name for ``kind="point"``.
-        seconds: for ``kind="runtime"``, seconds (>= 0).
-    """
-
-    kind: str = "step"
-    step: int | None = None
-    name: str | None = None
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in TRIGGER_KINDS:
-            raise ValueError(f"unknown trigger kind {self.kind!r}; expected one of {TRIGGER_KINDS}")
-        if self.kind == "step" and (not isinstance(self.step, int) or isinstance(self.step, bool) or self.step < 0):
-            raise ValueError(f"a step trigger needs a step >= 0, got {self.step!r}")
-        if self.kind == "point" and not self.name:
-            raise ValueError("a point trigger needs the point's name")
-        if self.kind == "runtime" and (
-            not isinstance(self.seconds, (int, float)) or isinstance(self.seconds, bool) or self.seconds < 0
-        ):
-            raise ValueError(f"a runtime trigger needs seconds >= 0, got {self.seconds!r}")
-
-    @classmethod
-    def at_step(cls, step: int) -> Trigger:
-        """Right after W&B step ``step`` is logged."""
-        return cls("step", step=step)
-
-    def describe(self) -> str:
-        """Human-readable, for reports: ``after step 5``, ``after init``..."""
-        if self.kind == "step":
-            return f"after step {self.step}"
-        if self.kind == "point":
-            return f"at point {self.name!r}"
-        if self.kind == "runtime":
-            return f"at the first log after {self.seconds:g} s of run time"
-        return f"after {self.kind}"
-
-    def to_env(self) -> str:
-        return json.dumps({"kind": self.kind, "step": self.step, "name": self.name, "seconds": self.seconds})
-
-
-@dataclass(frozen=True)
-class Preemption:
-    """A signal to send at a trigger point.
-
-    Attributes:
-        signal: the signal (name, number or ``signal.Signals``); default SIGUSR1.
-        trigger: where to send it (default: after step 1).
-        target: ``"process"`` (the command's own process), ``"point"`` (the process that reached
-            the trigger point: the training run under ``wandb agent`` or a launch script), or
-            ``"group"`` (every process of the command's tree, wandb-core included, as a
-            scheduler's cancel does).
-        sync: for step triggers, wait until the backend has received that step before signalling,
-            so what the server holds at the signal is the same every time. (A step logged with an
-            explicit ``run.log(..., step=N)`` is still pending in the client until a later step or
-            the exit commits it, so there is nothing to wait for: the signal lands right away.)
-        sync_timeout: seconds to wait for that (the SDK sends at most every transmit interval).
-        escalate_after: if set, SIGKILL the target this many seconds after the signal if it has
-            not exited (a scheduler's grace period, e.g. SLURM's KillWait).
-    """
-
-    signal: _signal.Signals = _signal.SIGUSR1
-    trigger: Trigger = field(default_factory=lambda: Trigger.at_step(1))
-    target: str = "process"
-    sync: bool = True
-    sync_timeout: float = 20.0
-    escalate_after: float | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "signal", parse_signal(self.signal))
-        if self.target not in TARGETS:
-            raise ValueError(f"unknown signal target {self.target!r}; expected one of {TARGETS}")
-
-    @property
-    def exit_code(self) -> int:
-        """128 + signum: the exit code a correct handler ends with (R67)."""
-        return signal_exit_code(self.signal)
-
-
-@dataclass
-class SentSignal:
-    """A signal the harness sent.
-
-    Attributes:
-        signal: which.
-        pids: to which processes.
-        t: wall-clock time it was sent, seconds since the epoch.
-        point: what the process reported at the trigger point (``{"point": "step", "step": 5, ...}``).
-        backend_last_step: the last step the backend held when the signal was sent.
-    """
-
-    signal: _signal.Signals
-    pids: list[int]
-    t: float
-    point: dict[str, Any]
-    backend_last_step: int | None = None
-
-
-@dataclass
-class RunResult:
-    """What one supervised process did.
-
-    Attributes:
-        command: the argv that was run.
-        returncode: as ``subprocess`` gives it: the exit status, or ``-signum`` if a signal killed it.
-        stdout, stderr: its output (text).
-        signals: what the harness sent.
-        runs: the runs the process started or resumed, as the backend holds them.
-        killed: left-over processes the supervisor had to SIGKILL after the grace period.
-        duration: wall seconds from launch to the end of the whole tree.
-    """
-
-    command: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    signals: list[SentSignal]
-    runs: list[RunRecord]
-    killed: list[int]
-    duration: float
-    served: ServedBackend
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's view: ``128 + signum`` for a process a signal killed, else the exit status."""
-        return 128 - self.returncode if self.returncode < 0 else self.returncode
-
-    @property
-    def killed_by_signal(self) -> _signal.Signals | None:
-        """The signal that ended the process, if no handler caught it."""
-        return _signal.Signals(-self.returncode) if self.returncode < 0 else None
-
-    @property
-    def run(self) -> RunRecord:
-        """The one run this process wrote to.
-
-        Raises:
-            ExpectationFailed: if it wrote to none or to several.
-        """
-        if len(self.runs) != 1:
-            paths = [r.key.path for r in self.runs]
-            raise ExpectationFailed(
-                f"expected the process to write exactly one run, it wrote {len(self.runs)}: {paths}\n" + self.report()
-            )
-        return self.runs[0]
-
-    @property
-    def state(self) -> str:
-        """The run's state now (lowercase, R51)."""
-        return self.served.backend.state(self.run)
-
-    def report(self, tail: int = 30) -> str:
-        """The run's timeline and the process's last output lines, for failure messages."""
-        lines = [f"command: {shlex.join(self.command)}"]
-        for sent in self.signals:
-            lines.append(
-                f"signal {sent.signal.name} sent to {sent.pids} at {sent.point.get('point')}"
-                f" {sent.point.get('step', sent.point.get('name', ''))} (backend last step {sent.backend_last_step})"
-            )
-        lines.append(
-            f"exit: returncode {self.returncode} (exit code {self.exit_code})"
-            + (f", killed by {self.killed_by_signal.name}" if self.killed_by_signal else "")
-        )
-        if self.killed:
-            lines.append(f"left-over processes killed after the grace period: {self.killed}")
-        backend = self.served.backend
-        for rec in self.runs:
-            requeue = "requeueable (R66, R71)" if backend.is_requeueable(rec) else "not requeueable"
-            lines.append(f"run {rec.key.path}: state {backend.state(rec)}, last step {rec.last_step}, {requeue}")
-            t0 = rec.timeline[0].t if rec.timeline else 0.0
-            for ev in rec.timeline:
-                lines.append(f"  +{ev.t - t0:7.2f}s {ev.kind:<13} {ev.detail}")
-        for name, text in (("stdout", self.stdout), ("stderr", self.stderr)):
-            out = text.splitlines()[-tail:]
-            if out:
-                lines.append(f"--- {name} (last {len(out)} lines) ---")
-                lines.extend(out)
-        return "\n".join(lines)
-
-    def expect(
-        self,
-        state: str | None = None,
-        exit_code: int | None = None,
-        requeueable: bool | None = None,
-    ) -> RunResult:
-        """Assert how the run ended; returns ``self``.
-
-        Args:
-            state: the run's expected state (compared lowercase, R51/A13).
-            exit_code: the expected shell exit code (``128 + signum`` after a handled signal, R67).
-            requeueable: whether the backend must consider the run requeueable (R66, R71).
-
-        Raises:
-            ExpectationFailed: with the timeline when anything differs.
-        """
-        problems = []
-        if exit_code is not None and self.exit_code != exit_code:
-            problems.append(f"exit code {self.exit_code}, expected {exit_code}")
-        if state is not None and self.state != state.lower():
-            problems.append(f"run state {self.state!r}, expected {state.lower()!r}")
-        if requeueable is not None and self.served.backend.is_requeueable(self.run) != requeueable:
-            problems.append(f"requeueable is {not requeueable}, expected {requeueable} (R66, R71)")
-        if problems:
-            raise ExpectationFailed("; ".join(problems) + "\n" + self.report())
-        return self
-
 
 _counter = itertools.count(1)
 
@@ -298,16 +79,6 @@ class Harness:
     def backend(self) -> Backend:
         """The model behind the served backend."""
         return self.served.backend
-
-    def requeue(
-        self,
-        command: str | Sequence[str],
-        preemptions: Sequence[Preemption | None],
-        max_attempts: int | None = None,
-        **run_kwargs: Any,
-    ) -> RequeueResult:
-        """Run ``command`` repeatedly like a scheduler requeue; see :func:`.requeue.requeue_loop`."""
-        return requeue_loop(self, command, preemptions, max_attempts, **run_kwargs)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a command: the caller's, minus every inherited ``WANDB_*`` variable,
@@ -353,7 +124,10 @@ class Harness:
     ) -> RunResult:
         """Run ``command`` to the end (and signal it at ``preempt.trigger`` if given).
 
-        ``"python"`` as the first word means this interpreter (``sys.executable``).
+        ``"python"`` as the first word means this interpreter (``sys.executable``). The signal goes
+        to the first start of the training code that reaches the trigger point (``preempt.start``
+        picks another start, or every start), so a command that restarts its training process itself
+        is preempted once per call.
 
         Args:
             command: a string (split like a shell would) or an argv list.
@@ -363,12 +137,15 @@ class Harness:
             timeout: seconds before the tree is killed (default ``self.timeout``).
 
         Returns:
-            A :class:`RunResult`.
+            A :class:`RunResult`, kept as it was when the process ended.
 
         Raises:
             SubprocessHung: the command did not finish within ``timeout`` seconds (tree killed).
-            TriggerNotReached: ``preempt`` was given and the command exited before the trigger point.
+            TriggerNotReached: ``preempt`` was given and the command exited before the trigger point
+                (with the likely cause: an exception, fewer steps logged ...).
             SignalNotDelivered: the target had already exited when the signal was due.
+            HarnessError: the harness could not keep a promise (the backend never received the
+                trigger step, the supervisor reported no exit status), naming which.
         """
         argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
         if argv and argv[0] in ("python", "python3"):
@@ -379,21 +156,23 @@ class Harness:
         logdir.mkdir(parents=True, exist_ok=True)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         extra_env = dict(env or {})
-        listener = sockdir = None
+        sockdir = tempfile.mkdtemp(prefix="rr-")
+        sock_path = os.path.join(sockdir, f"c{number}")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(sock_path)
+        listener.listen(16)
+        threading.Thread(target=_accept_loop, args=(listener, events), daemon=True).start()
+        extra_env[protocol.ENV_CONTROL] = sock_path
         if preempt is not None:
-            sockdir = tempfile.mkdtemp(prefix="rr-")
-            sock_path = os.path.join(sockdir, f"c{number}")
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(sock_path)
-            listener.listen(8)
-            threading.Thread(target=_accept_loop, args=(listener, events), daemon=True).start()
-            extra_env.update({"RUNRESUME_CONTROL": sock_path, "RUNRESUME_TRIGGER": preempt.trigger.to_env()})
+            extra_env[protocol.ENV_TRIGGER] = preempt.trigger.to_env()
         status_r, status_w = os.pipe()
+        with self.backend.lock:
+            timeline_from = {r.key.path: len(r.timeline) for r in self.backend.runs.values()}
         start_clock = self.backend.now()
         t0 = time.monotonic()
         with open(logdir / "stdout.txt", "wb") as out, open(logdir / "stderr.txt", "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, str(SUPERVISOR), str(status_w), str(self.grace), "--", *argv],
+                [sys.executable, "-I", str(SUPERVISOR), str(status_w), str(self.grace), "--", *argv],
                 cwd=str(cwd) if cwd is not None else str(self.workdir),
                 env=self.env(extra_env),
                 stdin=subprocess.DEVNULL,
@@ -404,10 +183,7 @@ class Harness:
             )
         os.close(status_w)
         threading.Thread(target=_status_loop, args=(status_r, events), daemon=True).start()
-        pid: int | None = None
-        status: int | None = None
-        killed: list[int] = []
-        sent: list[SentSignal] = []
+        ctx = _Attempt(argv, proc, logdir, start_clock, t0, timeline_from, preempt)
         spawn_error: str | None = None
         deadline = t0 + timeout
         escalation: threading.Timer | None = None
@@ -417,37 +193,43 @@ class Harness:
                     kind, payload = events.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     self._kill_hung(proc)
-                    partial = self._result(argv, proc, status, logdir, sent, killed, start_clock, t0)
+                    partial = self._result(ctx)
                     raise SubprocessHung(
-                        f"command did not finish within {timeout:g} s and was killed with its whole tree\n"
+                        f"command did not finish within {timeout:g} s and was killed with its whole tree"
+                        + render_findings(partial.findings)
+                        + "\n"
                         + partial.report()
                     ) from None
                 if kind == "status":
                     ev = payload["event"]
                     if ev == "spawned":
-                        pid = payload["pid"]
+                        ctx.pid = payload["pid"]
                     elif ev == "spawn-failed":
                         spawn_error = payload["error"]
                     elif ev == "exited":
-                        status = payload["status"]
+                        ctx.status = payload["status"]
                     elif ev == "killed":
-                        killed.extend(payload["pids"])
+                        ctx.killed.extend(payload["pids"])
                 elif kind == "eof":
                     break
-                elif kind == "trigger":
+                elif kind == "message":
                     conn, msg = payload
-                    assert preempt is not None
                     try:
-                        sent.append(self._deliver(preempt, msg, pid, proc.pid))
-                        if preempt.escalate_after is not None:
-                            escalation = threading.Timer(
-                                preempt.escalate_after, self._escalate, args=(preempt, pid, proc.pid, sent)
+                        if msg.get("type") == protocol.EVENT:
+                            ctx.events.append(
+                                ProcessEvent(str(msg.get("event")), int(msg.get("pid") or 0), msg, len(ctx.sent))
                             )
-                            escalation.daemon = True
-                            escalation.start()
+                        elif msg.get("type") == protocol.TRIGGER and preempt is not None:
+                            sent = self._maybe_deliver(preempt, msg, ctx)
+                            if sent is not None and preempt.escalate_after is not None and escalation is None:
+                                escalation = threading.Timer(
+                                    preempt.escalate_after, self._escalate, args=(preempt, proc.pid, ctx.sent)
+                                )
+                                escalation.daemon = True
+                                escalation.start()
                     finally:
                         try:
-                            conn.sendall(b"go\n")
+                            conn.sendall(protocol.GO if msg.get("type") == protocol.TRIGGER else protocol.OK)
                         except OSError:
                             pass
                         conn.close()
@@ -457,20 +239,30 @@ class Harness:
                 escalation.cancel()
             if proc.poll() is None:
                 self._kill_hung(proc)
-            if listener is not None:
-                listener.close()
-            if sockdir is not None:
-                for name in os.listdir(sockdir):
-                    os.unlink(os.path.join(sockdir, name))
-                os.rmdir(sockdir)
+            listener.close()
+            for name in os.listdir(sockdir):
+                os.unlink(os.path.join(sockdir, name))
+            os.rmdir(sockdir)
         if spawn_error is not None:
             raise FileNotFoundError(f"cannot start the command under test: {spawn_error}")
-        result = self._result(argv, proc, status, logdir, sent, killed, start_clock, t0)
+        if ctx.status is None:
+            ctx.problems.append("the supervisor reported no exit status for the command (it was killed from outside?)")
+        result = self._result(ctx)
         self.results.append(result)
-        if preempt is not None and not sent:
+        if preempt is not None and not ctx.sent:
+            steps = [r.last_step for r in result.runs]
             raise TriggerNotReached(
-                f"the process exited before reaching the trigger point ({preempt.trigger.describe()}); "
-                f"no {preempt.signal.name} was sent\n" + result.report()
+                f"the process exited before reaching the trigger point ({preempt.trigger.describe()}"
+                + (f", start {preempt.start}" if preempt.start != 1 else "")
+                + f"); no {preempt.signal.name} was sent"
+                + (f" (last W&B step logged: {steps[0]})" if len(steps) == 1 else f" (runs written: {len(steps)})")
+                + render_findings(result.findings)
+                + "\n"
+                + result.report()
+            )
+        if result.problems:
+            raise HarnessError(
+                "the harness could not keep its promise: " + "; ".join(result.problems) + "\n" + result.report()
             )
         return result
 
@@ -482,14 +274,47 @@ class Harness:
             return [point_pid]
         return [pid] if pid is not None else []
 
-    def _deliver(self, preempt: Preemption, msg: dict[str, Any], pid: int | None, supervisor: int) -> SentSignal:
+    def _find_run(self, msg: dict[str, Any], ctx: _Attempt) -> RunRecord | None:
+        """The run a trigger message refers to: by entity/project/run id when the process said them;
+        by run id alone only if exactly one run has it (else a problem names the candidates)."""
+        run_id = msg.get("run_id")
+        if not run_id:
+            return None
         backend = self.backend
+        if msg.get("entity") and msg.get("project"):
+            return backend.get(str(msg["entity"]), str(msg["project"]), str(run_id))
+        with backend.lock:
+            found = [r for r in backend.runs.values() if r.key.run_id == run_id]
+        if len(found) > 1:
+            ctx.problems.append(
+                f"run id {run_id!r} is ambiguous: {[r.key.path for r in found]} (the process did not say its project)"
+            )
+            return None
+        return found[0] if found else None
+
+    def _maybe_deliver(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> SentSignal | None:
+        """Count this start at the trigger point; send the signal if it is the one to preempt."""
+        ctx.starts += 1
+        if not preempt.fires_at(ctx.starts):
+            return None
+        sent = self._deliver(preempt, msg, ctx)
+        sent.start = ctx.starts
+        ctx.sent.append(sent)
+        return sent
+
+    def _deliver(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> SentSignal:
+        backend = self.backend
+        rec = self._find_run(msg, ctx)
         # A row logged with an explicit step= is still pending in the client (nothing to wait for).
         if preempt.sync and preempt.trigger.kind == "step" and msg.get("run_id") and not msg.get("pending"):
             step = int(msg["step"])
+            key = rec.key if rec is not None else None
             run_id = str(msg["run_id"])
 
             def has_step() -> bool:
+                if key is not None:
+                    r = backend.runs.get(key)
+                    return r is not None and r.last_step is not None and r.last_step >= step
                 return any(
                     r.key.run_id == run_id and r.last_step is not None and r.last_step >= step
                     for r in backend.runs.values()
@@ -498,30 +323,45 @@ class Harness:
             try:
                 backend.wait_for(has_step, timeout=preempt.sync_timeout)
             except TimeoutError:
-                pass  # still signal: the report shows the backend's last step
-        rec = next((r for r in backend.runs.values() if r.key.run_id == msg.get("run_id")), None)
+                ctx.problems.append(
+                    f"sync-timeout: the backend did not receive step {step} of run {run_id} within "
+                    f"{preempt.sync_timeout:g} s of the process logging it, so the server's data at the signal is "
+                    "not what the test asked for (offline mode? pass sync=False to signal without waiting)"
+                )
+            if rec is None:
+                rec = self._find_run(msg, ctx)
         point_pid = int(msg["pid"]) if isinstance(msg.get("pid"), int) else None
-        pids = self._targets(preempt.target, pid, supervisor, point_pid)
+        pids = self._targets(preempt.target, ctx.pid, ctx.proc.pid, point_pid)
         if not pids:
             raise SignalNotDelivered(f"no process to send {preempt.signal.name} to (target {preempt.target!r})")
+        commands = {p: _command_line(p) for p in pids}
         delivered = _send(pids, preempt.signal)
         if not delivered:
             raise SignalNotDelivered(f"{preempt.signal.name} not delivered: processes {pids} had already exited")
-        sent = SentSignal(preempt.signal, delivered, time.time(), dict(msg), rec.last_step if rec else None)
+        sent = SentSignal(
+            preempt.signal,
+            delivered,
+            time.time(),
+            dict(msg),
+            rec.last_step if rec else None,
+            {p: commands[p] for p in delivered},
+        )
         if rec is not None:
-            with backend.lock:
-                rec.event(
-                    backend.now(),
-                    "signal",
-                    f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}",
-                )
+            backend.record_event(
+                rec, "signal", f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}"
+            )
         return sent
 
-    def _escalate(self, preempt: Preemption, pid: int | None, supervisor: int, sent: list[SentSignal]) -> None:
+    def _escalate(self, preempt: Preemption, supervisor: int, sent: list[SentSignal]) -> None:
         targets = _descendants(supervisor) if preempt.target == "group" else (sent[-1].pids if sent else [])
+        commands = {p: _command_line(p) for p in targets}
         pids = _send(targets, _signal.SIGKILL)
         if pids:
-            sent.append(SentSignal(_signal.SIGKILL, pids, time.time(), {"point": "escalation"}))
+            sent.append(
+                SentSignal(
+                    _signal.SIGKILL, pids, time.time(), {"point": "escalation"}, None, {p: commands[p] for p in pids}
+                )
+            )
 
     def _kill_hung(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGTERM the supervisor (it SIGKILLs the tree and reaps it), then SIGKILL it if needed."""
@@ -533,36 +373,68 @@ class Harness:
                 proc.kill()
                 proc.wait(timeout=10)
 
-    def _result(
-        self,
-        argv: list[str],
-        proc: subprocess.Popen[bytes],
-        status: int | None,
-        logdir: Path,
-        sent: list[SentSignal],
-        killed: list[int],
-        start_clock: float,
-        t0: float,
-    ) -> RunResult:
-        returncode = os.waitstatus_to_exitcode(status) if status is not None else -int(_signal.SIGKILL)
-        touched_ids = {str(s.point.get("run_id")) for s in sent if s.point.get("run_id")}
+    def _result(self, ctx: _Attempt) -> RunResult:
+        returncode = os.waitstatus_to_exitcode(ctx.status) if ctx.status is not None else None
+        keys = set()
+        for e in ctx.events:
+            if e.event == "init" and e.detail.get("run_id") and e.detail.get("project"):
+                keys.add(self.backend.key(e.detail.get("entity"), e.detail.get("project"), str(e.detail["run_id"])))
+        touched_ids = {str(s.point.get("run_id")) for s in ctx.sent if s.point.get("run_id")}
         with self.backend.lock:
             runs = [
-                r
+                r.copy()
                 for r in self.backend.iter_runs()
-                if any(a.started_at >= start_clock for a in r.attempts) or r.key.run_id in touched_ids
+                if r.key in keys
+                or any(a.started_at >= ctx.start_clock for a in r.attempts)
+                or (not keys and r.key.run_id in touched_ids)
             ]
+        previous = next((r for r in reversed(self.results) if r.command == ctx.argv), None)
         return RunResult(
-            command=argv,
+            command=ctx.argv,
             returncode=returncode,
-            stdout=(logdir / "stdout.txt").read_text(errors="replace"),
-            stderr=(logdir / "stderr.txt").read_text(errors="replace"),
-            signals=sent,
+            stdout=(ctx.logdir / "stdout.txt").read_text(errors="replace"),
+            stderr=(ctx.logdir / "stderr.txt").read_text(errors="replace"),
+            signals=list(ctx.sent),
             runs=runs,
-            killed=killed,
-            duration=time.monotonic() - t0,
+            killed=list(ctx.killed),
+            duration=time.monotonic() - ctx.t0,
             served=self.served,
+            events=list(ctx.events),
+            problems=list(ctx.problems),
+            preemption=ctx.preempt,
+            timeline_from=dict(ctx.timeline_from),
+            previous=previous,
         )
+
+
+@dataclass
+class _Attempt:
+    """What the harness tracks while one command runs."""
+
+    argv: list[str]
+    proc: subprocess.Popen[bytes]
+    logdir: Path
+    start_clock: float
+    t0: float
+    timeline_from: dict[str, int]
+    preempt: Preemption | None
+    pid: int | None = None
+    status: int | None = None
+    starts: int = 0
+    killed: list[int] = field(default_factory=list)
+    sent: list[SentSignal] = field(default_factory=list)
+    events: list[ProcessEvent] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _command_line(pid: int) -> str:
+    """``bash launch.sh --steps 8`` for a live pid (``?`` once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            parts = [p.decode(errors="replace") for p in f.read().split(b"\0") if p]
+    except OSError:
+        return "?"
+    return shlex.join(parts)[:200] if parts else "?"
 
 
 def _send(pids: list[int], sig: _signal.Signals) -> list[int]:
@@ -590,11 +462,11 @@ def _accept_loop(listener: socket.socket, events: queue.Queue[tuple[str, Any]]) 
                 break
             data += chunk
         try:
-            msg = json.loads(data.decode() or "{}")
+            msg = protocol.decode(data)
         except ValueError:
             conn.close()
             continue
-        events.put(("trigger", (conn, msg)))
+        events.put(("message", (conn, msg)))
 
 
 def _status_loop(fd: int, events: queue.Queue[tuple[str, Any]]) -> None:

@@ -174,6 +174,12 @@ class Backend:
             self.problems.append(text)
             self._bump()
 
+    def record_event(self, run: RunRecord, kind: str, detail: str) -> None:
+        """Add an event to ``run``'s timeline at the backend's clock (e.g. the harness's ``signal``)."""
+        with self.lock:
+            run.event(self.now(), kind, detail)
+            self._bump()
+
     def _bump(self) -> None:
         self.version += 1
         self.changed.notify_all()

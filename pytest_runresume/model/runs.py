@@ -7,6 +7,7 @@ R60-R61, R65-R66, R70 and R71.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,6 +222,22 @@ class RunRecord:
     async_seen: set[tuple[str, str, int]] = field(default_factory=set)
     resume_asked: bool = False
     _last_step: int | None = None
+
+    def copy(self) -> RunRecord:
+        """A copy that later writes to this run do not change: what the run held at one moment
+        (a harness result keeps the run as its process left it)."""
+        dup = copy.copy(self)
+        dup.config = copy.deepcopy(self.config)
+        dup.summary = copy.deepcopy(self.summary)
+        dup.files = {name: list(lines) for name, lines in self.files.items()}
+        dup.steps = list(self.steps)
+        dup.tags = list(self.tags)
+        dup.attempts = [copy.deepcopy(a) for a in self.attempts]
+        dup.uploads = dict(self.uploads)
+        dup.timeline = list(self.timeline)
+        dup.archived = [list(lines) for lines in self.archived]
+        dup.async_seen = set(self.async_seen)
+        return dup
 
     # ---- derived views -------------------------------------------------------------------------
     @property

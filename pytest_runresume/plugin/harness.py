@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..harness import ExpectationFailed, Harness, Preemption, RunResult
+from ..harness import ExpectationFailed, Harness, Preemption, RequeueResult, RunResult, requeue_loop
 from ..wire import ServedBackend
 from .markers import PreemptSpec
 
@@ -53,9 +53,10 @@ class PytestHarness(Harness):
             self.hook.pytest_runresume_run_finished(result=result)
         if use_marker:
             assert self.marker is not None
+            allow = self.marker.allow
             if self.marker.crash_clock:
                 # R61: not crashed while the crash timeout has not passed; then crashed (R60).
-                result.expect(exit_code=self.marker.expect_exit)
+                result.expect(exit_code=self.marker.expect_exit, allow=allow)
                 before = result.state
                 if before in ("crashed", "preempted"):
                     raise ExpectationFailed(
@@ -66,8 +67,21 @@ class PytestHarness(Harness):
                 state=self.marker.expect_state,
                 exit_code=self.marker.expect_exit,
                 requeueable=self.marker.requeue,
+                allow=allow,
             )
         return result
+
+    def requeue(
+        self,
+        command: str | Sequence[str],
+        preemptions: Sequence[Preemption | None],
+        max_attempts: int | None = None,
+        **run_kwargs: Any,
+    ) -> RequeueResult:
+        """Run ``command`` again and again like a scheduler requeue, preempting attempt *i* with
+        ``preemptions[i]``; see :func:`pytest_runresume.harness.requeue_loop`. Call ``.check()`` on
+        the result. Every attempt passes ``preempt=`` explicitly, so the test's marker is not used."""
+        return requeue_loop(self, command, preemptions, max_attempts, **run_kwargs)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The command environment (see :meth:`Harness.env`), then ``pytest_runresume_subprocess_env``."""

@@ -7,16 +7,31 @@ from typing import Any
 
 import pytest
 
-from ..harness.runner import Preemption, Trigger
+from ..harness.diagnosis import CODES
 from ..harness.signals import parse_signal
+from ..harness.spec import Preemption, Trigger
 
 PREEMPT_HELP = (
     "preempt(signal='SIGUSR1', at_step=N | at='init'|'preempting'|'point:NAME'|'runtime:SECONDS', target='process'|'point'|'group', "
-    "expect_state='preempted', expect_exit=128+signum, requeue=True, escalate_after=None): "
-    "the first runresume.run() of the test gets this signal at that point, and its run must end as expected"
+    "expect_state='preempted', expect_exit=128+signum, requeue=True, escalate_after=None, start=1|'every', "
+    "allow=()): the first runresume.run() of the test gets this signal at that point (at the first start of the training "
+    "code that reaches it), and its run must end as expected with no bug found by the diagnosis (allow: finding codes "
+    "to accept)"
 )
 
-PREEMPT_KEYS = ("signal", "at_step", "at", "target", "expect_state", "expect_exit", "requeue", "escalate_after", "sync")
+PREEMPT_KEYS = (
+    "signal",
+    "at_step",
+    "at",
+    "target",
+    "expect_state",
+    "expect_exit",
+    "requeue",
+    "escalate_after",
+    "sync",
+    "start",
+    "allow",
+)
 
 
 CRASH_HELP = (
@@ -25,7 +40,7 @@ CRASH_HELP = (
     "clock is moved past the crash timeout it must be crashed (R60, R61, R63, R70c)"
 )
 
-CRASH_KEYS = ("at_step", "at", "target", "expect_state", "sync")
+CRASH_KEYS = ("at_step", "at", "target", "expect_state", "sync", "start", "allow")
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class PreemptSpec:
     expect_exit: int | None
     requeue: bool | None
     crash_clock: bool = False
+    allow: tuple[str, ...] = ()
 
 
 def _bad(item: pytest.Item, text: str) -> pytest.UsageError:
@@ -88,13 +104,21 @@ def parse_preempt(item: pytest.Item, marker: pytest.Mark, default_signal: Any) -
             target=kw.get("target", "process"),
             sync=bool(kw.get("sync", True)),
             escalate_after=kw.get("escalate_after"),
+            start=kw.get("start", 1),
         )
     except ValueError as exc:
-        raise _bad(item, f"target: {exc}") from None
+        key = next((k for k in ("target", "start", "escalate_after") if k in str(exc)), "signal")
+        raise _bad(item, f"{key}: {exc}") from None
+    allow = kw.get("allow", ())
+    if isinstance(allow, str):
+        allow = (allow,)
+    unknown_codes = sorted(set(allow) - set(CODES))
+    if unknown_codes:
+        raise _bad(item, f"allow: unknown finding code(s) {unknown_codes}; known: {sorted(CODES)}")
     expect_state = kw.get("expect_state", "preempted")
     expect_exit = kw.get("expect_exit", preemption.exit_code)
     requeue = kw.get("requeue", expect_state == "preempted" if expect_state else None)
-    return PreemptSpec(preemption, expect_state, expect_exit, requeue)
+    return PreemptSpec(preemption, expect_state, expect_exit, requeue, allow=tuple(allow))
 
 
 def parse_crash(item: pytest.Item, marker: pytest.Mark) -> PreemptSpec:
@@ -117,4 +141,5 @@ def parse_crash(item: pytest.Item, marker: pytest.Mark) -> PreemptSpec:
         spec.preemption.exit_code,
         requeue=False,
         crash_clock=True,
+        allow=spec.allow,
     )

@@ -104,6 +104,7 @@ def test_R03_R35_offline_run_synced_then_resumed_with_allow(launch, sync, wandb_
     resumed, out = launch(init={"id": "off1", "resume": "allow"}, n=2)
     assert out == {"resumed": True, "starting_step": 3}
     resumed.expect(state="finished", exit_code=0)
+    run = resumed.run  # results are snapshots: the resumed process's view
     assert run.steps == [0, 1, 2, 3, 4]
     assert [a.resumed for a in run.attempts] == [False, True]
 

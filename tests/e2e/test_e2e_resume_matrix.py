@@ -134,7 +134,8 @@ def test_R14_existing_id_without_resume_appends_history_with_steps_from_zero(lau
     seed(launch, "plain14")
     result, out = launch(id="plain14")
     assert out == {"id": "plain14", "resumed": False, "starting_step": 0}, result.report()
-    result.expect(state="finished", exit_code=0)
+    result.expect(state="finished", exit_code=0, allow=["not-resumed", "w&b-steps-repeated"])  # R14 on purpose
+    assert {f.code for f in result.findings} == {"not-resumed", "w&b-steps-repeated"}
     rec = result.run
     assert rec.steps == [0, 1, 2, 0, 1, 2]
     assert [row["i"] for row in rec.history] == [0, 1, 2, 0, 1, 2]

@@ -179,7 +179,9 @@ def test_requeued_run_without_resume_restarts_at_step_zero(runresume):
     r1 = f"{sweep.name}-r001"
     assert handouts(sweep) == [("run", r1), ("resume", r1)]
     assert printed(second) == [{"id": r1, "resumed": False, "starting_step": 0, "lr": 0.1}]
-    second.expect(state="finished")
+    allow = ["not-resumed", "w&b-steps-repeated", "steps-repeated"]  # the diagnosis names R14 and its effects
+    second.expect(state="finished", allow=allow)
+    assert {f.code for f in second.findings} == set(allow)
     assert second.run.steps == [0, 1, 2, 0, 1, 2, 3, 4]
     assert [a.resumed for a in second.run.attempts] == [False, False]
 
@@ -220,7 +222,9 @@ def test_agent_without_forward_signals_does_not_signal_its_run(runresume):
     result = agent(runresume, sweep, preempt=preempt)
     assert result.killed_by_signal == signal.SIGTERM
     assert "SWEEP-SIGNAL" not in result.stdout
-    result.expect(state="finished", requeueable=False)
+    result.expect(state="finished", requeueable=False, allow=["signal-not-forwarded"])
+    assert [f.code for f in result.findings] == ["signal-not-forwarded"]  # the diagnosis names R75's cause
+    assert "the launcher does not forward the signal" in result.findings[0].message
     assert result.run.steps == [0, 1, 2, 3, 4]
     assert not sweep.queue
 
@@ -239,7 +243,8 @@ def test_wandb_agent_in_a_thread_does_not_forward_signals(runresume):
     assert result.signals[0].pids == [int(result.signals[0].point["pid"])]
     assert result.state == "running" and not result.run.attempt.preempting
     runresume.advance_clock(runresume.backend.crash_timeout)
-    result.expect(state="crashed", requeueable=False)
+    result.expect(state="crashed", requeueable=False, allow=["no-handler"])  # R74: no handler can be installed
+    assert [f.code for f in result.findings] == ["no-handler"]
     assert runresume.backend.sweeps.state(sweep) == "finished" and not sweep.queue
 
 

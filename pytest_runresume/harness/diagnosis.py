@@ -1,0 +1,446 @@
+"""The diagnosis: look at what a finished process did and name the likely cause of each mistake.
+
+One module, used by every verdict: the ``preempt``/``crash`` markers, :meth:`RunResult.expect`,
+``requeue(...).check()``, the sweep helpers and ``runresume check``. It reads only what the harness
+recorded: the exit status, the signals sent and to which processes, what the hook inside the
+command reported (``wandb.init``, ``run.mark_preempting()``, signal handlers registered), the run as
+the process left it (attempts, history, timeline) and the SDK's own warnings on stderr.
+
+A :class:`Finding` has a code (:data:`CODES`), the rules it concerns, a one-line message that says
+what was seen and what to change, and a severity: ``bug`` (never correct for an entrypoint that must
+survive preemption: every verdict fails on it unless the test allows that code) or ``note`` (context
+for a failure, e.g. an exception's last line).
+"""
+
+from __future__ import annotations
+
+import re
+import signal as _signal
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from ..model import RunRecord
+    from .results import RunResult
+
+BUG = "bug"
+NOTE = "note"
+
+
+class Code(NamedTuple):
+    """What a finding code means: its rules, the mistake, and what to change."""
+
+    rules: tuple[str, ...]
+    meaning: str
+    fix: str
+
+
+#: Every finding code (stable: tests may ``allow`` one; ``docs/failures.md`` is generated from it).
+CODES: dict[str, Code] = {
+    "handler-exits-zero": Code(
+        ("R66", "R67"),
+        "the preemption handler exits 0, so the run is finished and never requeued",
+        "end the handler with sys.exit(128 + signum)",
+    ),
+    "no-handler": Code(
+        ("R68", "R70e"),
+        "no handler for the preemption signal: the process dies of it and the run is crashed after the timeout",
+        "register a handler for the scheduler's signal before training (checkpoint, mark_preempting, exit 128+signum)",
+    ),
+    "no-mark-preempting": Code(
+        ("R65", "R68"),
+        "the handler exits non-zero without run.mark_preempting(): the run is failed, not preempted",
+        "call run.mark_preempting() in the handler, before exiting",
+    ),
+    "mark-preempting-without-signal": Code(
+        ("R69",),
+        "run.mark_preempting() is called with no preemption (e.g. right after wandb.init): every failure is requeued",
+        "call run.mark_preempting() only in the preemption signal handler",
+    ),
+    "signal-not-forwarded": Code(
+        ("R68",),
+        "the signal reached a launcher (a batch shell, a wrapper script), never the process holding the run",
+        "start the training with exec, or trap the signal in the launcher and forward it to the child",
+    ),
+    "grace-period-ran-out": Code(
+        ("R73",),
+        "the handler did not finish within the grace period and was SIGKILLed",
+        "make the checkpoint and the exit fit in the scheduler's grace period (or ask for a longer one)",
+    ),
+    "rows-dropped": Code(
+        ("R34", "R35"),
+        "the SDK dropped rows logged with an explicit step below W&B's current step: the checkpoint lags the W&B step",
+        "save the checkpoint in the preemption handler; log without step= or from the resumed run's step",
+    ),
+    "steps-repeated": Code(
+        ("R35", "R36"),
+        "the script's own step counter was logged again after a handled preemption: steps were trained twice",
+        "save the checkpoint in the preemption handler, so a restart continues where the signal stopped it",
+    ),
+    "w&b-steps-repeated": Code(
+        ("R35", "R36"),
+        "W&B steps were logged more than once in one run",
+        "resume the run (resume='allow') instead of starting its history again",
+    ),
+    "not-resumed": Code(
+        ("R03", "R14", "R35"),
+        "a restart wrote to the same run id without resuming it: its history restarted at step 0",
+        "pass resume='allow' (or 'must' on restarts) to wandb.init",
+    ),
+    "run-id-changed": Code(
+        ("R21", "R28"),
+        "a restart wrote a new run instead of resuming the previous one: the run id is made anew or persisted too late",
+        "fix the run id before wandb.init and persist it before training (checkpoint, WANDB_RUN_ID, the job id)",
+    ),
+    "resume-must-missing": Code(
+        ("R02",),
+        "resume='must' on a run that does not exist yet: the first start fails",
+        "use resume='allow' with a fixed run id",
+    ),
+    "config-changed-on-resume": Code(
+        ("R39", "R40"),
+        "config.update with a changed value raised in the resumed process (values loaded on resume count as set)",
+        "pass allow_val_change=True, or log values that change during training",
+    ),
+    "preemption-not-delivered": Code(
+        ("R66",),
+        "a requeue loop ended before every planned preemption was delivered (an attempt exited 0 early)",
+        "see the attempt that exited 0: a preempted attempt must exit non-zero",
+    ),
+    "steps-missing": Code(
+        ("R35", "R36"), "W&B steps are not contiguous from 0, or fewer than expected", "see the other findings"
+    ),
+    "not-finished": Code(
+        ("R55",), "the last attempt of a requeue loop did not end finished", "see the last attempt's findings"
+    ),
+    "exception": Code((), "the process raised an exception (context for a failure)", "see the exception"),
+    "harness-problem": Code(
+        (),
+        "the harness could not do what it promised (a sync that timed out, an exit status never reported, "
+        "an ambiguous run)",
+        "see the message; e.g. sync=False for offline runs",
+    ),
+}
+
+#: The SDK's warning when ``run.log(..., step=k)`` is below the current step (R34).
+DROPPED_ROWS = re.compile(r"Tried to log to step (\d+) that is less than the current step (\d+)")
+_CONFIG_ERROR = re.compile(r"Attempted to change value of key \"([^\"]+)\" from (.*?) to (.*?)(?:\n|$)")
+_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+#: Signals the handler checks do not apply to: SIGKILL/SIGSTOP cannot be caught, SIGCONT & co. do not
+#: end a process (a SIGCONT is a harmless pause point), and SIGINT is Ctrl+C, which W&B's pattern
+#: leaves to Python's KeyboardInterrupt for manual cancellation (R68, R70d).
+_NOT_PREEMPTION = frozenset(
+    {
+        _signal.SIGKILL,
+        _signal.SIGSTOP,
+        _signal.SIGCONT,
+        _signal.SIGCHLD,
+        _signal.SIGURG,
+        _signal.SIGWINCH,
+        _signal.SIGINT,
+    }
+)
+_COUNTER_NAMES = ("train_step", "global_step", "trainer/global_step", "step", "iteration", "iter", "batch_idx")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One likely cause, named.
+
+    Attributes:
+        code: a key of :data:`CODES` (stable: tests may ``allow`` it).
+        message: one line: what was seen, and what to change.
+        severity: ``"bug"`` (fails every verdict) or ``"note"`` (context).
+        rules: the rule ids (R-ids of ``rules.md``) it concerns.
+    """
+
+    code: str
+    message: str
+    severity: str = BUG
+    rules: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        """``[bug: handler-exits-zero] message (R66, R67)``."""
+        rules = f" ({', '.join(self.rules)})" if self.rules else ""
+        return f"[{self.severity}: {self.code}] {self.message}{rules}"
+
+
+def finding(code: str, message: str, severity: str = BUG) -> Finding:
+    """A :class:`Finding` with the rules of its code."""
+    return Finding(code, message, severity, CODES[code].rules)
+
+
+def render_findings(findings: Iterable[Finding], notes: bool = True) -> str:
+    """The findings as ``\\n  likely cause: ...`` lines (bugs first), or ``""``."""
+    items = sorted((f for f in findings if notes or f.severity == BUG), key=lambda f: f.severity != BUG)
+    return "".join(f"\n  likely cause: {f.render()}" for f in items)
+
+
+def plain(text: str) -> str:
+    """``text`` without ANSI colour codes (the SDK colours its terminal output)."""
+    return _ANSI.sub("", text)
+
+
+def _sig_name(signum: int) -> str:
+    try:
+        return _signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def _last_exception(text: str) -> str | None:
+    for line in reversed(plain(text).splitlines()):
+        line = line.strip()
+        if _EXC_LINE.match(line):
+            return line
+    return None
+
+
+def _counter_key(rows: Sequence[dict[str, Any]], step_key: str | None) -> str | None:
+    if step_key is not None:
+        return step_key
+    for name in _COUNTER_NAMES:
+        values = [r.get(name) for r in rows if name in r]
+        if len(values) >= 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return name
+    return None
+
+
+def _attempt_rows(run: RunRecord) -> list[list[dict[str, Any]]]:
+    """The history rows of each attempt (by the line index each attempt began at)."""
+    import json
+
+    bounds = [a.start_line for a in run.attempts] + [len(run.history_lines)]
+    out = []
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        out.append([json.loads(line) for line in run.history_lines[lo:hi] if line is not None])
+    return out
+
+
+def _after_hard_kill(run: RunRecord) -> bool:
+    """Whether the attempt before the latest ended without reporting an exit (SIGKILL, R73)."""
+    return len(run.attempts) >= 2 and not run.attempts[-2].complete
+
+
+def run_findings(run: RunRecord, step_key: str | None = None) -> list[Finding]:
+    """What is wrong with a run's history across its attempts (any route: one result or a loop).
+
+    Args:
+        run: the run as some process left it.
+        step_key: the history key of the script's own step counter (default: the first of
+            ``train_step``, ``global_step``, ``trainer/global_step``, ``step``, ``iteration``,
+            ``iter``, ``batch_idx`` that the run logs as integers).
+    """
+    out: list[Finding] = []
+    last = run.attempts[-1] if run.attempts else None
+    if last is not None and last.number > 1 and not last.resumed and last.start_line > 0:
+        out.append(
+            finding(
+                "not-resumed",
+                f"process {last.number} did not resume run {run.key.path}: it wrote to the same id without resuming, "
+                "so its history restarted at step 0 — pass resume='allow' (or 'must') to wandb.init on a restart",
+            )
+        )
+    dup = sorted(s for s, n in Counter(run.steps).items() if s is not None and n > 1)
+    if dup:
+        out.append(
+            finding("w&b-steps-repeated", f"W&B steps {dup[:10]} of run {run.key.path} were logged more than once")
+        )
+    per_attempt = _attempt_rows(run)
+    key = _counter_key([r for rows in per_attempt for r in rows], step_key)
+    if key is not None and len(per_attempt) >= 2:
+        seen: set[Any] = set()
+        for number, rows in enumerate(per_attempt, start=1):
+            values = [r[key] for r in rows if key in r]
+            again = sorted({v for v in values if v in seen}, key=repr)
+            if again and number > 1:
+                hard = not run.attempts[number - 2].complete
+                out.append(
+                    finding(
+                        "steps-repeated",
+                        f"{key!r} values {again[:10]} were logged again by process {number}: the steps between "
+                        "the last checkpoint and the preemption were trained twice — "
+                        + (
+                            "expected after a SIGKILL, which no handler can catch (checkpoint more often to lose less)"
+                            if hard
+                            else "save the checkpoint in the preemption handler, before exiting"
+                        ),
+                        NOTE if hard else BUG,
+                    )
+                )
+            seen.update(values)
+    return out
+
+
+def _signalled(result: RunResult) -> list[Any]:
+    return [s for s in result.signals if not s.escalation]
+
+
+def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
+    """The findings for one process run by the harness (see the module docstring).
+
+    Args:
+        result: a finished :class:`~pytest_runresume.harness.RunResult`.
+        step_key: the script's own step counter key (see :func:`run_findings`).
+
+    Returns:
+        The findings, bugs and notes, in a stable order.
+    """
+    out: list[Finding] = [finding("harness-problem", p) for p in result.problems]
+    text = plain(result.stderr + "\n" + result.stdout)
+    sent = _signalled(result)
+    catchable = [s for s in sent if s.signal not in _NOT_PREEMPTION]
+    escalations = [s for s in result.signals if s.escalation]
+    holders = result.holders
+    run = result.runs[0] if len(result.runs) == 1 else None
+    state = result.served.backend.state(run) if run is not None else None
+    preempting_events = [e for e in result.events if e.event == "mark_preempting"]
+
+    for e in preempting_events:
+        if e.signals_before == 0:
+            out.append(
+                finding(
+                    "mark-preempting-without-signal",
+                    f"run.mark_preempting() was called at step {e.detail.get('step')} by pid {e.pid} before any "
+                    "preemption signal: every failure, code bugs included, would count as a preemption and be "
+                    "requeued again and again — call it only in the preemption signal handler (R68)",
+                )
+            )
+            break
+
+    if catchable:
+        first = catchable[0]
+        sig = first.signal.name
+        holder_pids = set(holders)
+        reached_holder = bool(holder_pids & set(first.pids)) or not holder_pids
+        handled = any(e.signals_before > 0 for e in preempting_events)
+        # The exit the SDK reported for the process holding the run (the top process may be a
+        # launcher or an agent whose own exit says nothing about the handler).
+        attempt = run.attempt if run is not None else None
+        if attempt is not None and attempt.complete:
+            reported: int | None = attempt.exit_code
+        elif not holder_pids or result.holders.keys() & set(first.pids):
+            reported = result.exit_code
+        else:
+            reported = None
+        died = attempt is not None and not attempt.complete
+        if escalations:
+            grace = result.preemption.escalate_after if result.preemption is not None else None
+            out.append(
+                finding(
+                    "grace-period-ran-out",
+                    f"the process was still running {grace if grace is not None else '?'} s after {sig} and was "
+                    f"SIGKILLed (pids {escalations[0].pids}): the grace period ran out before the handler finished "
+                    "— make the checkpoint and the exit fit in the scheduler's grace period",
+                )
+            )
+        elif not reached_holder and not handled and state not in ("preempted", "preempting"):
+            went = ", ".join(f"pid {p} ({first.commands.get(p, '?')})" for p in first.pids)
+            held = ", ".join(f"pid {p} ({' '.join(map(str, d.get('argv') or [])) or '?'})" for p, d in holders.items())
+            out.append(
+                finding(
+                    "signal-not-forwarded",
+                    f"{sig} went to {went}; the process holding the run, {held}, never received it (the run ended "
+                    f"{state!r}): the launcher does not forward the signal — start the training with exec "
+                    "(`exec python train.py`) or trap the signal and forward it to the child",
+                )
+            )
+        elif not handled and (result.killed_by_signal == first.signal or died):
+            registered = sorted(
+                {
+                    _sig_name(e.detail["signum"])
+                    for e in result.events
+                    if e.event == "handler" and e.pid in holder_pids and e.detail.get("handler") == "function"
+                }
+            )
+            has = (
+                f"it registered handlers for {', '.join(registered)} only"
+                if registered
+                else "it registered no signal handler"
+            )
+            out.append(
+                finding(
+                    "no-handler",
+                    f"the process died of {sig}: {has} — register a {sig} handler before training that saves a "
+                    "checkpoint, calls run.mark_preempting() and exits 128+signum",
+                )
+            )
+        elif reported == 0:
+            out.append(
+                finding(
+                    "handler-exits-zero",
+                    f"the {sig} handler exited 0: a preempted run must exit non-zero (128+signum = "
+                    f"{128 + int(first.signal)}), otherwise it is 'finished' and never requeued",
+                )
+            )
+        elif not handled and state == "failed":
+            out.append(
+                finding(
+                    "no-mark-preempting",
+                    f"the {sig} handler exited {reported} without calling run.mark_preempting(): the run is "
+                    "'failed', not 'preempted', and is not requeued",
+                )
+            )
+
+    for m in DROPPED_ROWS.finditer(text):
+        hard = run is not None and _after_hard_kill(run)
+        out.append(
+            finding(
+                "rows-dropped",
+                f'the SDK dropped rows: "Tried to log to step {m.group(1)} that is less than the current step '
+                f"{m.group(2)}\" — the script logs explicit steps from a checkpoint that lags W&B's step "
+                + (
+                    "(expected after a SIGKILL, which no handler can catch)"
+                    if hard
+                    else "(save the checkpoint in the preemption handler, or log without step=)"
+                ),
+                NOTE if hard else BUG,
+            )
+        )
+        break
+
+    exc = _last_exception(result.stderr)
+    cfg = _CONFIG_ERROR.search(text)
+    if cfg:
+        out.append(
+            finding(
+                "config-changed-on-resume",
+                f"config.update changed {cfg.group(1)!r} from {cfg.group(2)} to {cfg.group(3).rstrip('.')} in a "
+                "resumed run and raised: values loaded on resume count as set — pass allow_val_change=True, or "
+                "log values that change",
+            )
+        )
+    elif exc and re.search(r"resume", exc) and re.search(r"does not exist|requires an existing run|must", exc):
+        out.append(
+            finding(
+                "resume-must-missing",
+                f"wandb.init raised {exc!r}: resume='must' needs an existing run, so the first start fails — use "
+                "resume='allow' with a fixed run id",
+            )
+        )
+    elif exc and (result.exit_code not in (0, None)) and not catchable:
+        out.append(finding("exception", f"the process raised {exc}", NOTE))
+
+    if run is not None:
+        out.extend(run_findings(run, step_key))
+        prev = result.previous
+        if prev is not None and len(prev.runs) == 1 and prev.runs[0].key != run.key and run.attempt is not None:
+            before = prev.runs[0]
+            if not run.attempt.resumed and result.served.backend.state(before) != "finished":
+                how = (
+                    "the run id is persisted too late (only in the preemption handler or after training) — fix it "
+                    "before wandb.init and persist it before training"
+                    if before.attempt is not None and not before.attempt.complete
+                    else "the run id is made anew at each start — take it from the checkpoint or WANDB_RUN_ID"
+                )
+                out.append(
+                    finding(
+                        "run-id-changed",
+                        f"the restart wrote a new run {run.key.path} instead of resuming {before.key.path} "
+                        f"(which ended {result.served.backend.state(before)!r}): {how}",
+                    )
+                )
+    return out
