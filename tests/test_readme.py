@@ -30,4 +30,4 @@ def test_the_use_it_example_runs_as_written(pytester):
     pytester.makepyfile(test_use_it=block)
     (pytester.path / "train.py").write_text((ROOT / "examples" / "train.py").read_text())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
