@@ -22,6 +22,7 @@ command does not use ``resume="auto"``).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal as _signal
 import tempfile
@@ -444,10 +445,31 @@ def render_details(results: Sequence[CheckResult]) -> str:
     return "\n\n".join(parts)
 
 
+#: ANSI escape sequences: CSI (colours, ``ESC[1;34m``, also its 8-bit form), OSC (titles, links; ended
+#: by BEL or ``ESC\\``, never past a line), and the other escapes (``ESC c``, ``ESC ( B``...).
+_ANSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]")
+#: Characters XML 1.0 does not allow (its ``Char`` production), lone surrogates included.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` fit for an XML 1.0 document: ANSI escape sequences stripped (wandb colours its
+    ``wandb:`` lines), then every character XML 1.0 forbids dropped (other control characters)."""
+    return _NOT_XML_CHAR.sub("", _ANSI.sub("", text))
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
+    if text is not None:
+        el.text = xml_text(text)
+    return el
+
+
 def junit_xml(results: Sequence[CheckResult], command: str, suite: str = "runresume check") -> bytes:
-    """A JUnit XML report (one ``testcase`` per check) for CI."""
+    """A JUnit XML report (one ``testcase`` per check) for CI. Every text and attribute goes through
+    :func:`xml_text`, so a colourful output tail still gives a document that parses."""
     root = ET.Element("testsuites")
-    ts = ET.SubElement(
+    ts = _element(
         root,
         "testsuite",
         name=suite,
@@ -457,16 +479,16 @@ def junit_xml(results: Sequence[CheckResult], command: str, suite: str = "runres
         skipped=str(sum(r.status == "skipped" for r in results)),
         time=f"{sum(r.duration for r in results):.3f}",
     )
-    props = ET.SubElement(ts, "properties")
-    ET.SubElement(props, "property", name="command", value=command)
+    props = _element(ts, "properties")
+    _element(props, "property", name="command", value=command)
     for r in results:
-        case = ET.SubElement(ts, "testcase", classname="runresume.check", name=r.name, time=f"{r.duration:.3f}")
-        cprops = ET.SubElement(case, "properties")
-        ET.SubElement(cprops, "property", name="rules", value=" ".join(r.check.rules))
+        case = _element(ts, "testcase", classname="runresume.check", name=r.name, time=f"{r.duration:.3f}")
+        cprops = _element(case, "properties")
+        _element(cprops, "property", name="rules", value=" ".join(r.check.rules))
         if r.status == "failed":
-            ET.SubElement(case, "failure", message=r.reason).text = r.details or r.reason
+            _element(case, "failure", r.details or r.reason, message=r.reason)
         elif r.status == "skipped":
-            ET.SubElement(case, "skipped", message=r.reason)
+            _element(case, "skipped", message=r.reason)
         else:
-            ET.SubElement(case, "system-out").text = r.reason
+            _element(case, "system-out", r.reason)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

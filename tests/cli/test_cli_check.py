@@ -94,13 +94,22 @@ def test_the_example_passes_the_battery(tmp_path):
 
 def test_a_handler_that_exits_0_fails_the_preemption_check(tmp_path):
     script = broken_copy(tmp_path, "sys.exit(128 + signum)", "sys.exit(0)")
-    code, out = run_check("--only", "preempted", "--", "python", str(script))
+    report = tmp_path / "check.xml"
+    code, out = run_check("--only", "preempted", "--junit-xml", str(report), "--", "python", str(script))
     assert code == 1
     line = row(out, "preempted")
     assert "FAILED" in line
     assert "exit code 0, expected 138" in line and "handler exits 0" in line and "(R66, R67)" in line
     assert "--- preempted:" in out and "signal SIGUSR1 sent" in out  # the timeline follows the table
     assert "0 passed, 1 failed, 0 skipped" in out
+
+    # The output tail in the report has wandb's coloured "wandb:" lines; the file still parses.
+    failure = ET.parse(report).getroot().find("testsuite/testcase/failure")
+    assert failure is not None and failure.text is not None
+    assert "exit code 0, expected 138" in failure.get("message", "") and "handler exits 0" in failure.get("message", "")
+    assert "exit: returncode 0 (exit code 0)" in failure.text
+    assert "signal SIGUSR1 sent" in failure.text and "\nwandb: " in failure.text
+    assert "\x1b" not in failure.text and "[0m" not in failure.text
 
 
 def test_a_run_id_that_changes_each_start_fails_the_resume_check(tmp_path):
@@ -190,3 +199,46 @@ def test_junit_xml_names_each_check_and_its_rules():
     failure = cases["y"].find("failure")
     assert failure is not None and failure.get("message") == "broke <here>" and failure.text == "timeline & output"
     assert re.search(r'name="command" value="python train.py"', junit_xml(results, "python train.py").decode())
+
+
+COLOURED_TAIL = (
+    "--- stderr (last 3 lines) ---\n"
+    "\x1b[1;34mwandb\x1b[0m: \U0001f680 View run \x1b[33mrr-x\x1b[0m at: \x1b[34mhttp://127.0.0.1/r\x1b[0m\n"
+    "progress\r50%\x08\x08\x0b\x0c\x00 \x1b]0;title\x07done\x1b[?25h\n"
+    "Traceback: KeyError: 'WANDB_RUN_ID'\x1b[K"
+)
+
+
+def test_junit_xml_parses_with_colour_codes_and_control_characters(tmp_path):
+    """wandb colours its lines (ESC[1;34m); other control characters are not XML 1.0 either."""
+    results = [
+        CheckResult(
+            Check("preempted", "t", ("R66",)), "failed", "exit code 0, \x1b[31mexpected 138\x1b[0m\x01", COLOURED_TAIL
+        ),
+        CheckResult(Check("auto_same_dir", "t", ("R09",)), "skipped", "\x1b[2mno resume file\x1b[0m\x02"),
+        CheckResult(Check("finishes", "t", ("R55",)), "passed", "exit 0\x1b[0m, finished\x7f\x1b"),
+    ]
+    path = tmp_path / "check.xml"
+    path.write_bytes(junit_xml(results, "python train.py --tag \x1b[1mx\x1b[0m\x03"))
+    root = ET.parse(path).getroot()
+    assert root.find("testsuite/properties/property").get("value") == "python train.py --tag x"  # type: ignore[union-attr]
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    failure = cases["preempted"].find("failure")
+    assert failure is not None and failure.get("message") == "exit code 0, expected 138"
+    assert failure.text == (
+        "--- stderr (last 3 lines) ---\n"
+        "wandb: \U0001f680 View run rr-x at: http://127.0.0.1/r\n"
+        "progress\n50% done\n"  # the parser reads a lone CR as a newline
+        "Traceback: KeyError: 'WANDB_RUN_ID'"
+    )
+    assert cases["auto_same_dir"].find("skipped").get("message") == "no resume file"  # type: ignore[union-attr]
+    assert cases["finishes"].find("system-out").text == "exit 0, finished\x7f"  # type: ignore[union-attr]
+
+
+def test_xml_text_strips_ansi_sequences_and_drops_what_xml_forbids():
+    from pytest_runresume.conformance.entrypoint import xml_text
+
+    assert xml_text("\x1b[1;34mwandb\x1b[0m: ok") == "wandb: ok"
+    assert xml_text("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\b") == "alinkb"  # OSC 8 hyperlink
+    assert xml_text("\x9b31mred\x1bc\x1b(Bx") == "redx"  # 8-bit CSI, RIS, charset selection
+    assert xml_text("\x00\x08\x0b\x0c\x1f\ud800\ufffe|\t\n\r|\u00e9\U0001f680") == "|\t\n\r|\u00e9\U0001f680"
