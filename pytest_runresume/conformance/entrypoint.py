@@ -17,6 +17,11 @@ must honour it (``wandb.init`` reads it when no ``id=`` is passed) or its own ``
 
 The two ``auto`` checks are skipped when the first run writes no ``wandb/wandb-resume.json`` (the
 command does not use ``resume="auto"``).
+
+Every signal the battery sends (the preemption signal, SIGKILL) goes to ``target``, as the ``preempt``
+marker's ``Preemption(target=...)``: ``"process"`` (default: the command's own process), ``"point"``
+(the process that reached the trigger point: the training run when the command is a launcher) or
+``"group"`` (every process of the command's tree, wandb-core included, as a scheduler's cancel does).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from ..harness import (
     parse_signal,
 )
 from ..harness.requeue import RequeueResult
+from ..harness.runner import TARGETS
 from ..model import Backend
 from ..wire import ServedBackend
 
@@ -157,6 +163,10 @@ class EntrypointBattery:
         timeout: seconds one run of the command may take.
         crash_timeout: the fake backend's crash timeout (R61); the clock is moved, never waited for.
         cwd: where relative paths in ``command`` are resolved (default: the current directory).
+        target: who gets every signal the battery sends, as :class:`~pytest_runresume.harness.Preemption`'s
+            ``target``: ``"process"`` (the command's own process), ``"point"`` (the process that
+            reached the trigger point, e.g. the training run under a launcher), ``"group"`` (every
+            process of the command's tree, wandb-core included, as a scheduler's cancel does).
     """
 
     command: str | Sequence[str]
@@ -166,6 +176,7 @@ class EntrypointBattery:
     timeout: float = 120.0
     crash_timeout: float = 300.0
     cwd: Path | None = None
+    target: str = "process"
     argv: list[str] = field(init=False)
     results: dict[str, CheckResult] = field(init=False, default_factory=dict)
 
@@ -174,6 +185,8 @@ class EntrypointBattery:
         self.sig = parse_signal(self.signal)
         if self.step < 0:
             raise ValueError(f"the step must be >= 0, got {self.step}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown signal target {self.target!r}; expected one of {TARGETS}")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if self.base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="runresume-check-")
@@ -199,14 +212,25 @@ class EntrypointBattery:
 
     @property
     def description(self) -> str:
-        return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step})"
+        to = "" if self.target == "process" else f", sent to the {self.target}"
+        return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step}{to})"
 
     def _harness(self, name: str) -> Harness:
         assert self.base_dir is not None
         return Harness(self.served, self.base_dir / name, timeout=self.timeout)
 
     def _preemption(self, sig: _signal.Signals | str | int | None = None) -> Preemption:
-        return Preemption(parse_signal(sig) if sig is not None else self.sig, Trigger.at_step(self.step))
+        return Preemption(
+            parse_signal(sig) if sig is not None else self.sig, Trigger.at_step(self.step), target=self.target
+        )
+
+    def _sent_to(self, result: RunResult) -> str:
+        """For a target other than the process: how many processes the signal reached."""
+        if self.target == "process" or not result.signals:
+            return ""
+        sent = result.signals[0]
+        n = len(sent.pids)
+        return f" ({sent.signal.name} sent to {n} process{'es' if n != 1 else ''}, target {self.target})"
 
     def _run(
         self,
@@ -307,7 +331,7 @@ class EntrypointBattery:
         elif result.state == "failed":
             hint = f"the {sig} handler does not call run.mark_preempting() before exiting (R65, R68)"
         self._expect(result, hint, state="preempted", exit_code=pre.exit_code, requeueable=True)
-        return f"exit {result.exit_code}, preempted at step {result.run.last_step}, requeueable"
+        return f"exit {result.exit_code}, preempted at step {result.run.last_step}, requeueable{self._sent_to(result)}"
 
     def _check_resumed(self) -> str:
         if self._preempted is None:
@@ -354,7 +378,10 @@ class EntrypointBattery:
         backend.advance_clock(1)
         hint = "mark_preempting() was called without a preemption (R69)" if result.state == "preempted" else ""
         self._expect(result, hint, state="crashed", requeueable=False)
-        return f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {backend.crash_timeout:g} s"
+        return (
+            f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {backend.crash_timeout:g} s"
+            + self._sent_to(result)
+        )
 
     def _check_failed(self) -> str:
         env = {INJECT_ENV: str(self.step)}

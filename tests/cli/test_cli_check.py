@@ -14,7 +14,14 @@ import pytest
 from click.testing import CliRunner
 
 from pytest_runresume.cli import main
-from pytest_runresume.conformance.entrypoint import CHECKS, Check, CheckResult, junit_xml, resolve_command
+from pytest_runresume.conformance.entrypoint import (
+    CHECKS,
+    Check,
+    CheckResult,
+    EntrypointBattery,
+    junit_xml,
+    resolve_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "examples" / "train.py"
@@ -151,9 +158,28 @@ def test_the_exception_injection_fails_the_run(runresume):
     assert "RuntimeError: pytest-runresume: exception injected after step 2" in result.stderr
 
 
+def test_target_group_signals_the_whole_tree_of_the_example():
+    """--target group, as the preempt marker's target: the preemption signal and the SIGKILL go to every
+    process of the command's tree (train.py and wandb-core), and the example still passes (R67, R70c)."""
+    code, out = run_check("--target", "group", "--only", "preempted,resumed,crashed", "--", "python", str(TRAIN))
+    assert code == 0, out
+    assert out.startswith(f"runresume check: python {TRAIN}  (SIGUSR1 and SIGKILL after step 2, sent to the group)")
+    assert "PASSED" in row(out, "resumed")
+    for name, sig in (("preempted", "SIGUSR1"), ("crashed", "SIGKILL")):
+        line = row(out, name)
+        sent = re.search(rf"\({sig} sent to (\d+) processes, target group\)", line)
+        assert "PASSED" in line and sent is not None and int(sent.group(1)) >= 2, line  # not only train.py
+    assert "3 passed, 0 failed, 0 skipped" in out
+
+
 def test_bad_options_are_usage_errors():
     code, out = run_check("--only", "nope", "--", "python", "x.py")
     assert code == 2 and "unknown check(s) ['nope']" in out
+    code, out = run_check("--target", "session", "--", "python", "x.py")
+    assert code == 2 and "Invalid value for '--target'" in out and "'session' is not one of" in out
+    assert "'process', 'point', 'group'" in out
+    with pytest.raises(ValueError, match="unknown signal target 'session'"):
+        EntrypointBattery("python x.py", target="session")
     code, out = run_check("--signal", "SIGNOPE", "--", "python", "x.py")
     assert code == 2 and "SIGNOPE" in out
     code, out = run_check()
