@@ -72,8 +72,14 @@ def check(
     same / another directory. Exits 1 if a check fails. --target says who gets the signals: the
     command's process, the process at the trigger point, or every process of its tree (group).
 
-    The command gets its run id in WANDB_RUN_ID; it must honour it (wandb.init reads it when no id=
-    is passed). Example: runresume check -- python train.py --epochs 2
+    Run ids: finishes, preempted, crashed and failed give the command a new run id in WANDB_RUN_ID,
+    resumed gives it the preempted check's id again (in that check's directory); the command must
+    honour it (wandb.init reads it when no id= is passed). The two resume="auto" checks run it
+    without WANDB_RUN_ID: they test the SDK finding the id in wandb/wandb-resume.json of the working
+    directory (R09-R12), and are skipped when the command writes no such file (it does not use
+    resume="auto", or needs its run id from outside and exits without one).
+
+    Example: runresume check -- python train.py --epochs 2
     """
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     unknown = sorted(set(names or ()) - set(CHECK_NAMES))

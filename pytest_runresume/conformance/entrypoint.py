@@ -2,8 +2,7 @@
 command (``runresume check -- python train.py``, or the packaged ``test_entrypoint`` module).
 
 Each check runs the command with the harness against an embedded fake backend, in a fresh working
-directory (which is also ``WANDB_DIR``), and gives the run id in ``WANDB_RUN_ID`` (R18): the command
-must honour it (``wandb.init`` reads it when no ``id=`` is passed) or its own ``--run-id``.
+directory (which is also ``WANDB_DIR``).
 
 ======================  ==================================================================
 ``finishes``            left alone it exits 0 and the run is ``finished`` (R55, R66, R70a)
@@ -15,8 +14,20 @@ must honour it (``wandb.init`` reads it when no ``id=`` is passed) or its own ``
 ``auto_other_dir``      ... and a start in another directory makes a new run
 ======================  ==================================================================
 
-The two ``auto`` checks are skipped when the first run writes no ``wandb/wandb-resume.json`` (the
-command does not use ``resume="auto"``).
+What each check gives the command as its run id:
+
+- ``finishes``, ``preempted``, ``crashed``, ``failed``: a new id in ``WANDB_RUN_ID`` (R18). The command
+  must honour it (``wandb.init`` reads it when no ``id=`` is passed; a ``--run-id`` flag of its own
+  should default to it).
+- ``resumed``: the ``preempted`` check's id in ``WANDB_RUN_ID`` again, in that check's directory.
+- ``auto_same_dir``, ``auto_other_dir``: no ``WANDB_RUN_ID``. They test the id-less path of
+  ``resume="auto"`` by definition: the SDK finds the id in ``wandb/wandb-resume.json`` of the working
+  directory (R09-R12). The first run is preempted after step N and restarted in the same directory;
+  then the command starts in another directory. Both are skipped when that first run writes no
+  ``wandb/wandb-resume.json``: the command does not use ``resume="auto"``, or it cannot run without a
+  run id (it exits before the trigger point, e.g. on ``os.environ["WANDB_RUN_ID"]``): it needs its
+  run id from outside, as in W&B's ``WANDB_RESUME=auto WANDB_RUN_ID=<id> python eval.py``, and the
+  checks above cover that.
 
 Every signal the battery sends (the preemption signal, SIGKILL) goes to ``target``, as the ``preempt``
 marker's ``Preemption(target=...)``: ``"process"`` (default: the command's own process), ``"point"``
@@ -44,6 +55,7 @@ from ..harness import (
     Preemption,
     RunResult,
     Trigger,
+    TriggerNotReached,
     parse_signal,
 )
 from ..harness.requeue import RequeueResult
@@ -118,10 +130,11 @@ class CheckResult:
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, details: str = "") -> None:
+    def __init__(self, reason: str, details: str = "", cause: BaseException | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.details = details
+        self.cause = cause
 
 
 class _Skipped(Exception):
@@ -194,7 +207,7 @@ class EntrypointBattery:
         self.base_dir = Path(self.base_dir)
         self.served = ServedBackend(Backend(crash_timeout=self.crash_timeout)).start()
         self._preempted: tuple[Harness, str, RunResult] | None = None
-        self._auto: tuple[Harness, RunResult, bool] | _Failed | None = None
+        self._auto: tuple[Harness, RunResult, bool] | _Failed | _Skipped | None = None
         self._steps: int | None = None
 
     # ---- plumbing ------------------------------------------------------------------------------------
@@ -246,7 +259,7 @@ class EntrypointBattery:
             return harness.run(self.argv, preempt=preempt, env=env)
         except HarnessError as exc:
             head, rest = _first_line(exc)
-            raise _Failed(head, rest) from None
+            raise _Failed(head, rest, exc) from None
         except FileNotFoundError as exc:
             raise _Failed(str(exc)) from None
 
@@ -408,20 +421,41 @@ class EntrypointBattery:
         """The first run without a run id (preempted after step N), shared by both auto checks."""
         if self._auto is None:
             harness = self._harness("auto")
+            resume_file = harness.workdir / "wandb" / "wandb-resume.json"
             try:
                 result = self._run(harness, None, preempt=self._preemption())
             except _Failed as exc:
-                self._auto = exc
+                needs_id = isinstance(exc.cause, TriggerNotReached) and not resume_file.is_file()
+                self._auto = _Skipped(self._needs_run_id(harness.results[-1])) if needs_id else exc
             else:
-                uses_auto = (harness.workdir / "wandb" / "wandb-resume.json").is_file()
-                self._auto = (harness, result, uses_auto)
-        if isinstance(self._auto, _Failed):
+                self._auto = (harness, result, resume_file.is_file())
+        if isinstance(self._auto, (_Failed, _Skipped)):
             raise self._auto
         harness, result, uses_auto = self._auto
         if not uses_auto:
             raise _Skipped("entrypoint does not use resume='auto' (its first run wrote no wandb/wandb-resume.json)")
         self._one_run(result)
         return harness, result
+
+    def _needs_run_id(self, result: RunResult) -> str:
+        """The skip reason of the auto checks for a command that exited before the trigger point
+        without a run id and wrote no wandb-resume.json."""
+        why = (
+            f"these checks run it without {RUN_ID_ENV} by definition: they test resume='auto' finding the id "
+            "in wandb/wandb-resume.json of the working directory (R09-R12)"
+        )
+        if not result.runs:
+            last = next((line.strip() for line in reversed(result.stderr.splitlines()) if line.strip()), "")
+            said = f" (its last output: {last[:120]})" if last else ""
+            return (
+                f"the command needs its run id from outside ({RUN_ID_ENV}): without it, it exited with code "
+                f"{result.exit_code} before any run and wrote no wandb/wandb-resume.json{said}; {why}"
+            )
+        return (
+            f"the command needs its run id from outside ({RUN_ID_ENV}) or does not use resume='auto': without "
+            f"it, it exited with code {result.exit_code} before the trigger point "
+            f"({self._preemption().trigger.describe()}) and wrote no wandb/wandb-resume.json; {why}"
+        )
 
     def _check_auto_same_dir(self) -> str:
         harness, first = self._auto_first()

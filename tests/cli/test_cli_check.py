@@ -41,6 +41,22 @@ for step in range(run.starting_step, 6):
 run.finish()
 """
 
+# W&B's own auto example takes the id from outside: WANDB_RESUME=auto WANDB_RUN_ID=... python eval.py
+AUTO_NEEDS_ID_SCRIPT = """
+import os, signal, sys, wandb
+
+run = wandb.init(project="auto-id", id=os.environ["WANDB_RUN_ID"], resume="auto")
+
+def on_preemption(signum, frame):
+    run.mark_preempting()
+    sys.exit(128 + signum)
+
+signal.signal(signal.SIGUSR1, on_preemption)
+for step in range(run.starting_step, 6):
+    run.log({"step": step})
+run.finish()
+"""
+
 
 def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
     """``examples/train.py`` with one line changed (the line must still be there)."""
@@ -148,6 +164,34 @@ def test_an_auto_resume_entrypoint_gets_the_auto_checks(tmp_path):
     assert code == 0, out
     assert "PASSED" in row(out, "auto_same_dir") and "resumed from its wandb-resume.json" in out
     assert "PASSED" in row(out, "auto_other_dir") and "another directory made a new run" in out
+
+
+def test_auto_checks_skip_a_command_that_needs_its_run_id_from_outside(tmp_path):
+    """The auto checks test the id-less path (wandb-resume.json, R09-R12), so they run the command
+    without WANDB_RUN_ID; a command that cannot run without one is skipped with that reason, not
+    failed with "exited before reaching the trigger point". The id checks still run it (R18)."""
+    script = tmp_path / "auto_needs_id.py"
+    script.write_text(textwrap.dedent(AUTO_NEEDS_ID_SCRIPT))
+    code, out = run_check("--only", "preempted,resumed,auto_same_dir,auto_other_dir", "--", "python", str(script))
+    assert code == 0, out
+    assert "PASSED" in row(out, "preempted") and "PASSED" in row(out, "resumed")
+    for name in ("auto_same_dir", "auto_other_dir"):
+        line = row(out, name)
+        assert "SKIPPED" in line, out
+        assert "the command needs its run id from outside (WANDB_RUN_ID): without it, it exited with code 1" in line
+        assert "before any run and wrote no wandb/wandb-resume.json" in line and "KeyError: 'WANDB_RUN_ID'" in line
+        assert "run it without WANDB_RUN_ID by definition" in line and "(R09-R12)" in line
+        assert "trigger point" not in line
+    assert "2 passed, 0 failed, 2 skipped" in out
+
+
+def test_the_help_says_which_checks_give_the_run_id():
+    code, out = run_check("--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "finishes, preempted, crashed and failed give the command a new run id in WANDB_RUN_ID" in text
+    assert 'The two resume="auto" checks run it without WANDB_RUN_ID' in text
+    assert "needs its run id from outside" in text
 
 
 def test_the_exception_injection_fails_the_run(runresume):
