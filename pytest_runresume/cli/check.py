@@ -68,16 +68,20 @@ def check(
     Runs a standard battery against an embedded fake W&B backend, each check in a fresh working
     directory: completes -> finished; the preemption signal after step N -> preempted, exit
     128+signum, requeueable; a restart with the same id -> resumed at the right step, no step twice;
-    SIGKILL -> crashed after the timeout; an exception -> failed, not preempted; resume="auto" in the
-    same / another directory. Exits 1 if a check fails. --target says who gets the signals: the
-    command's process, the process at the trigger point, or every process of its tree (group).
+    SIGKILL -> crashed after the timeout; SIGKILL, then the same command again (restarted_after_kill)
+    -> the same run resumed, no step twice, finished; an exception -> failed, not preempted;
+    resume="auto" in the same / another directory. Exits 1 if a check fails. --target says who gets
+    the signals: the command's process, the process at the trigger point, or every process of its
+    tree (group).
 
-    Run ids: finishes, preempted, crashed and failed give the command a new run id in WANDB_RUN_ID,
-    resumed gives it the preempted check's id again (in that check's directory); the command must
-    honour it (wandb.init reads it when no id= is passed). The two resume="auto" checks run it
-    without WANDB_RUN_ID: they test the SDK finding the id in wandb/wandb-resume.json of the working
-    directory (R09-R12), and are skipped when the command writes no such file (it does not use
-    resume="auto", or needs its run id from outside and exits without one).
+    Run ids: finishes, preempted, crashed, restarted_after_kill and failed give the command a new run
+    id in WANDB_RUN_ID (restarted_after_kill: the same one to the killed start and the restart, in
+    the same directory), resumed gives it the preempted check's id again (in that check's
+    directory); the command must honour it (wandb.init reads it when no id= is passed). The two
+    resume="auto" checks run it without WANDB_RUN_ID: they test the SDK finding the id in
+    wandb/wandb-resume.json of the working directory (R09-R12), and are skipped when the command
+    writes no such file (it does not use resume="auto", or needs its run id from outside and exits
+    without one).
 
     Example: runresume check -- python train.py --epochs 2
     """

@@ -4,19 +4,23 @@ command (``runresume check -- python train.py``, or the packaged ``test_entrypoi
 Each check runs the command with the harness against an embedded fake backend, in a fresh working
 directory (which is also ``WANDB_DIR``).
 
-======================  ==================================================================
-``finishes``            left alone it exits 0 and the run is ``finished`` (R55, R66, R70a)
-``preempted``           the signal after step N: exit 128+signum, ``preempted``, requeueable
-``resumed``             restarted with the same id: resumes at the last step + 1, each step once
-``crashed``             SIGKILL after step N: ``running`` until the crash timeout, then ``crashed``
-``failed``              an exception after step N: non-zero exit, ``failed``, not preempted (R69)
-``auto_same_dir``       with ``resume="auto"``, a restart in the same directory resumes the run
-``auto_other_dir``      ... and a start in another directory makes a new run
-======================  ==================================================================
+========================  ======================================================================
+``finishes``              left alone it exits 0 and the run is ``finished`` (R55, R66, R70a)
+``preempted``             the signal after step N: exit 128+signum, ``preempted``, requeueable
+``resumed``               restarted with the same id: resumes at the last step + 1, each step once
+``crashed``               SIGKILL after step N: ``running`` until the crash timeout, then ``crashed``
+``restarted_after_kill``  SIGKILL after step N, then the same command, same environment, same
+                          directory: the same run resumed, each step once, ``finished`` (R73)
+``failed``                an exception after step N: non-zero exit, ``failed``, not preempted (R69)
+``auto_same_dir``         with ``resume="auto"``, a restart in the same directory resumes the run
+``auto_other_dir``        ... and a start in another directory makes a new run
+========================  ======================================================================
 
 What each check gives the command as its run id:
 
-- ``finishes``, ``preempted``, ``crashed``, ``failed``: a new id in ``WANDB_RUN_ID`` (R18). The command
+- ``finishes``, ``preempted``, ``crashed``, ``restarted_after_kill``, ``failed``: a new id in
+  ``WANDB_RUN_ID`` (R18); ``restarted_after_kill`` gives the same one to the killed start and the
+  restart, both in the check's directory (a checkpoint written there survives the kill). The command
   must honour it (``wandb.init`` reads it when no ``id=`` is passed; a ``--run-id`` flag of its own
   should default to it).
 - ``resumed``: the ``preempted`` check's id in ``WANDB_RUN_ID`` again, in that check's directory.
@@ -44,6 +48,7 @@ import signal as _signal
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +99,11 @@ CHECKS: tuple[Check, ...] = (
         "crashed",
         "SIGKILL after step N -> running, then crashed once the clock passes the timeout",
         ("R60", "R61", "R63", "R70c"),
+    ),
+    Check(
+        "restarted_after_kill",
+        "SIGKILL after step N, then the same command again -> the same run resumed, each step once, finished",
+        ("R21", "R28", "R35", "R36", "R63", "R73"),
     ),
     Check(
         "failed",
@@ -394,6 +404,63 @@ class EntrypointBattery:
         return (
             f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {backend.crash_timeout:g} s"
             + self._sent_to(result)
+        )
+
+    def _check_restarted_after_kill(self) -> str:
+        """A SIGKILL runs no handler (R63, R73), so whatever the command persists only there is lost:
+        the restart (same command, same environment and ``WANDB_RUN_ID``, same directory) must find
+        its run id and resume that run. Steps redone since the last periodic checkpoint are expected
+        after a SIGKILL; W&B numbers its steps, so they stay contiguous."""
+        harness, run_id = self._harness("restarted_after_kill"), self._run_id("restarted_after_kill")
+        first = self._run(harness, run_id, preempt=self._preemption(_signal.SIGKILL))
+        self._one_run(first)
+        killed_id, killed_at = first.run.key.run_id, first.run.last_step
+        second = self._run(harness, run_id)
+        details = "\n\n".join(
+            f"=== {what} ===\n{r.report()}" for what, r in (("killed start", first), ("restart", second))
+        )
+        if not second.runs:
+            last = next((line.strip() for line in reversed(second.stderr.splitlines()) if line.strip()), "")
+            raise _Failed(
+                f"the restart after SIGKILL wrote no run (exit code {second.exit_code}"
+                + (f", last output: {last[:120]}" if last else "")
+                + ")",
+                details,
+            )
+        ids = sorted(r.key.run_id for r in second.runs)
+        if ids != [killed_id]:
+            ignores = f"; it also ignores {RUN_ID_ENV} ({run_id})" if killed_id != run_id else ""
+            raise _Failed(
+                f"the restart after SIGKILL wrote run {', '.join(ids)}, not {killed_id}: the run id is persisted "
+                "too late (only in the preemption handler or after training) — fix it before wandb.init and "
+                f"persist it before training (R21, R28){ignores}",
+                details,
+            )
+        run = second.run
+        attempt = run.attempts[-1]
+        if len(run.attempts) < 2 or not attempt.resumed:
+            raise _Failed(
+                f"the restart did not resume (no resume= on wandb.init, or no WANDB_RESUME): it wrote run "
+                f"{killed_id} again from step 0 instead of continuing after step {killed_at}; pass "
+                "resume='allow' or 'must' with the run id (R03, R14, R35)",
+                details,
+            )
+        steps = run.steps
+        dup = sorted(st for st, n in Counter(steps).items() if st is not None and n > 1)
+        if dup:
+            raise _Failed(f"W&B steps logged more than once after the restart: {dup[:10]} (R35, R36)", details)
+        if steps != list(range(len(steps))):
+            raise _Failed(f"W&B steps are not contiguous from 0 after the restart: {steps[:25]} (R35, R36)", details)
+        hint = "the restart after SIGKILL must run to its end and exit 0" if second.exit_code != 0 else ""
+        try:
+            second.expect(state="finished", exit_code=0)
+        except ExpectationFailed as exc:
+            head, _ = _first_line(exc)
+            raise _Failed(f"after the restart: {head}" + (f": {hint}" if hint else ""), details) from None
+        resumed_at = steps[attempt.start_line] if attempt.start_line < len(steps) else None
+        return (
+            f"killed by SIGKILL at step {killed_at}; the restart resumed run {killed_id} at step {resumed_at}; "
+            f"steps 0..{run.last_step} once each, finished" + self._sent_to(first)
         )
 
     def _check_failed(self) -> str:

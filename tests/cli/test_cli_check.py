@@ -57,6 +57,29 @@ for step in range(run.starting_step, 6):
 run.finish()
 """
 
+# Resumes after a preemption (the handler saves the id), but ignores WANDB_RUN_ID and persists the id
+# it generates only in the handler: a SIGKILL runs no handler (R73), so a restart makes a new run.
+ID_IN_HANDLER_SCRIPT = """
+import json, secrets, signal, sys
+from pathlib import Path
+import wandb
+
+ckpt = Path("checkpoint.json")
+state = json.loads(ckpt.read_text()) if ckpt.exists() else {}
+run = wandb.init(project="late-id", id=state.get("run_id") or secrets.token_hex(4), resume="allow")
+
+def on_preemption(signum, frame):
+    ckpt.write_text(json.dumps({"run_id": run.id}))
+    run.mark_preempting()
+    sys.exit(128 + signum)
+
+signal.signal(signal.SIGUSR1, on_preemption)
+for step in range(run.starting_step, 8):
+    run.log({"loss": 1.0 / (step + 1)})
+run.finish()
+ckpt.unlink(missing_ok=True)
+"""
+
 
 def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
     """``examples/train.py`` with one line changed (the line must still be there)."""
@@ -101,17 +124,23 @@ def test_the_example_passes_the_battery(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert out.startswith(f"runresume check: python {TRAIN}  (SIGUSR1 and SIGKILL after step 2)")
-    for name in ("finishes", "preempted", "resumed", "crashed", "failed"):
+    for name in ("finishes", "preempted", "resumed", "crashed", "restarted_after_kill", "failed"):
         assert " PASSED " in row(out, name), out
     assert "exit 138, preempted at step 2" in row(out, "preempted")
     assert "resumed at step 3 after step 2; steps 0..19 once each" in row(out, "resumed")
+    # After a SIGKILL train.py redoes the steps since its last checkpoint (none yet at step 2: R73);
+    # W&B numbers the steps, so they go on at 3 and stay contiguous: 3 + 20 of them.
+    assert "killed by SIGKILL at step 2; the restart resumed run rr-restarted-after-kill-" in row(
+        out, "restarted_after_kill"
+    )
+    assert "at step 3; steps 0..22 once each, finished" in row(out, "restarted_after_kill")
     for name in ("auto_same_dir", "auto_other_dir"):
         assert "SKIPPED" in row(out, name) and "does not use resume='auto'" in row(out, name)
-    assert "5 passed, 0 failed, 2 skipped" in out
+    assert "6 passed, 0 failed, 2 skipped" in out
 
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "0", "2")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("8", "0", "2")
     assert [c.get("name") for c in suite.iter("testcase")] == [c.name for c in CHECKS]
 
 
@@ -167,7 +196,7 @@ def test_an_auto_resume_entrypoint_gets_the_auto_checks(tmp_path):
 
 
 def test_auto_checks_skip_a_command_that_needs_its_run_id_from_outside(tmp_path):
-    """The auto checks test the id-less path (wandb-resume.json, R09-R12), so they run the command
+    """The auto checks test the id-less path (the id from wandb-resume.json), so they run the command
     without WANDB_RUN_ID; a command that cannot run without one is skipped with that reason, not
     failed with "exited before reaching the trigger point". The id checks still run it (R18)."""
     script = tmp_path / "auto_needs_id.py"
@@ -180,7 +209,8 @@ def test_auto_checks_skip_a_command_that_needs_its_run_id_from_outside(tmp_path)
         assert "SKIPPED" in line, out
         assert "the command needs its run id from outside (WANDB_RUN_ID): without it, it exited with code 1" in line
         assert "before any run and wrote no wandb/wandb-resume.json" in line and "KeyError: 'WANDB_RUN_ID'" in line
-        assert "run it without WANDB_RUN_ID by definition" in line and "(R09-R12)" in line
+        assert "run it without WANDB_RUN_ID by definition" in line
+        assert "finding the id in wandb/wandb-resume.json of the working directory" in line
         assert "trigger point" not in line
     assert "2 passed, 0 failed, 2 skipped" in out
 
@@ -189,9 +219,44 @@ def test_the_help_says_which_checks_give_the_run_id():
     code, out = run_check("--help")
     assert code == 0
     text = " ".join(out.split())
-    assert "finishes, preempted, crashed and failed give the command a new run id in WANDB_RUN_ID" in text
+    assert (
+        "finishes, preempted, crashed, restarted_after_kill and failed give the command a new run id in "
+        "WANDB_RUN_ID (restarted_after_kill: the same one to the killed start and the restart" in text
+    )
+    assert "resumed gives it the preempted check's id again" in text
     assert 'The two resume="auto" checks run it without WANDB_RUN_ID' in text
     assert "needs its run id from outside" in text
+
+
+def test_an_id_persisted_only_in_the_handler_fails_the_restart_after_kill(tmp_path):
+    """The preemption path hides it (the handler saves the id, the restart resumes); a SIGKILL runs no
+    handler, so the restart writes a new run (R21, R28, R63, R73)."""
+    script = tmp_path / "id_in_handler.py"
+    script.write_text(textwrap.dedent(ID_IN_HANDLER_SCRIPT))
+    code, out = run_check("--only", "preempted,resumed,restarted_after_kill", "--", "python", str(script))
+    assert code == 1
+    assert "PASSED" in row(out, "preempted") and "PASSED" in row(out, "resumed")
+    line = row(out, "restarted_after_kill")
+    assert "FAILED" in line
+    written = re.search(r"the restart after SIGKILL wrote run (\w+), not (\w+): ", line)
+    assert written is not None and written.group(1) != written.group(2), line
+    assert (
+        "the run id is persisted too late (only in the preemption handler or after training) — fix it before "
+        "wandb.init and persist it before training (R21, R28); it also ignores WANDB_RUN_ID (rr-restarted-after-kill-"
+    ) in line
+    details = out.split("--- restarted_after_kill:", 1)[1]
+    assert "=== killed start ===" in details and "signal SIGKILL sent" in details and "=== restart ===" in details
+    assert "2 passed, 1 failed, 0 skipped" in out
+
+
+def test_a_restart_without_resume_fails_the_restart_after_kill(tmp_path):
+    """Same id, resume unset: wandb.init writes the run again from step 0 instead of resuming (R14, R35)."""
+    script = broken_copy(tmp_path, ', resume="allow"', "")
+    code, out = run_check("--only", "restarted_after_kill", "--", "python", str(script))
+    assert code == 1
+    line = row(out, "restarted_after_kill")
+    assert "FAILED" in line and "the restart did not resume (no resume= on wandb.init, or no WANDB_RESUME)" in line
+    assert "instead of continuing after step 2; pass resume='allow' or 'must' with the run id" in line
 
 
 def test_the_exception_injection_fails_the_run(runresume):
@@ -283,10 +348,10 @@ def test_junit_xml_parses_with_colour_codes_and_control_characters(tmp_path):
     """wandb colours its lines (ESC[1;34m); other control characters are not XML 1.0 either."""
     results = [
         CheckResult(
-            Check("preempted", "t", ("R66",)), "failed", "exit code 0, \x1b[31mexpected 138\x1b[0m\x01", COLOURED_TAIL
+            Check("preempted", "t", ("X1",)), "failed", "exit code 0, \x1b[31mexpected 138\x1b[0m\x01", COLOURED_TAIL
         ),
-        CheckResult(Check("auto_same_dir", "t", ("R09",)), "skipped", "\x1b[2mno resume file\x1b[0m\x02"),
-        CheckResult(Check("finishes", "t", ("R55",)), "passed", "exit 0\x1b[0m, finished\x7f\x1b"),
+        CheckResult(Check("auto_same_dir", "t", ("X2",)), "skipped", "\x1b[2mno resume file\x1b[0m\x02"),
+        CheckResult(Check("finishes", "t", ("X3",)), "passed", "exit 0\x1b[0m, finished\x7f\x1b"),
     ]
     path = tmp_path / "check.xml"
     path.write_bytes(junit_xml(results, "python train.py --tag \x1b[1mx\x1b[0m\x03"))
