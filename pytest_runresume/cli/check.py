@@ -11,6 +11,7 @@ import click
 from ..conformance.entrypoint import CHECKS, EntrypointBattery, render_details, render_table
 from ..conformance.entrypoint import junit_xml as junit_report
 from ..harness import parse_signal
+from ..harness.spec import TARGETS
 
 CHECK_NAMES = [c.name for c in CHECKS]
 
@@ -29,6 +30,16 @@ def _signal(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "--step", type=click.IntRange(min=0), default=2, show_default=True, help="signal / raise after this W&B step"
 )
 @click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    default="process",
+    show_default=True,
+    help="who gets every signal the battery sends (the preemption signal and SIGKILL): process = the "
+    "command's own process; point = the process that reached the trigger point (the training run when "
+    "the command is a launcher); group = every process of the command's tree, wandb-core included, as "
+    "a scheduler's cancel does",
+)
+@click.option(
     "--only",
     help=f"comma-separated checks to run (default all): {', '.join(CHECK_NAMES)}",
 )
@@ -45,6 +56,7 @@ def _signal(ctx: click.Context, param: click.Parameter, value: str) -> str:
 def check(
     sig: str,
     step: int,
+    target: str,
     only: str | None,
     timeout: float,
     junit_xml: Path | None,
@@ -56,11 +68,22 @@ def check(
     Runs a standard battery against an embedded fake W&B backend, each check in a fresh working
     directory: completes -> finished; the preemption signal after step N -> preempted, exit
     128+signum, requeueable; a restart with the same id -> resumed at the right step, no step twice;
-    SIGKILL -> crashed after the timeout; an exception -> failed, not preempted; resume="auto" in the
-    same / another directory. Exits 1 if a check fails.
+    SIGKILL -> crashed after the timeout; SIGKILL, then the same command again (restarted_after_kill)
+    -> the same run resumed, no step twice, finished; an exception -> failed, not preempted;
+    resume="auto" in the same / another directory. Exits 1 if a check fails. --target says who gets
+    the signals: the command's process, the process at the trigger point, or every process of its
+    tree (group).
 
-    The command gets its run id in WANDB_RUN_ID; it must honour it (wandb.init reads it when no id=
-    is passed). Example: runresume check -- python train.py --epochs 2
+    Run ids: finishes, preempted, crashed, restarted_after_kill and failed give the command a new run
+    id in WANDB_RUN_ID (restarted_after_kill: the same one to the killed start and the restart, in
+    the same directory), resumed gives it the preempted check's id again (in that check's
+    directory); the command must honour it (wandb.init reads it when no id= is passed). The two
+    resume="auto" checks run it without WANDB_RUN_ID: they test the SDK finding the id in
+    wandb/wandb-resume.json of the working directory (R09-R12), and are skipped when the command
+    writes no such file (it does not use resume="auto", or needs its run id from outside and exits
+    without one).
+
+    Example: runresume check -- python train.py --epochs 2
     """
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     unknown = sorted(set(names or ()) - set(CHECK_NAMES))
@@ -68,7 +91,7 @@ def check(
         raise click.BadParameter(f"unknown check(s) {unknown}; known: {CHECK_NAMES}", param_hint="--only")
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    with EntrypointBattery(list(command), sig, step, base_dir=workdir, timeout=timeout) as battery:
+    with EntrypointBattery(list(command), sig, step, base_dir=workdir, timeout=timeout, target=target) as battery:
         click.echo(f"runresume check: {battery.description}")
         results = []
         for name in names or CHECK_NAMES:

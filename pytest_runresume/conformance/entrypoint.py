@@ -2,31 +2,53 @@
 command (``runresume check -- python train.py``, or the packaged ``test_entrypoint`` module).
 
 Each check runs the command with the harness against an embedded fake backend, in a fresh working
-directory (which is also ``WANDB_DIR``), and gives the run id in ``WANDB_RUN_ID`` (R18): the command
-must honour it (``wandb.init`` reads it when no ``id=`` is passed) or its own ``--run-id``.
+directory (which is also ``WANDB_DIR``).
 
-======================  ==================================================================
-``finishes``            left alone it exits 0 and the run is ``finished`` (R55, R66, R70a)
-``preempted``           the signal after step N: exit 128+signum, ``preempted``, requeueable
-``resumed``             restarted with the same id: resumes at the last step + 1, each step once
-``crashed``             SIGKILL after step N: ``running`` until the crash timeout, then ``crashed``
-``failed``              an exception after step N: non-zero exit, ``failed``, not preempted (R69)
-``auto_same_dir``       with ``resume="auto"``, a restart in the same directory resumes the run
-``auto_other_dir``      ... and a start in another directory makes a new run
-======================  ==================================================================
+========================  ======================================================================
+``finishes``              left alone it exits 0 and the run is ``finished`` (R55, R66, R70a)
+``preempted``             the signal after step N: exit 128+signum, ``preempted``, requeueable
+``resumed``               restarted with the same id: resumes at the last step + 1, each step once
+``crashed``               SIGKILL after step N: ``running`` until the crash timeout, then ``crashed``
+``restarted_after_kill``  SIGKILL after step N, then the same command, same environment, same
+                          directory: the same run resumed, each step once, ``finished`` (R73)
+``failed``                an exception after step N: non-zero exit, ``failed``, not preempted (R69)
+``auto_same_dir``         with ``resume="auto"``, a restart in the same directory resumes the run
+``auto_other_dir``        ... and a start in another directory makes a new run
+========================  ======================================================================
 
-The two ``auto`` checks are skipped when the first run writes no ``wandb/wandb-resume.json`` (the
-command does not use ``resume="auto"``).
+What each check gives the command as its run id:
+
+- ``finishes``, ``preempted``, ``crashed``, ``restarted_after_kill``, ``failed``: a new id in
+  ``WANDB_RUN_ID`` (R18); ``restarted_after_kill`` gives the same one to the killed start and the
+  restart, both in the check's directory (a checkpoint written there survives the kill). The command
+  must honour it (``wandb.init`` reads it when no ``id=`` is passed; a ``--run-id`` flag of its own
+  should default to it).
+- ``resumed``: the ``preempted`` check's id in ``WANDB_RUN_ID`` again, in that check's directory.
+- ``auto_same_dir``, ``auto_other_dir``: no ``WANDB_RUN_ID``. They test the id-less path of
+  ``resume="auto"`` by definition: the SDK finds the id in ``wandb/wandb-resume.json`` of the working
+  directory (R09-R12). The first run is preempted after step N and restarted in the same directory;
+  then the command starts in another directory. Both are skipped when that first run writes no
+  ``wandb/wandb-resume.json``: the command does not use ``resume="auto"``, or it cannot run without a
+  run id (it exits before the trigger point, e.g. on ``os.environ["WANDB_RUN_ID"]``): it needs its
+  run id from outside, as in W&B's ``WANDB_RESUME=auto WANDB_RUN_ID=<id> python eval.py``, and the
+  checks above cover that.
+
+Every signal the battery sends (the preemption signal, SIGKILL) goes to ``target``, as the ``preempt``
+marker's ``Preemption(target=...)``: ``"process"`` (default: the command's own process), ``"point"``
+(the process that reached the trigger point: the training run when the command is a launcher) or
+``"group"`` (every process of the command's tree, wandb-core included, as a scheduler's cancel does).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal as _signal
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +60,11 @@ from ..harness import (
     Preemption,
     RunResult,
     Trigger,
+    TriggerNotReached,
     parse_signal,
 )
 from ..harness.requeue import RequeueResult
+from ..harness.spec import TARGETS
 from ..model import Backend
 from ..wire import ServedBackend
 
@@ -77,6 +101,11 @@ CHECKS: tuple[Check, ...] = (
         ("R60", "R61", "R63", "R70c"),
     ),
     Check(
+        "restarted_after_kill",
+        "SIGKILL after step N, then the same command again -> the same run resumed, each step once, finished",
+        ("R21", "R28", "R35", "R36", "R63", "R73"),
+    ),
+    Check(
         "failed",
         "an exception after step N -> failed, not preempted, not requeueable",
         ("R55", "R57", "R66", "R69", "R70b"),
@@ -111,10 +140,11 @@ class CheckResult:
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, details: str = "") -> None:
+    def __init__(self, reason: str, details: str = "", cause: BaseException | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.details = details
+        self.cause = cause
 
 
 class _Skipped(Exception):
@@ -156,6 +186,10 @@ class EntrypointBattery:
         timeout: seconds one run of the command may take.
         crash_timeout: the fake backend's crash timeout (R61); the clock is moved, never waited for.
         cwd: where relative paths in ``command`` are resolved (default: the current directory).
+        target: who gets every signal the battery sends, as :class:`~pytest_runresume.harness.Preemption`'s
+            ``target``: ``"process"`` (the command's own process), ``"point"`` (the process that
+            reached the trigger point, e.g. the training run under a launcher), ``"group"`` (every
+            process of the command's tree, wandb-core included, as a scheduler's cancel does).
     """
 
     command: str | Sequence[str]
@@ -165,6 +199,7 @@ class EntrypointBattery:
     timeout: float = 120.0
     crash_timeout: float = 300.0
     cwd: Path | None = None
+    target: str = "process"
     argv: list[str] = field(init=False)
     results: dict[str, CheckResult] = field(init=False, default_factory=dict)
 
@@ -173,6 +208,8 @@ class EntrypointBattery:
         self.sig = parse_signal(self.signal)
         if self.step < 0:
             raise ValueError(f"the step must be >= 0, got {self.step}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown signal target {self.target!r}; expected one of {TARGETS}")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if self.base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="runresume-check-")
@@ -180,7 +217,7 @@ class EntrypointBattery:
         self.base_dir = Path(self.base_dir)
         self.served = ServedBackend(Backend(crash_timeout=self.crash_timeout)).start()
         self._preempted: tuple[Harness, str, RunResult] | None = None
-        self._auto: tuple[Harness, RunResult, bool] | _Failed | None = None
+        self._auto: tuple[Harness, RunResult, bool] | _Failed | _Skipped | None = None
         self._steps: int | None = None
 
     # ---- plumbing ------------------------------------------------------------------------------------
@@ -198,14 +235,25 @@ class EntrypointBattery:
 
     @property
     def description(self) -> str:
-        return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step})"
+        to = "" if self.target == "process" else f", sent to the {self.target}"
+        return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step}{to})"
 
     def _harness(self, name: str) -> Harness:
         assert self.base_dir is not None
         return Harness(self.served, self.base_dir / name, timeout=self.timeout)
 
     def _preemption(self, sig: _signal.Signals | str | int | None = None) -> Preemption:
-        return Preemption(parse_signal(sig) if sig is not None else self.sig, Trigger.at_step(self.step))
+        return Preemption(
+            parse_signal(sig) if sig is not None else self.sig, Trigger.at_step(self.step), target=self.target
+        )
+
+    def _sent_to(self, result: RunResult) -> str:
+        """For a target other than the process: how many processes the signal reached."""
+        if self.target == "process" or not result.signals:
+            return ""
+        sent = result.signals[0]
+        n = len(sent.pids)
+        return f" ({sent.signal.name} sent to {n} process{'es' if n != 1 else ''}, target {self.target})"
 
     def _run(
         self,
@@ -221,7 +269,7 @@ class EntrypointBattery:
             return harness.run(self.argv, preempt=preempt, env=env)
         except HarnessError as exc:
             head, rest = _first_line(exc)
-            raise _Failed(head, rest) from None
+            raise _Failed(head, rest, exc) from None
         except FileNotFoundError as exc:
             raise _Failed(str(exc)) from None
 
@@ -306,7 +354,7 @@ class EntrypointBattery:
         elif result.state == "failed":
             hint = f"the {sig} handler does not call run.mark_preempting() before exiting (R65, R68)"
         self._expect(result, hint, state="preempted", exit_code=pre.exit_code, requeueable=True)
-        return f"exit {result.exit_code}, preempted at step {result.run.last_step}, requeueable"
+        return f"exit {result.exit_code}, preempted at step {result.run.last_step}, requeueable{self._sent_to(result)}"
 
     def _check_resumed(self) -> str:
         if self._preempted is None:
@@ -353,7 +401,67 @@ class EntrypointBattery:
         backend.advance_clock(1)
         hint = "mark_preempting() was called without a preemption (R69)" if result.state == "preempted" else ""
         self._expect(result, hint, state="crashed", requeueable=False)
-        return f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {backend.crash_timeout:g} s"
+        return (
+            f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {backend.crash_timeout:g} s"
+            + self._sent_to(result)
+        )
+
+    def _check_restarted_after_kill(self) -> str:
+        """A SIGKILL runs no handler (R63, R73), so whatever the command persists only there is lost:
+        the restart (same command, same environment and ``WANDB_RUN_ID``, same directory) must find
+        its run id and resume that run. Steps redone since the last periodic checkpoint are expected
+        after a SIGKILL; W&B numbers its steps, so they stay contiguous."""
+        harness, run_id = self._harness("restarted_after_kill"), self._run_id("restarted_after_kill")
+        first = self._run(harness, run_id, preempt=self._preemption(_signal.SIGKILL))
+        self._one_run(first)
+        killed_id, killed_at = first.run.key.run_id, first.run.last_step
+        second = self._run(harness, run_id)
+        details = "\n\n".join(
+            f"=== {what} ===\n{r.report()}" for what, r in (("killed start", first), ("restart", second))
+        )
+        if not second.runs:
+            last = next((line.strip() for line in reversed(second.stderr.splitlines()) if line.strip()), "")
+            raise _Failed(
+                f"the restart after SIGKILL wrote no run (exit code {second.exit_code}"
+                + (f", last output: {last[:120]}" if last else "")
+                + ")",
+                details,
+            )
+        ids = sorted(r.key.run_id for r in second.runs)
+        if ids != [killed_id]:
+            ignores = f"; it also ignores {RUN_ID_ENV} ({run_id})" if killed_id != run_id else ""
+            raise _Failed(
+                f"the restart after SIGKILL wrote run {', '.join(ids)}, not {killed_id}: the run id is persisted "
+                "too late (only in the preemption handler or after training) — fix it before wandb.init and "
+                f"persist it before training (R21, R28){ignores}",
+                details,
+            )
+        run = second.run
+        attempt = run.attempts[-1]
+        if len(run.attempts) < 2 or not attempt.resumed:
+            raise _Failed(
+                f"the restart did not resume (no resume= on wandb.init, or no WANDB_RESUME): it wrote run "
+                f"{killed_id} again from step 0 instead of continuing after step {killed_at}; pass "
+                "resume='allow' or 'must' with the run id (R03, R14, R35)",
+                details,
+            )
+        steps = run.steps
+        dup = sorted(st for st, n in Counter(steps).items() if st is not None and n > 1)
+        if dup:
+            raise _Failed(f"W&B steps logged more than once after the restart: {dup[:10]} (R35, R36)", details)
+        if steps != list(range(len(steps))):
+            raise _Failed(f"W&B steps are not contiguous from 0 after the restart: {steps[:25]} (R35, R36)", details)
+        hint = "the restart after SIGKILL must run to its end and exit 0" if second.exit_code != 0 else ""
+        try:
+            second.expect(state="finished", exit_code=0)
+        except ExpectationFailed as exc:
+            head, _ = _first_line(exc)
+            raise _Failed(f"after the restart: {head}" + (f": {hint}" if hint else ""), details) from None
+        resumed_at = steps[attempt.start_line] if attempt.start_line < len(steps) else None
+        return (
+            f"killed by SIGKILL at step {killed_at}; the restart resumed run {killed_id} at step {resumed_at}; "
+            f"steps 0..{run.last_step} once each, finished" + self._sent_to(first)
+        )
 
     def _check_failed(self) -> str:
         env = {INJECT_ENV: str(self.step)}
@@ -380,20 +488,41 @@ class EntrypointBattery:
         """The first run without a run id (preempted after step N), shared by both auto checks."""
         if self._auto is None:
             harness = self._harness("auto")
+            resume_file = harness.workdir / "wandb" / "wandb-resume.json"
             try:
                 result = self._run(harness, None, preempt=self._preemption())
             except _Failed as exc:
-                self._auto = exc
+                needs_id = isinstance(exc.cause, TriggerNotReached) and not resume_file.is_file()
+                self._auto = _Skipped(self._needs_run_id(harness.results[-1])) if needs_id else exc
             else:
-                uses_auto = (harness.workdir / "wandb" / "wandb-resume.json").is_file()
-                self._auto = (harness, result, uses_auto)
-        if isinstance(self._auto, _Failed):
+                self._auto = (harness, result, resume_file.is_file())
+        if isinstance(self._auto, (_Failed, _Skipped)):
             raise self._auto
         harness, result, uses_auto = self._auto
         if not uses_auto:
             raise _Skipped("entrypoint does not use resume='auto' (its first run wrote no wandb/wandb-resume.json)")
         self._one_run(result)
         return harness, result
+
+    def _needs_run_id(self, result: RunResult) -> str:
+        """The skip reason of the auto checks for a command that exited before the trigger point
+        without a run id and wrote no wandb-resume.json."""
+        why = (
+            f"these checks run it without {RUN_ID_ENV} by definition: they test resume='auto' finding the id "
+            "in wandb/wandb-resume.json of the working directory (R09-R12)"
+        )
+        if not result.runs:
+            last = next((line.strip() for line in reversed(result.stderr.splitlines()) if line.strip()), "")
+            said = f" (its last output: {last[:120]})" if last else ""
+            return (
+                f"the command needs its run id from outside ({RUN_ID_ENV}): without it, it exited with code "
+                f"{result.exit_code} before any run and wrote no wandb/wandb-resume.json{said}; {why}"
+            )
+        return (
+            f"the command needs its run id from outside ({RUN_ID_ENV}) or does not use resume='auto': without "
+            f"it, it exited with code {result.exit_code} before the trigger point "
+            f"({self._preemption().trigger.describe()}) and wrote no wandb/wandb-resume.json; {why}"
+        )
 
     def _check_auto_same_dir(self) -> str:
         harness, first = self._auto_first()
@@ -444,10 +573,31 @@ def render_details(results: Sequence[CheckResult]) -> str:
     return "\n\n".join(parts)
 
 
+#: ANSI escape sequences: CSI (colours, ``ESC[1;34m``, also its 8-bit form), OSC (titles, links; ended
+#: by BEL or ``ESC\\``, never past a line), and the other escapes (``ESC c``, ``ESC ( B``...).
+_ANSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]")
+#: Characters XML 1.0 does not allow (its ``Char`` production), lone surrogates included.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` fit for an XML 1.0 document: ANSI escape sequences stripped (wandb colours its
+    ``wandb:`` lines), then every character XML 1.0 forbids dropped (other control characters)."""
+    return _NOT_XML_CHAR.sub("", _ANSI.sub("", text))
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
+    if text is not None:
+        el.text = xml_text(text)
+    return el
+
+
 def junit_xml(results: Sequence[CheckResult], command: str, suite: str = "runresume check") -> bytes:
-    """A JUnit XML report (one ``testcase`` per check) for CI."""
+    """A JUnit XML report (one ``testcase`` per check) for CI. Every text and attribute goes through
+    :func:`xml_text`, so a colourful output tail still gives a document that parses."""
     root = ET.Element("testsuites")
-    ts = ET.SubElement(
+    ts = _element(
         root,
         "testsuite",
         name=suite,
@@ -457,16 +607,16 @@ def junit_xml(results: Sequence[CheckResult], command: str, suite: str = "runres
         skipped=str(sum(r.status == "skipped" for r in results)),
         time=f"{sum(r.duration for r in results):.3f}",
     )
-    props = ET.SubElement(ts, "properties")
-    ET.SubElement(props, "property", name="command", value=command)
+    props = _element(ts, "properties")
+    _element(props, "property", name="command", value=command)
     for r in results:
-        case = ET.SubElement(ts, "testcase", classname="runresume.check", name=r.name, time=f"{r.duration:.3f}")
-        cprops = ET.SubElement(case, "properties")
-        ET.SubElement(cprops, "property", name="rules", value=" ".join(r.check.rules))
+        case = _element(ts, "testcase", classname="runresume.check", name=r.name, time=f"{r.duration:.3f}")
+        cprops = _element(case, "properties")
+        _element(cprops, "property", name="rules", value=" ".join(r.check.rules))
         if r.status == "failed":
-            ET.SubElement(case, "failure", message=r.reason).text = r.details or r.reason
+            _element(case, "failure", r.details or r.reason, message=r.reason)
         elif r.status == "skipped":
-            ET.SubElement(case, "skipped", message=r.reason)
+            _element(case, "skipped", message=r.reason)
         else:
-            ET.SubElement(case, "system-out").text = r.reason
+            _element(case, "system-out", r.reason)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -46,5 +46,5 @@ def test_the_ini_key_runs_it_and_a_failure_names_the_reason(pytester):
 
 def test_without_an_entrypoint_every_check_is_skipped(pytester):
     result = pytester.runpytest_subprocess("--pyargs", MODULE, "-rs", timeout=120)
-    result.assert_outcomes(skipped=7)
+    result.assert_outcomes(skipped=8)
     result.stdout.fnmatch_lines(["*no entrypoint to check: pass --runresume-entrypoint*"])

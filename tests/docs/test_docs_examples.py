@@ -77,7 +77,7 @@ def test_ci_howto_ini_keys_are_the_plugins(pytester):
         "--pyargs", "pytest_runresume.conformance.test_entrypoint", "--collect-only", "-q", timeout=120
     )
     assert result.ret == 0, result.stderr.str()
-    result.stdout.fnmatch_lines(["7 tests collected*"])
+    result.stdout.fnmatch_lines(["8 tests collected*"])
 
 
 def test_github_actions_example_runs_real_commands(pytester):
@@ -94,4 +94,4 @@ def test_github_actions_example_runs_real_commands(pytester):
     args = shlex.split(conformance)[3:]  # after "python -m pytest"
     result = pytester.runpytest_subprocess(*args, "--collect-only", "-q", timeout=120)
     assert result.ret == 0, result.stderr.str()
-    result.stdout.fnmatch_lines(["29 tests collected*"])
+    result.stdout.fnmatch_lines(["30 tests collected*"])
