@@ -40,6 +40,15 @@ def _signal(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "a scheduler's cancel does",
 )
 @click.option(
+    "--grace",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="the grace period: seconds from the preemption signal to SIGKILL if the command has not exited "
+    "(SLURM's KillWait, Kubernetes' terminationGracePeriodSeconds); a handler slower than this fails the "
+    "check, naming it",
+)
+@click.option(
     "--only",
     help=f"comma-separated checks to run (default all): {', '.join(CHECK_NAMES)}",
 )
@@ -57,6 +66,7 @@ def check(
     sig: str,
     step: int,
     target: str,
+    grace: float,
     only: str | None,
     timeout: float,
     junit_xml: Path | None,
@@ -70,9 +80,10 @@ def check(
     128+signum, requeueable; a restart with the same id -> resumed at the right step, no step twice;
     SIGKILL -> crashed after the timeout; SIGKILL, then the same command again (restarted_after_kill)
     -> the same run resumed, no step twice, finished; an exception -> failed, not preempted;
-    resume="auto" in the same / another directory. Exits 1 if a check fails. --target says who gets
-    the signals: the command's process, the process at the trigger point, or every process of its
-    tree (group).
+    resume="auto" in the same / another directory. Exits 1 if a check fails, and every failure names
+    its likely cause with its rule (the same diagnosis as the pytest plugin's; docs/failures.md).
+    --target says who gets the signals: the command's process, the process at the trigger point, or
+    every process of its tree (group); --grace how long a handler may take before SIGKILL.
 
     Run ids: finishes, preempted, crashed, restarted_after_kill and failed give the command a new run
     id in WANDB_RUN_ID (restarted_after_kill: the same one to the killed start and the restart, in
@@ -91,7 +102,9 @@ def check(
         raise click.BadParameter(f"unknown check(s) {unknown}; known: {CHECK_NAMES}", param_hint="--only")
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    with EntrypointBattery(list(command), sig, step, base_dir=workdir, timeout=timeout, target=target) as battery:
+    with EntrypointBattery(
+        list(command), sig, step, base_dir=workdir, timeout=timeout, target=target, grace=grace
+    ) as battery:
         click.echo(f"runresume check: {battery.description}")
         results = []
         for name in names or CHECK_NAMES:

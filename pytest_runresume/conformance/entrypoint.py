@@ -55,6 +55,7 @@ from pathlib import Path
 
 from ..harness import (
     ExpectationFailed,
+    Finding,
     Harness,
     HarnessError,
     Preemption,
@@ -63,6 +64,7 @@ from ..harness import (
     TriggerNotReached,
     parse_signal,
 )
+from ..harness.diagnosis import BUG
 from ..harness.requeue import RequeueResult
 from ..harness.spec import TARGETS
 from ..model import Backend
@@ -173,6 +175,14 @@ def _first_line(exc: BaseException) -> tuple[str, str]:
     return head, rest
 
 
+def _causes(findings: Sequence[Finding]) -> str:
+    """`` — likely cause: [bug: code] ... (R..)`` for the bug findings (the notes when there is no bug),
+    or ``""``: the diagnosis every verdict of the harness reports through."""
+    bugs = [f for f in findings if f.severity == BUG]
+    shown = bugs or list(findings)
+    return "".join(f" — likely cause: {f.render()}" for f in shown)
+
+
 @dataclass
 class EntrypointBattery:
     """The battery for one command.
@@ -190,6 +200,9 @@ class EntrypointBattery:
             ``target``: ``"process"`` (the command's own process), ``"point"`` (the process that
             reached the trigger point, e.g. the training run under a launcher), ``"group"`` (every
             process of the command's tree, wandb-core included, as a scheduler's cancel does).
+        grace: seconds from the preemption signal to SIGKILL if the command has not exited (the
+            scheduler's grace period: SLURM's KillWait and Kubernetes' terminationGracePeriodSeconds
+            default to 30 s); ``None`` waits without limit (up to ``timeout``).
     """
 
     command: str | Sequence[str]
@@ -200,6 +213,7 @@ class EntrypointBattery:
     crash_timeout: float = 300.0
     cwd: Path | None = None
     target: str = "process"
+    grace: float | None = 30.0
     argv: list[str] = field(init=False)
     results: dict[str, CheckResult] = field(init=False, default_factory=dict)
 
@@ -210,6 +224,8 @@ class EntrypointBattery:
             raise ValueError(f"the step must be >= 0, got {self.step}")
         if self.target not in TARGETS:
             raise ValueError(f"unknown signal target {self.target!r}; expected one of {TARGETS}")
+        if self.grace is not None and not self.grace > 0:
+            raise ValueError(f"the grace period must be seconds > 0, got {self.grace}")
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if self.base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="runresume-check-")
@@ -236,16 +252,17 @@ class EntrypointBattery:
     @property
     def description(self) -> str:
         to = "" if self.target == "process" else f", sent to the {self.target}"
-        return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step}{to})"
+        grace = f", SIGKILL {self.grace:g} s after an unfinished {self.sig.name}" if self.grace is not None else ""
+        return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step}{to}{grace})"
 
     def _harness(self, name: str) -> Harness:
         assert self.base_dir is not None
         return Harness(self.served, self.base_dir / name, timeout=self.timeout)
 
     def _preemption(self, sig: _signal.Signals | str | int | None = None) -> Preemption:
-        return Preemption(
-            parse_signal(sig) if sig is not None else self.sig, Trigger.at_step(self.step), target=self.target
-        )
+        signal = parse_signal(sig) if sig is not None else self.sig
+        grace = None if signal == _signal.SIGKILL else self.grace
+        return Preemption(signal, Trigger.at_step(self.step), target=self.target, escalate_after=grace)
 
     def _sent_to(self, result: RunResult) -> str:
         """For a target other than the process: how many processes the signal reached."""
@@ -265,11 +282,13 @@ class EntrypointBattery:
         env = dict(env or {})
         if run_id is not None:
             env[RUN_ID_ENV] = run_id
+        before = len(harness.results)
         try:
             return harness.run(self.argv, preempt=preempt, env=env)
         except HarnessError as exc:
             head, rest = _first_line(exc)
-            raise _Failed(head, rest, exc) from None
+            findings = harness.results[-1].findings if len(harness.results) > before else []
+            raise _Failed(head + _causes(findings), rest, exc) from None
         except FileNotFoundError as exc:
             raise _Failed(str(exc)) from None
 
@@ -285,13 +304,14 @@ class EntrypointBattery:
             result.expect(state=state, exit_code=exit_code, requeueable=requeueable)
         except ExpectationFailed as exc:
             head, rest = _first_line(exc)
-            raise _Failed(head + (f": {hint}" if hint else ""), rest) from None
+            causes = _causes(result.findings)
+            raise _Failed(head + (causes or (f": {hint}" if hint else "")), rest) from None
 
     def _one_run(self, result: RunResult) -> None:
         if len(result.runs) != 1:
             raise _Failed(
                 f"the command wrote {len(result.runs)} runs, expected one "
-                f"({', '.join(r.key.path for r in result.runs) or 'none'})",
+                f"({', '.join(r.key.path for r in result.runs) or 'none'})" + _causes(result.findings),
                 result.report(),
             )
 
@@ -367,14 +387,14 @@ class EntrypointBattery:
         second = self._run(harness, run_id)
         results = [first, second]
         states = [r.state if len(r.runs) == 1 else "unknown" for r in results]
-        try:
-            RequeueResult(results, states).check(total_steps=self._steps)
-        except ExpectationFailed as exc:
-            head, rest = _first_line(exc)
+        loop = RequeueResult(results, states, [first.preemption, None])
+        bugs = [f for f in loop.findings(total_steps=self._steps) if f.severity == BUG]
+        if bugs:
+            head = f"the restart: {bugs[0].message}"
             ids = {r.key.run_id for res in results for r in res.runs}
             if len(ids) > 1 or run_id not in ids:
                 head += f"; the command must use the run id in {RUN_ID_ENV} ({run_id}) or persist its own (R18, R21)"
-            raise _Failed(head, rest) from None
+            raise _Failed(head + _causes(bugs), loop.report()) from None
         run = second.run
         start = run.attempts[-1].start_line
         before = max((x for x in run.steps[:start] if x is not None), default=None)
@@ -392,7 +412,7 @@ class EntrypointBattery:
                 hint = "mark_preempting() was called without a preemption (R69)"
             raise _Failed(
                 f"right after the SIGKILL the run is {result.state!r}, expected 'running' until the crash timeout"
-                + (f": {hint}" if hint else ""),
+                + (_causes(result.findings) or (f": {hint}" if hint else "")),
                 result.report(),
             )
         backend.advance_clock(backend.crash_timeout - 1)
@@ -427,13 +447,17 @@ class EntrypointBattery:
                 + ")",
                 details,
             )
+        loop = RequeueResult(
+            [first, second], [r.state if len(r.runs) == 1 else "unknown" for r in (first, second)], [None, None]
+        )
+        causes = _causes([f for f in loop.findings() if f.code != "not-finished"])
         ids = sorted(r.key.run_id for r in second.runs)
         if ids != [killed_id]:
             ignores = f"; it also ignores {RUN_ID_ENV} ({run_id})" if killed_id != run_id else ""
             raise _Failed(
                 f"the restart after SIGKILL wrote run {', '.join(ids)}, not {killed_id}: the run id is persisted "
                 "too late (only in the preemption handler or after training) — fix it before wandb.init and "
-                f"persist it before training (R21, R28){ignores}",
+                f"persist it before training (R21, R28){ignores}" + causes,
                 details,
             )
         run = second.run
@@ -442,15 +466,17 @@ class EntrypointBattery:
             raise _Failed(
                 f"the restart did not resume (no resume= on wandb.init, or no WANDB_RESUME): it wrote run "
                 f"{killed_id} again from step 0 instead of continuing after step {killed_at}; pass "
-                "resume='allow' or 'must' with the run id (R03, R14, R35)",
+                "resume='allow' or 'must' with the run id (R03, R14, R35)" + causes,
                 details,
             )
         steps = run.steps
         dup = sorted(st for st, n in Counter(steps).items() if st is not None and n > 1)
         if dup:
-            raise _Failed(f"W&B steps logged more than once after the restart: {dup[:10]} (R35, R36)", details)
+            raise _Failed(f"W&B steps logged more than once after the restart: {dup[:10]} (R35, R36)" + causes, details)
         if steps != list(range(len(steps))):
-            raise _Failed(f"W&B steps are not contiguous from 0 after the restart: {steps[:25]} (R35, R36)", details)
+            raise _Failed(
+                f"W&B steps are not contiguous from 0 after the restart: {steps[:25]} (R35, R36)" + causes, details
+            )
         hint = "the restart after SIGKILL must run to its end and exit 0" if second.exit_code != 0 else ""
         try:
             second.expect(state="finished", exit_code=0)

@@ -123,7 +123,9 @@ def test_the_example_passes_the_battery(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert out.startswith(f"runresume check: python {TRAIN}  (SIGUSR1 and SIGKILL after step 2)")
+    assert out.startswith(
+        f"runresume check: python {TRAIN}  (SIGUSR1 and SIGKILL after step 2, SIGKILL 30 s after an unfinished SIGUSR1)"
+    )
     for name in ("finishes", "preempted", "resumed", "crashed", "restarted_after_kill", "failed"):
         assert " PASSED " in row(out, name), out
     assert "exit 138, preempted at step 2" in row(out, "preempted")
@@ -151,14 +153,16 @@ def test_a_handler_that_exits_0_fails_the_preemption_check(tmp_path):
     assert code == 1
     line = row(out, "preempted")
     assert "FAILED" in line
-    assert "exit code 0, expected 138" in line and "handler exits 0" in line and "(R66, R67)" in line
+    assert "exit code 0, expected 138" in line and "[bug: handler-exits-zero]" in line and "(R66, R67)" in line
+    assert "the SIGUSR1 handler exited 0" in line
     assert "--- preempted:" in out and "signal SIGUSR1 sent" in out  # the timeline follows the table
     assert "0 passed, 1 failed, 0 skipped" in out
 
     # The output tail in the report has wandb's coloured "wandb:" lines; the file still parses.
     failure = ET.parse(report).getroot().find("testsuite/testcase/failure")
     assert failure is not None and failure.text is not None
-    assert "exit code 0, expected 138" in failure.get("message", "") and "handler exits 0" in failure.get("message", "")
+    assert "exit code 0, expected 138" in failure.get("message", "")
+    assert "[bug: handler-exits-zero] the SIGUSR1 handler exited 0" in failure.get("message", "")
     assert "exit: returncode 0 (exit code 0)" in failure.text
     assert "signal SIGUSR1 sent" in failure.text and "\nwandb: " in failure.text
     assert "\x1b" not in failure.text and "[0m" not in failure.text
@@ -272,7 +276,7 @@ def test_target_group_signals_the_whole_tree_of_the_example():
     process of the command's tree (train.py and wandb-core), and the example still passes (R67, R70c)."""
     code, out = run_check("--target", "group", "--only", "preempted,resumed,crashed", "--", "python", str(TRAIN))
     assert code == 0, out
-    assert out.startswith(f"runresume check: python {TRAIN}  (SIGUSR1 and SIGKILL after step 2, sent to the group)")
+    assert out.startswith(f"runresume check: python {TRAIN}  (SIGUSR1 and SIGKILL after step 2, sent to the group, ")
     assert "PASSED" in row(out, "resumed")
     for name, sig in (("preempted", "SIGUSR1"), ("crashed", "SIGKILL")):
         line = row(out, name)

@@ -38,7 +38,7 @@ def test_the_ini_key_runs_it_and_a_failure_names_the_reason(pytester):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*exit code 0, expected 138*the SIGUSR1 handler exits 0*",
+            "*exit code 0, expected 138*[[]bug: handler-exits-zero[]] the SIGUSR1 handler exited 0*",
             "rules failed (6): R65 R66 R67 R68 R70e R71",
         ]
     )
