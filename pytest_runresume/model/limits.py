@@ -37,8 +37,8 @@ class Limits:
     """
 
     max_line_gap: int = 100_000
-    max_run_bytes: int = 256 * 1024 * 1024
-    max_total_bytes: int = 1024 * 1024 * 1024
+    max_run_bytes: int = 128 * 1024 * 1024
+    max_total_bytes: int = 256 * 1024 * 1024
     max_runs: int = 10_000
     max_problems: int = 10_000
 

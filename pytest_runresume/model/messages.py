@@ -50,6 +50,6 @@ INTERNAL_ERROR = (
     "internal error of the fake W&B backend on {method} {path}: {error} (a bug of pytest-runresume, please report it)"
 )
 SERVER_BUSY = (
-    "the fake W&B backend is decompressing {held} bytes of other requests; {limit} bytes at once is its"
-    " limit (max_decompressing); retry"
+    "the fake W&B backend holds {held} bytes of request bodies; {limit} bytes at once is its limit"
+    " (max_inflight_bytes); retry"
 )

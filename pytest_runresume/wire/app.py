@@ -53,7 +53,7 @@ __all__ = ["MAX_BODY", "MAX_LINE_GAP", "FakeWandbApp", "RequestRecord"]
 #: The default of the model's ``max_line_gap``: a file_stream offset that would leave more lines
 #: unsent in a file (all its gaps together) is refused (400) (kept for imports; see ``Limits``).
 MAX_LINE_GAP = 100_000
-#: gzip bodies are inflated this many bytes at a time (each piece reserved in ``max_decompressing``).
+#: gzip bodies are inflated this many bytes at a time (each piece reserved in ``max_inflight_bytes``).
 _INFLATE_STEP = 1024 * 1024
 #: Endpoints anyone on the machine may call without the key.
 _PUBLIC = frozenset({"health", "ui", "ui_link", "telemetry"})
@@ -84,7 +84,8 @@ class FakeWandbApp:
     Attributes:
         requests: the last ``limits.request_log`` requests served (a ring buffer; ``.dropped``).
         unauthenticated: how many requests were refused for want of the key (not logged).
-        decompressing: the bytes gzip bodies being handled hold now (``max_decompressing``).
+        inflight: the bytes of request bodies being handled now, as received and inflated
+            (``max_inflight_bytes``; ``.peak`` is the most ever held).
     """
 
     backend: Backend
@@ -96,7 +97,7 @@ class FakeWandbApp:
     def __post_init__(self) -> None:
         self.requests: BoundedLog[RequestRecord] = BoundedLog(self.limits.request_log)
         self.unauthenticated = 0
-        self.decompressing = ByteBudget(self.limits.max_decompressing)
+        self.inflight = ByteBudget(self.limits.max_inflight_bytes)
         self.faults.max_rules = self.limits.max_fault_rules
         self._upload_secret = secrets.token_bytes(32)
         self._count_lock = threading.Lock()
@@ -134,7 +135,7 @@ class FakeWandbApp:
         request = Request(environ)
         request.max_content_length = self.limits.max_body
         op: list[str | None] = [None]
-        held: list[int] = [0]  # bytes this request reserved in ``decompressing``
+        held: list[int] = [0]  # bytes this request reserved in ``inflight``
         request.environ["runresume.held"] = held
         try:
             response, log = self._serve(request, op)
@@ -147,7 +148,7 @@ class FakeWandbApp:
             self.backend.record_problem(text)
             response, log = _json({"errors": [{"message": text}], "error": text}, 500), True
         finally:
-            self.decompressing.give(held[0])
+            self.inflight.give(held[0])
             held[0] = 0
         if log:
             self.requests.append(
@@ -252,6 +253,12 @@ class FakeWandbApp:
         """The whole body (cached). Werkzeug stops a chunked body at the limit without an error, so a
         body cut there is refused here (413) instead of being read as truncated data. A client that
         stops sending (``read_timeout``) gets a 408."""
+        if "runresume.raw" not in request.environ:
+            length = request.content_length
+            if length is not None and length > self.limits.max_body:
+                raise RequestEntityTooLarge()
+            self._reserve(request, self.limits.max_body if length is None else length)
+            request.environ["runresume.raw"] = True
         try:
             raw = request.get_data()
             if len(raw) >= self.limits.max_body and request.stream.read(1):
@@ -265,11 +272,10 @@ class FakeWandbApp:
 
     def _inflate(self, request: Request, raw: bytes) -> bytes:
         """Decompress a gzip body, at most ``max_decompressed`` bytes of it, each piece reserved in
-        ``max_decompressing`` (the bytes all requests inflate at once)."""
+        ``max_inflight_bytes`` (the body bytes all requests hold at once)."""
         limit, name = min((self.limits.max_decompressed, "max_decompressed"), (self.limits.max_body, "max_body"))
-        held = request.environ["runresume.held"]
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pieces: list[bytes] = []
+        out = bytearray()
         size = 0
         data = raw
         while True:
@@ -279,17 +285,19 @@ class FakeWandbApp:
                 size += len(piece)
                 if size > limit:
                     raise _TooLarge(limit, name)
-                if not self.decompressing.take(len(piece)):
-                    raise _Busy(
-                        messages.SERVER_BUSY.format(held=self.decompressing.held, limit=self.decompressing.limit)
-                    )
-                held[0] += len(piece)
-                pieces.append(piece)
+                self._reserve(request, len(piece))
+                out += piece
             if not data or not piece:
                 break
         if not inflater.eof:
             raise EOFError("the gzip stream is truncated")
-        return b"".join(pieces)
+        return bytes(out)
+
+    def _reserve(self, request: Request, n: int) -> None:
+        """Count ``n`` more bytes held by this request in ``max_inflight_bytes`` (503 if no room)."""
+        if not self.inflight.take(n):
+            raise _Busy(messages.SERVER_BUSY.format(held=self.inflight.held, limit=self.inflight.limit))
+        request.environ["runresume.held"][0] += n
 
     def _body(self, request: Request) -> bytes:
         """The body, decompressed if it says ``Content-Encoding: gzip`` (cached on the request)."""
@@ -470,7 +478,7 @@ class _TooLarge(Exception):
 
 
 class _Busy(Exception):
-    """More bytes being decompressed at once than ``max_decompressing`` allows (503, retried)."""
+    """More body bytes held at once than ``max_inflight_bytes`` allows (503, retried)."""
 
 
 class _SlowClient(Exception):

@@ -27,8 +27,10 @@ class WireLimits:
     Attributes:
         max_body: bytes of one request body, as sent (also chunked); larger is a 413.
         max_decompressed: bytes a gzip request body may inflate to; larger is a 413.
-        max_decompressing: bytes all gzip bodies being handled at once may inflate to together;
-            past it a request is answered 503 with ``Retry-After`` (the SDK retries).
+        max_inflight_bytes: bytes of request bodies all requests being handled may hold at once, as
+            received (their Content-Length, or ``max_body`` for a chunked one) and inflated; past
+            it a request is answered 503 with ``Retry-After: 1`` (the SDK retries). At least
+            ``max_body``.
         max_json_depth: nesting of JSON arrays/objects in a body and in the JSON strings it carries
             (config, summary, history lines); deeper is a named 400/GraphQL error.
         max_graphql_chars: characters of a GraphQL document.
@@ -44,8 +46,8 @@ class WireLimits:
     """
 
     max_body: int = MAX_BODY
-    max_decompressed: int = 16 * 1024 * 1024
-    max_decompressing: int = 64 * 1024 * 1024
+    max_decompressed: int = 8 * 1024 * 1024
+    max_inflight_bytes: int = 96 * 1024 * 1024
     max_json_depth: int = 64
     max_graphql_chars: int = 64 * 1024
     max_graphql_tokens: int = 5_000
@@ -66,6 +68,11 @@ class WireLimits:
             if not ok:
                 kind = "a finite number of seconds > 0" if f.name == "read_timeout" else "an integer > 0"
                 raise ValueError(f"limit {f.name} must be {kind}, got {value!r}")
+        if self.max_inflight_bytes < self.max_body:
+            raise ValueError(
+                f"limit max_inflight_bytes ({self.max_inflight_bytes}) must be at least max_body ({self.max_body}):"
+                " else a body of max_body bytes could never be served"
+            )
 
     def replace(self, **changes: Any) -> WireLimits:
         """A copy with ``changes`` (unknown names are a ``ValueError`` naming them)."""

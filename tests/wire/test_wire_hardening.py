@@ -327,24 +327,31 @@ def test_gzip_bomb_is_413_naming_max_decompressed():
         assert r.json()["error"] == messages.INFLATED_TOO_LARGE.format(
             method="POST", path=f"/files/{PATH}/file_stream", limit=100_000, name="max_decompressed"
         )
-        assert srv.app.decompressing.held == 0
+        assert srv.app.inflight.held == 0
 
 
-def test_decompression_at_once_is_bounded_503_and_retryable(served):
-    """While other requests hold ``max_decompressing`` bytes, a gzip body is answered 503 with
-    Retry-After (the SDK retries 5xx); that is load, not a problem of the test."""
+@pytest.mark.parametrize("how", ["plain", "gzip-inflating"])
+def test_body_bytes_at_once_are_bounded_503_and_retryable(served, how):
+    """While other requests hold ``max_inflight_bytes`` bytes (bodies as received, and inflated),
+    a body is answered 503 with Retry-After (the SDK retries 5xx); that is load, not a problem of
+    the test. ``gzip-inflating``: the compressed body fits, its inflated bytes do not."""
     start_run(served)
-    budget = served.app.decompressing
-    assert budget.take(budget.limit)
+    budget = served.app.inflight
+    body = json.dumps({"files": {"output.log": {"offset": 0, "content": ["hi" * 1000]}}}).encode()
+    headers = {}
+    if how == "gzip-inflating":
+        body, headers = gzip.compress(body), {"Content-Encoding": "gzip"}
+    taken = budget.limit - (len(body) if how == "gzip-inflating" else 0)
+    assert budget.take(taken)
     try:
-        body = gzip.compress(json.dumps({"files": {"output.log": {"offset": 0, "content": ["hi"]}}}).encode())
-        r = stream(served, body, headers={"Content-Encoding": "gzip"})
+        r = stream(served, body, headers=headers)
         assert r.status_code == 503 and r.headers["Retry-After"] == "1"
-        assert r.json()["error"].endswith("(max_decompressing); retry")
+        assert r.json()["error"].endswith("(max_inflight_bytes); retry")
         assert served.backend.problems == [] and served.backend.run(PATH).files["output.log"] == []
     finally:
-        budget.give(budget.limit)
-    assert stream(served, body, headers={"Content-Encoding": "gzip"}).ok
+        budget.give(taken)
+    assert budget.held == 0
+    assert stream(served, body, headers=headers).ok
 
 
 @pytest.mark.parametrize(
