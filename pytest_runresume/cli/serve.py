@@ -6,12 +6,14 @@ import re
 import shlex
 import signal
 import threading
+from dataclasses import fields
 from types import FrameType
 
 import click
 
-from ..model import Backend
+from ..model import Backend, Limits
 from ..wire import ServedBackend
+from ..wire.limits import WireLimits
 
 
 def check_key(key: str) -> str:
@@ -30,6 +32,34 @@ def check_key(key: str) -> str:
     return key
 
 
+def parse_limits(values: tuple[str, ...]) -> tuple[Limits, WireLimits]:
+    """``--limit NAME=VALUE`` options as the model's and the wire's limits (``docs/limits.md``).
+
+    Raises:
+        click.BadParameter: an unknown name, or a value that is not a number the limit takes.
+    """
+    model = {f.name for f in fields(Limits)}
+    wire = {f.name for f in fields(WireLimits)}
+    changes: dict[str, dict[str, int | float]] = {"model": {}, "wire": {}}
+    for item in values:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in model | wire:
+            raise click.BadParameter(
+                f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(model | wire))}",
+                param_hint="--limit",
+            )
+        try:
+            value: int | float = float(text) if name == "read_timeout" else int(text.replace("_", ""))
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {text!r} is not a number", param_hint="--limit") from None
+        changes["model" if name in model else "wire"][name] = value
+    try:
+        return Limits().replace(**changes["model"]), WireLimits().replace(**changes["wire"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--limit") from None
+
+
 def env_lines(served: ServedBackend) -> list[str]:
     """``export NAME=value`` lines for a POSIX shell."""
     return [f"export {name}={shlex.quote(value)}" for name, value in served.env().items()]
@@ -45,14 +75,25 @@ def env_lines(served: ServedBackend) -> list[str]:
     show_default=True,
     help="seconds without a request before a run counts as crashed (R61)",
 )
-def serve(port: int, key: str | None, crash_timeout: float) -> None:
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="set one of the server's limits, e.g. --limit max_body=1048576 --limit read_timeout=30 (see docs/limits.md)",
+)
+def serve(port: int, key: str | None, crash_timeout: float, limits: tuple[str, ...]) -> None:
     """Start the fake W&B backend on 127.0.0.1 and print the environment lines to export.
 
-    Runs are shown at http://127.0.0.1:PORT/ (the page refreshes itself). Ctrl+C stops the server.
+    Runs are shown at http://127.0.0.1:PORT/ (the page refreshes itself; on loopback it needs no
+    key). Ctrl+C stops the server.
     """
     if key is not None:
         check_key(key)
-    served = ServedBackend(Backend(crash_timeout=crash_timeout), api_key=key, port=port).start()
+    model_limits, wire_limits = parse_limits(limits)
+    served = ServedBackend(
+        Backend(crash_timeout=crash_timeout, limits=model_limits), api_key=key, port=port, limits=wire_limits
+    ).start()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -2,7 +2,8 @@
 
 from .backend import Backend, FileChunk, validate_run_id
 from .clock import Clock, ManualClock, OffsetClock
-from .errors import RuleViolation
+from .errors import LimitExceeded, RuleViolation
+from .limits import Limits
 from .readings import DEFAULT_READINGS, Readings
 from .resume import Outcome, ResumeDecision, decide_resume, normalize_resume, starting_step
 from .runs import (
@@ -25,6 +26,8 @@ __all__ = [
     "Backend",
     "Clock",
     "FileChunk",
+    "LimitExceeded",
+    "Limits",
     "ManualClock",
     "OffsetClock",
     "Outcome",

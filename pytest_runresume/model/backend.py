@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from . import concurrency, messages
 from .clock import Clock, OffsetClock
-from .errors import RuleViolation
+from .errors import LimitExceeded, RuleViolation
+from .limits import LINE_OVERHEAD, MAX_CLOCK, Limits, finite_number
 from .readings import Readings
 from .runs import (
     CRASHED,
@@ -33,6 +34,8 @@ from .runs import (
     RunKey,
     RunRecord,
     derive_state,
+    file_name_cost,
+    line_cost,
 )
 from .sweeps import Sweeps
 
@@ -95,6 +98,8 @@ class Backend:
         preempting_state, unset_resume, interrupt_exit_state, crash_trigger, preempting_timeout,
             pending_resumable, run_id_rules: one reading each, applied on top of ``readings``
             (e.g. ``Backend(interrupt_exit_state="killed")``).
+        limits: what the model stores at most (:class:`~pytest_runresume.model.limits.Limits`,
+            ``docs/limits.md``); a request past a limit is refused whole (:class:`LimitExceeded`).
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class Backend:
         preempting_timeout: float | None = None,
         pending_resumable: bool | None = None,
         run_id_rules: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.entity = entity
         self.username = username
@@ -126,6 +132,9 @@ class Backend:
             pending_resumable=pending_resumable,
             run_id_rules=run_id_rules,
         )
+        self.limits = limits if limits is not None else Limits()
+        #: Problems not kept because ``limits.max_problems`` were already recorded.
+        self.problems_dropped = 0
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.runs: dict[RunKey, RunRecord] = {}
@@ -144,6 +153,7 @@ class Backend:
         with self.lock:
             self.runs.clear()
             self.problems.clear()
+            self.problems_dropped = 0
             self.sweeps.reset()
             self.deleted.clear()
             self.killed_by_cancel.clear()
@@ -158,20 +168,28 @@ class Backend:
 
         Raises:
             TypeError: if the clock cannot be moved (a custom clock without ``advance``).
-            ValueError: if ``seconds`` is negative.
+            ValueError: if ``seconds`` is not a finite number >= 0, or would move the clock past
+                the year 9999 (:data:`~.limits.MAX_CLOCK`); the clock is not moved.
         """
         advance = getattr(self.clock, "advance", None)
         if advance is None:
             raise TypeError(f"the backend clock {self.clock!r} cannot be advanced")
+        try:
+            finite_number(seconds, "seconds", minimum=0)
+        except ValueError as exc:
+            raise ValueError(messages.CLOCK_LIMIT.format(seconds=seconds, why=exc.args[0])) from None
         with self.lock:
-            t = float(advance(seconds))
+            if self.now() + float(seconds) > MAX_CLOCK:
+                why = "the clock would pass the year 9999"
+                raise ValueError(messages.CLOCK_LIMIT.format(seconds=seconds, why=why))
+            t = float(advance(float(seconds)))
             self._bump()
             return t
 
     def record_problem(self, text: str) -> None:
         """Remember something a test should fail on (unknown operation, malformed request ...)."""
         with self.lock:
-            self.problems.append(text)
+            self._problem(text)
             self._bump()
 
     def record_event(self, run: RunRecord, kind: str, detail: str) -> None:
@@ -179,6 +197,49 @@ class Backend:
         with self.lock:
             run.event(self.now(), kind, detail)
             self._bump()
+
+    def _problem(self, text: str) -> None:
+        if len(self.problems) < self.limits.max_problems:
+            self.problems.append(text)
+        else:
+            self.problems_dropped += 1
+
+    @property
+    def stored_bytes(self) -> int:
+        """What all runs hold together (deleted ones included), as the storage limits count it."""
+        with self.lock:
+            return sum(r.stored_bytes for r in self.runs.values()) + sum(
+                r.stored_bytes for r, _ in self.deleted.values()
+            )
+
+    def check_storage(self, rec: RunRecord | None, added: int, what: str, path: str) -> None:
+        """Refuse adding ``added`` bytes to ``rec`` (or to a new run) past ``max_run_bytes`` or
+        ``max_total_bytes``.
+
+        Raises:
+            LimitExceeded: naming the limit; nothing is changed.
+        """
+        if added <= 0:
+            return
+        with self.lock:
+            run_size = (rec.stored_bytes if rec is not None else 0) + added
+            if run_size > self.limits.max_run_bytes:
+                raise LimitExceeded(
+                    messages.STORAGE_LIMIT.format(
+                        what=what, path=path, size=run_size, scope="for one run",
+                        limit=self.limits.max_run_bytes, name="max_run_bytes",
+                    ),
+                    "max_run_bytes",
+                )  # fmt: skip
+            total = self.stored_bytes + added
+            if total > self.limits.max_total_bytes:
+                raise LimitExceeded(
+                    messages.STORAGE_LIMIT.format(
+                        what=what, path=path, size=total, scope="for all runs",
+                        limit=self.limits.max_total_bytes, name="max_total_bytes",
+                    ),
+                    "max_total_bytes",
+                )  # fmt: skip
 
     def _bump(self) -> None:
         self.version += 1
@@ -311,18 +372,27 @@ class Backend:
         Raises:
             KeyError: no such run.
             RuleViolation: a metric other than ``_step`` (R45, R48).
+            ValueError: ``value`` is not a finite number; nothing is changed.
+            LimitExceeded: archiving the history would pass a storage limit; nothing is changed.
         """
         if metric != "_step":
             raise RuleViolation(f"rewind supports only the _step metric, not {metric!r} (R48)")
+        step = int(finite_number(value, "RewindRun metricValue (the _step to rewind to)", -(2.0**63), 2.0**63))
         with self.lock:
             rec = self.get(entity, project, run_id)
             if rec is None:
                 raise KeyError(messages.NO_SUCH_RUN.format(path=self.key(entity, project, run_id).path))
-            rec.archived.append(rec.copy_history())
+            self.check_storage(
+                rec,
+                sum(line_cost(line) for line in rec.history_lines),
+                "rewinding (archiving the history)",
+                rec.key.path,
+            )
+            rec.archive_history()
             rec.resume_asked = True
-            rec.truncate_history(int(value))
-            rec.files[OUTPUT] = []
-            rec.event(self.now(), "rewind", f"rewound to _step {int(value)}; {len(rec.history_lines)} lines kept (R47)")
+            rec.truncate_history(step)
+            rec.drop_file(OUTPUT)
+            rec.event(self.now(), "rewind", f"rewound to _step {step}; {len(rec.history_lines)} lines kept (R47)")
             self._bump()
             return rec
 
@@ -398,6 +468,14 @@ class Backend:
 
     # ---- operations the SDK drives ------------------------------------------------------------------
     def _create(self, key: RunKey) -> RunRecord:
+        self._check_create(key)
+        storage_id = base64.b64encode(f"Run:v1:{key.run_id}:{key.project}:{key.entity}".encode()).decode()
+        rec = RunRecord(key=key, storage_id=storage_id, created_at=self.now())
+        self.runs[key] = rec
+        return rec
+
+    def _check_create(self, key: RunKey) -> None:
+        """Refuse creating the run ``key`` (bad id, deleted id, too many runs) before anything changes."""
         validate_run_id(key.run_id)
         if key in self.deleted:
             raise RuleViolation(messages.RUN_DELETED.format(path=key.path))  # R25
@@ -406,10 +484,8 @@ class Backend:
                 validate_run_id(key.run_id, "docs")
             except ValueError as exc:
                 raise RuleViolation(f"{exc.args[0]} (A05, run_id_rules='docs')") from None
-        storage_id = base64.b64encode(f"Run:v1:{key.run_id}:{key.project}:{key.entity}".encode()).decode()
-        rec = RunRecord(key=key, storage_id=storage_id, created_at=self.now())
-        self.runs[key] = rec
-        return rec
+        if len(self.runs) + len(self.deleted) >= self.limits.max_runs:
+            raise LimitExceeded(messages.TOO_MANY_RUNS.format(path=key.path, limit=self.limits.max_runs), "max_runs")
 
     def create_run(
         self,
@@ -433,6 +509,7 @@ class Backend:
             key = self.key(entity, project, run_id)
             rec = self.runs.get(key) or self._create(key)
             rec.config.update({k: {"value": v} for k, v in (config or {}).items()})
+            rec.set_size("config", len(json.dumps(rec.config, default=str)))
             rec.created_pending = state == "pending"
             if state == "running":
                 rec.attempts.append(Attempt(1, self.now(), resumed=False, start_line=0, last_heard=self.now()))
@@ -471,14 +548,21 @@ class Backend:
         Returns:
             ``(run, inserted)``.
 
+        Everything is checked before anything changes: a refused upsert leaves the backend as it was.
+
         Raises:
-            ValueError: on a missing or bad run id (R31).
+            ValueError: on a missing or bad run id (R31), a config or summary that is not a JSON
+                object, a fork branch point whose ``step`` is not a finite number >= 0 (R44).
             RuleViolation: ``unset_resume="refuse"`` and an init without resume into an existing run
                 (A02).
+            LimitExceeded: a new run past ``max_runs``, or more bytes than the storage limits allow.
         """
         run_id = fields.get("name")
         validate_run_id(run_id)
         assert isinstance(run_id, str)
+        config, config_size = _json_object(fields.get("config"), "config")
+        summary, summary_size = _json_object(fields.get("summaryMetrics") or None, "summaryMetrics")
+        branch = _branch_point(config)
         with self.lock:
             now = self.now()
             key = self.key(fields.get("entity"), fields.get("project"), run_id)
@@ -495,14 +579,24 @@ class Backend:
                     f"run {rec.key.path} already exists and this init did not ask to resume it"
                     " (A02, unset_resume='refuse': WANDB_RESUME defaults to never, S6)"
                 )
+            overwrite = unset_resume and self.readings.unset_resume == "overwrite"
+            if rec is None:
+                self._check_create(key)
+            old = rec.sizes if rec is not None else {}
+            added = (config_size - old.get("config", 0) if config is not None else 0) + (
+                summary_size - old.get("summary", 0) if summary is not None else 0
+            )
+            if overwrite and rec is not None:
+                added += sum(line_cost(line) for line in rec.history_lines)
+            self.check_storage(rec, added, "UpsertBucket", key.path)
             if rec is None:
                 rec = self._create(key)
-            if unset_resume and self.readings.unset_resume == "overwrite":
+            if overwrite:
                 rec.clear_data()
                 rec.event(now, "overwrite", "init without resume: old data archived, run starts empty (A02)")
-            config = fields.get("config")
             if config is not None:
-                rec.config = json.loads(config) if isinstance(config, str) else dict(config)
+                rec.config = config
+                rec.set_size("config", config_size)
             if fields.get("tags") is not None:
                 rec.tags = list(fields["tags"])
             for attr, var in (
@@ -516,17 +610,17 @@ class Backend:
             ):
                 if fields.get(var) is not None:
                     setattr(rec, attr, fields[var])
-            if fields.get("summaryMetrics"):
-                rec.summary = json.loads(fields["summaryMetrics"])
+            if summary is not None:
+                rec.summary = summary
+                rec.set_size("summary", summary_size)
             if inserted and fields.get("state") in ("pending", "running") and not fields.get("program"):
                 # Run.create(state=...) (R53): a run created ahead of time, not started by a process.
                 rec.created_pending = fields["state"] == "pending"
                 if fields["state"] == "running":
                     rec.attempts.append(Attempt(1, now, resumed=False, start_line=0, last_heard=now))
                 rec.event(now, "create", f"created with state={fields['state']} through the API (R53)")
-            branch = rec.config.get("_wandb", {}).get("value", {}).get("branch_point") if inserted else None
-            if isinstance(branch, dict) and branch.get("run_id"):
-                self._fork(rec, str(branch["run_id"]), int(branch.get("step", 0)), now)
+            if branch is not None and inserted:
+                self._fork(rec, branch[0], branch[1], now)
             if starts_process:
                 number = len(rec.attempts) + 1
                 previous = rec.attempt
@@ -566,6 +660,7 @@ class Backend:
         rec.fork_of = (source_id, step)
         if source is not None:
             rec.summary = dict(source.summary)
+            rec.set_size("summary", source.sizes.get("summary", 0))
         rec.event(now, "fork", f"forked from {source_id} at _step {step} (R44)")
 
     def full_history(self, run: RunRecord) -> list[dict[str, Any]]:
@@ -616,12 +711,20 @@ class Backend:
 
         Raises:
             KeyError: when the run was never created (the text names the path).
+            ValueError: a ``wandb-summary.json`` line that is not a JSON object.
+            LimitExceeded: an offset past ``max_line_gap``, or more data than the storage limits
+                allow. Nothing of the request is applied.
         """
         with self.lock:
             now = self.now()
             rec = self.runs.get(key)
             if rec is None:
                 raise KeyError(messages.FILE_STREAM_NO_RUN.format(path=key.path))
+            seen: set[tuple[str, str, int]] = set()
+            if async_client is not None:
+                files, seen = self._shared_mode_chunks(rec, async_client, files)
+            summary = self._check_file_stream(rec, files)
+            rec.async_seen |= seen
             attempt = rec.attempt
             if attempt is None:  # pre-created run written to without an init upsert
                 attempt = Attempt(1, now, resumed=False, start_line=len(rec.history_lines))
@@ -631,20 +734,20 @@ class Backend:
                 attempt.last_data = now  # posted metrics: the crash clock of crash_trigger="metrics" (A06)
             if not files and not preempting and not complete:
                 rec.event(now, "heartbeat", "heartbeat (R62)")
-            if async_client is not None:
-                files = self._shared_mode_chunks(rec, async_client, files)
             final = concurrency.fingerprint(files, exit_code, uploaded) if complete else None
             second_writer = concurrency.evidence(rec, attempt, files, complete, exit_code, final)  # R16
             for name, chunk in files.items():
                 if name == SUMMARY:
-                    if chunk.content and async_client is not None:
-                        rec.summary.update(json.loads(chunk.content[-1]))  # each writer its keys (R95)
-                    elif chunk.content:
-                        rec.summary = json.loads(chunk.content[-1])
+                    if summary is not None and async_client is not None:
+                        rec.summary.update(summary)  # each writer its keys (R95)
+                        rec.set_size("summary", len(json.dumps(rec.summary, default=str)))
+                    elif summary is not None:
+                        rec.summary = summary
+                        rec.set_size("summary", len(chunk.content[-1]))
                     continue
                 before = rec.last_step
                 for problem in rec.write_lines(name, chunk.offset, chunk.content):
-                    self.problems.append(problem)
+                    self._problem(problem)
                 if name == LINE_FILES[0] and chunk.content:
                     first = chunk.offset
                     rec.event(
@@ -660,7 +763,7 @@ class Backend:
                 rec.event(now, "preempting", "run.mark_preempting() received (R65)")
             found = concurrency.confirm(rec, attempt, second_writer)
             if found is not None:
-                self.problems.append(found.describe())
+                self._problem(found.describe())
                 rec.event(now, "concurrent", found.describe())
             if complete:
                 attempt.complete = True
@@ -684,12 +787,51 @@ class Backend:
         with self.lock:
             return [concurrency.pair(run, a) for a in run.attempts if a.concurrent]
 
-    def _shared_mode_chunks(self, rec: RunRecord, client: str, files: dict[str, FileChunk]) -> dict[str, FileChunk]:
+    def _check_file_stream(self, rec: RunRecord, files: dict[str, FileChunk]) -> dict[str, Any] | None:
+        """Check a file_stream request against the limits before anything is applied.
+
+        Returns:
+            The new summary (the last ``wandb-summary.json`` line, parsed), if the request has one.
+
+        Raises:
+            ValueError: a summary line that is not a JSON object.
+            LimitExceeded: an offset past ``max_line_gap`` (kind ``gap``), more than
+                ``max_run_bytes``/``max_total_bytes``.
+        """
+        added = 0
+        summary = None
+        for name, chunk in files.items():
+            if name == SUMMARY:
+                if chunk.content:
+                    summary, size = _json_object(chunk.content[-1], f"{SUMMARY} line")
+                    added += size - rec.sizes.get("summary", 0)
+                continue
+            have = len(rec.files.get(name, ()))
+            gap = max(0, chunk.offset - have)
+            held = rec.gaps.get(name, 0)
+            if gap and held + gap > self.limits.max_line_gap:
+                raise LimitExceeded(
+                    messages.LINE_GAP_LIMIT.format(
+                        file=name, offset=chunk.offset, gap=gap, held=held, limit=self.limits.max_line_gap
+                    ),
+                    "max_line_gap",
+                    kind="gap",
+                )
+            added += gap * line_cost(None) + sum(line_cost(line) for line in chunk.content)
+            if name not in rec.files:
+                added += file_name_cost(name)
+        self.check_storage(rec, added, "file_stream", rec.key.path)
+        return summary
+
+    def _shared_mode_chunks(
+        self, rec: RunRecord, client: str, files: dict[str, FileChunk]
+    ) -> tuple[dict[str, FileChunk], set[tuple[str, str, int]]]:
         """Rewrite a shared-mode writer's chunks (R94-R96): drop the lines this client already sent
         (by its own offsets), place the rest after everything stored, and give history lines the
-        next backend step numbers."""
+        next backend step numbers. Returns the chunks and the line keys to add to
+        ``rec.async_seen`` once the request is applied (nothing is changed here)."""
         out: dict[str, FileChunk] = {}
-        seen = rec.async_seen
+        seen: set[tuple[str, str, int]] = set()
         for name, chunk in files.items():
             if name == SUMMARY:
                 out[name] = chunk
@@ -697,7 +839,7 @@ class Backend:
             fresh: list[str] = []
             step = rec.last_step
             for i, line in enumerate(chunk.content):
-                if (client, name, chunk.offset + i) in seen:
+                if (client, name, chunk.offset + i) in seen or (client, name, chunk.offset + i) in rec.async_seen:
                     continue
                 seen.add((client, name, chunk.offset + i))
                 if name == HISTORY:
@@ -707,8 +849,8 @@ class Backend:
                     line = json.dumps(row, separators=(",", ":"))
                 fresh.append(line)
             if fresh:
-                out[name] = FileChunk(len(rec.files.setdefault(name, [])), fresh)
-        return out
+                out[name] = FileChunk(len(rec.files.get(name, ())), fresh)
+        return out, seen
 
     def request_stop(self, path: str) -> None:
         """Ask a running run to stop, as the app's stop button does (R58).
@@ -725,12 +867,21 @@ class Backend:
             self._bump()
 
     def upload(self, key: RunKey, name: str, data: bytes) -> None:
-        """Store an uploaded run file (``PUT`` to an ``uploadUrl``)."""
+        """Store an uploaded run file (``PUT`` to an ``uploadUrl``).
+
+        Raises:
+            KeyError: no such run.
+            LimitExceeded: more than the storage limits allow (nothing is stored).
+        """
         with self.lock:
             rec = self.runs.get(key)
             if rec is None:
                 raise KeyError(messages.NO_SUCH_RUN.format(path=key.path))
+            old = rec.uploads.get(name)
+            added = len(data) + len(name) + LINE_OVERHEAD - (0 if old is None else len(old) + len(name) + LINE_OVERHEAD)
+            self.check_storage(rec, added, f"upload {name}", key.path)
             rec.uploads[name] = data
+            rec.set_size("uploads", rec.sizes.get("uploads", 0) + added)
             self._bump()
 
     # ---- questions users and the harness ask --------------------------------------------------------
@@ -759,3 +910,43 @@ class Backend:
                     for r in self.iter_runs()
                 ],
             }
+
+
+def _json_object(value: Any, what: str) -> tuple[dict[str, Any] | None, int]:
+    """A config or summary as the wire gives it (a JSON string or an object) and its size.
+
+    Raises:
+        ValueError: naming ``what`` when it is not a JSON object.
+    """
+    if value is None:
+        return None, 0
+    if isinstance(value, str):
+        try:
+            obj = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"{what} is not JSON: {exc}") from None
+        size = len(value)
+    else:
+        obj = value
+        size = -1
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} must be a JSON object, got {value!r:.80}")
+    if size < 0:
+        obj = dict(obj)
+        size = len(json.dumps(obj, default=str))
+    return obj, size
+
+
+def _branch_point(config: dict[str, Any] | None) -> tuple[str, int] | None:
+    """The fork branch point (R44) in a config's ``_wandb.value.branch_point``: ``(run id, step)``.
+
+    Raises:
+        ValueError: a branch point whose ``step`` is not a finite number >= 0.
+    """
+    wb = config.get("_wandb") if config else None
+    value = wb.get("value") if isinstance(wb, dict) else None
+    branch = value.get("branch_point") if isinstance(value, dict) else None
+    if not isinstance(branch, dict) or not branch.get("run_id"):
+        return None
+    step = finite_number(branch.get("step", 0), "fork branch point step (_wandb.branch_point.step)", 0, 2.0**63)
+    return str(branch["run_id"]), int(step)

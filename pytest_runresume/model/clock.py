@@ -6,6 +6,7 @@ asks a :class:`Clock`. Tests move a clock instead of waiting for it.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
@@ -35,10 +36,9 @@ class ManualClock:
         """Move the clock forward by ``seconds`` (>= 0) and return the new time.
 
         Raises:
-            ValueError: if ``seconds`` is negative (the model's clock never goes back).
+            ValueError: if ``seconds`` is negative (the model's clock never goes back) or not finite.
         """
-        if seconds < 0:
-            raise ValueError(f"a clock moves forward only; got advance({seconds!r})")
+        _check_advance(seconds)
         self._now += seconds
         return self._now
 
@@ -62,9 +62,15 @@ class OffsetClock:
         """Move the clock forward by ``seconds`` (>= 0) and return the new time.
 
         Raises:
-            ValueError: if ``seconds`` is negative.
+            ValueError: if ``seconds`` is negative or not finite.
         """
-        if seconds < 0:
-            raise ValueError(f"a clock moves forward only; got advance({seconds!r})")
+        _check_advance(seconds)
         self.offset += seconds
         return self.now()
+
+
+def _check_advance(seconds: float) -> None:
+    if not math.isfinite(seconds):
+        raise ValueError(f"a clock moves by a finite number of seconds; got advance({seconds!r})")
+    if seconds < 0:
+        raise ValueError(f"a clock moves forward only; got advance({seconds!r})")

@@ -20,8 +20,11 @@ BAD_RESUME_MODE = "bad resume mode {mode!r}: expected one of 'must', 'allow', 'n
 RESUME_MUST_MISSING = "resume='must' but run ({run_id}) does not exist (R02)"
 RESUME_NEVER_EXISTS = "resume='never' but run ({run_id}) already exists (R05)"
 BODY_TOO_LARGE = (
+    "request body of {method} {path} is larger than the fake W&B backend's limit of {limit} bytes (max_body)"
+)
+INFLATED_TOO_LARGE = (
     "request body of {method} {path} is larger than the fake W&B backend's limit of {limit} bytes "
-    "(after gzip decompression; FakeWandbApp.max_body)"
+    "after gzip decompression ({name})"
 )
 NETWORK_BLOCKED = (
     "code under test tried to reach {host}:{port} ({method}); the network guard refused it: "
@@ -34,3 +37,19 @@ RUN_DELETED = (
 )
 UNDELETE_EXPIRED = "run {path} was deleted {days:.1f} days ago: runs can be undeleted only for 7 days (R26)"
 NOT_DELETED = "run {path!r} is not a deleted run"
+LINE_GAP_LIMIT = (
+    "{file} offset {offset} would leave {gap} more lines unsent; the run's {file} already has {held} and"
+    " at most {limit} are kept (max_line_gap)"
+)
+STORAGE_LIMIT = (
+    "{what} for {path} would make the fake W&B backend hold {size} bytes {scope}; the limit is {limit} bytes ({name})"
+)
+TOO_MANY_RUNS = "cannot create run {path}: the fake W&B backend holds at most {limit} runs (max_runs)"
+CLOCK_LIMIT = "the backend clock cannot be moved by {seconds!r}: {why}"
+INTERNAL_ERROR = (
+    "internal error of the fake W&B backend on {method} {path}: {error} (a bug of pytest-runresume, please report it)"
+)
+SERVER_BUSY = (
+    "the fake W&B backend holds {held} bytes of request bodies; {limit} bytes at once is its limit"
+    " (max_inflight_bytes); retry"
+)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages
+from .limits import LINE_OVERHEAD
 from .readings import DEFAULT_READINGS, INTERRUPT_EXIT_CODE, Readings
 
 #: States as the wire and the public API spell them (R51, A13).
@@ -162,6 +163,16 @@ def derive_state(
     return CRASHED if now - since >= crash_timeout else RUNNING
 
 
+def line_cost(line: str | None) -> int:
+    """What one stored line (or a slot left empty by a gap) counts toward the storage limits."""
+    return LINE_OVERHEAD + (len(line) if line else 0)
+
+
+def file_name_cost(name: str) -> int:
+    """What a new line file of a run counts toward the storage limits (its name and its list)."""
+    return len(name) + 4 * LINE_OVERHEAD
+
+
 def _step_of(line: str | None) -> int | None:
     if not line:
         return None
@@ -193,6 +204,9 @@ class RunRecord:
         timeline: what happened, in order.
         resume_asked: a ``RunResumeStatus`` or ``RewindRun`` was answered for this run since its
             latest attempt began, so the next init upsert with its ``id`` is a new (resumed) process.
+        sizes: what the run holds, in bytes (see :mod:`.limits`), by part: ``lines``, ``archived``,
+            ``timeline``, ``config``, ``summary``, ``uploads``; :attr:`stored_bytes` is their sum.
+        gaps: per file, the line indexes left empty by offset gaps (``None`` slots) it holds.
     """
 
     key: RunKey
@@ -221,6 +235,8 @@ class RunRecord:
     #: writers (R96): a re-sent line is stored once.
     async_seen: set[tuple[str, str, int]] = field(default_factory=set)
     resume_asked: bool = False
+    sizes: dict[str, int] = field(default_factory=dict)
+    gaps: dict[str, int] = field(default_factory=dict)
     _last_step: int | None = None
 
     def copy(self) -> RunRecord:
@@ -261,6 +277,18 @@ class RunRecord:
         return self._last_step
 
     @property
+    def stored_bytes(self) -> int:
+        """What the run holds, in bytes as the storage limits count them (:mod:`.limits`)."""
+        return sum(self.sizes.values())
+
+    def _add_size(self, part: str, delta: int) -> None:
+        self.sizes[part] = self.sizes.get(part, 0) + delta
+
+    def set_size(self, part: str, size: int) -> None:
+        """Record that ``part`` (``config``, ``summary``, ``uploads``) now holds ``size`` bytes."""
+        self.sizes[part] = size
+
+    @property
     def exists_for_resume(self) -> bool:
         """Whether wandb-core treats the run as existing: its config has ``_wandb.value.t`` (R43)."""
         wb = self.config.get("_wandb")
@@ -276,6 +304,17 @@ class RunRecord:
         """A copy of the raw history lines (what a rewind archives, R47)."""
         return list(self.history_lines)
 
+    def archive_history(self) -> None:
+        """Keep a copy of the history in :attr:`archived` (a rewind, R47; an overwrite, A02)."""
+        self.archived.append(self.copy_history())
+        self._add_size("archived", sum(line_cost(line) for line in self.history_lines))
+
+    def drop_file(self, name: str) -> None:
+        """Empty the line file ``name`` (a rewind resets the console output, R47)."""
+        self._add_size("lines", -sum(line_cost(line) for line in self.files.get(name, [])))
+        self.gaps.pop(name, None)
+        self.files[name] = []
+
     def truncate_history(self, step: int) -> None:
         """Keep only the history lines up to and including ``_step == step`` and recompute the
         summary from them (R47: "summary is recomputed from the newly logged history")."""
@@ -283,6 +322,9 @@ class RunRecord:
         for i, s in enumerate(self.steps):
             if s is not None and s <= step:
                 keep = i + 1
+        cut = self.files[HISTORY][keep:]
+        self._add_size("lines", -sum(line_cost(line) for line in cut))
+        self.gaps[HISTORY] = self.gaps.get(HISTORY, 0) - sum(1 for line in cut if line is None)
         del self.files[HISTORY][keep:]
         del self.steps[keep:]
         known = [s for s in self.steps if s is not None]
@@ -296,8 +338,10 @@ class RunRecord:
     def clear_data(self) -> None:
         """Archive the history and start the run empty: no history, events, output or summary
         (``unset_resume="overwrite"``, A02: S5's "always starts a new run")."""
-        self.archived.append(self.copy_history())
+        self.archive_history()
         self.files = {f: [] for f in LINE_FILES}
+        self.sizes["lines"] = 0
+        self.gaps = {}
         self.steps = []
         self._last_step = None
         self.summary = {}
@@ -306,6 +350,7 @@ class RunRecord:
     def event(self, t: float, kind: str, detail: str) -> None:
         """Append a :class:`TimelineEvent`."""
         self.timeline.append(TimelineEvent(t, kind, detail))
+        self._add_size("timeline", 4 * LINE_OVERHEAD + len(kind) + len(detail))
 
     def write_lines(self, name: str, offset: int, lines: list[str]) -> list[str]:
         """Write ``lines`` at line index ``offset`` of file ``name`` (file_stream semantics, R36).
@@ -315,6 +360,8 @@ class RunRecord:
             leaves ``None`` at the missing indexes and the lines land at their offsets.
         """
         problems: list[str] = []
+        if name not in self.files:
+            self._add_size("lines", file_name_cost(name))
         buf = self.files.setdefault(name, [])
         if offset > len(buf):
             problems.append(
@@ -322,21 +369,29 @@ class RunRecord:
                     path=self.key.path, file=name, offset=offset, have=len(buf), gap_end=offset - 1
                 )
             )
+            gap = offset - len(buf)
             if name == HISTORY:
-                self.steps.extend([None] * (offset - len(buf)))
-            buf.extend([None] * (offset - len(buf)))
+                self.steps.extend([None] * gap)
+            buf.extend([None] * gap)
+            self.gaps[name] = self.gaps.get(name, 0) + gap
+            self._add_size("lines", gap * line_cost(None))
         for i, line in enumerate(lines):
             idx = offset + i
             if idx < len(buf):
                 # output.log lines are rewritten in place by the console writer (carriage returns);
                 # history and events are append-only (R36).
-                if name != OUTPUT and buf[idx] is not None and buf[idx] != line:
+                old = buf[idx]
+                if name != OUTPUT and old is not None and old != line:
                     problems.append(messages.LINE_REWRITTEN.format(path=self.key.path, index=idx, file=name))
+                if old is None:
+                    self.gaps[name] = max(0, self.gaps.get(name, 0) - 1)
+                self._add_size("lines", line_cost(line) - line_cost(old))
                 buf[idx] = line
                 if name == HISTORY:
                     self.steps[idx] = _step_of(line)
             else:
                 buf.append(line)
+                self._add_size("lines", line_cost(line))
                 if name == HISTORY:
                     self.steps.append(_step_of(line))
             if name == HISTORY:

@@ -312,6 +312,8 @@ def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any
             config = yaml.safe_load(text_or_config)
         except yaml.YAMLError as exc:
             raise _bad(f"not valid YAML: {exc}") from exc
+        except RecursionError:
+            raise _bad("not valid YAML: nested too deep") from None
     else:
         config = copy.deepcopy(dict(text_or_config))
     if not isinstance(config, dict):

@@ -28,11 +28,11 @@ until ``WANDB_INIT_TIMEOUT`` (GraphQL at init) or for good (file_stream).
 from __future__ import annotations
 
 import functools
-import gzip
 import json
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -172,6 +172,9 @@ class Faults:
 
     rules: list[Fault] = field(default_factory=list)
     injected: list[InjectedFault] = field(default_factory=list)
+    #: Rules that may be pending at once (the app sets its ``max_fault_rules``); the record of
+    #: injected faults keeps as many of the latest.
+    max_rules: int = 1_000
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -294,6 +297,8 @@ class Faults:
                 applied = Fault(**asdict(rule))
                 out.append(applied)
                 self.injected.append(InjectedFault(time.time(), operation, rule.action, rule.describe(), path))
+                if len(self.injected) > self.max_rules:
+                    del self.injected[: len(self.injected) - self.max_rules]
                 terminal = terminal or rule.action != "delay"
         out.sort(key=lambda f: f.action != "delay")
         return out
@@ -309,6 +314,11 @@ class Faults:
             raise ValueError(f"unknown key(s) {unknown} for fault action {action!r}; allowed: {allowed}")
         fault = Fault(action, target, times, **what, **match)
         with self._lock:
+            self.rules = [r for r in self.rules if r.times is None or r.used < r.times]  # forget used-up rules
+            if len(self.rules) >= self.max_rules:
+                raise ValueError(
+                    f"{len(self.rules)} fault rules are pending; the limit is {self.max_rules} (max_fault_rules)"
+                )
             self.rules.append(fault)
         return fault
 
@@ -326,8 +336,10 @@ def serve_with_faults(
     operation: str | None,
     request: Request,
     dispatch: Callable[[], Response],
+    body: Callable[[], bytes] | None = None,
 ) -> Response:
-    """Serve one request through the fault rules: ``dispatch()`` is the normal handling.
+    """Serve one request through the fault rules: ``dispatch()`` is the normal handling; ``body()``
+    is the request body decompressed within the app's limits (for ``carrying``).
 
     Raises:
         DroppedConnection: for a ``drop``, after shutting the client's socket, so the server writes
@@ -336,14 +348,14 @@ def serve_with_faults(
     """
     if operation is None or not faults:
         return dispatch()
-    for fault in faults.take(operation, request.path, functools.partial(_carries, request)):
+    for fault in faults.take(operation, request.path, functools.partial(_carries, request, body)):
         text = fault.message or f"injected fault: {fault.describe()}"
         if fault.action == "delay":
             faults.wait(fault.seconds)
         elif fault.action == "fail":
             assert fault.status is not None
-            body = {"error": text} if operation in (FILE_STREAM, UPLOAD) else {"errors": [{"message": text}]}
-            response = Response(json.dumps(body), status=fault.status, mimetype="application/json")
+            payload = {"error": text} if operation in (FILE_STREAM, UPLOAD) else {"errors": [{"message": text}]}
+            response = Response(json.dumps(payload), status=fault.status, mimetype="application/json")
             if fault.retry_after is not None:
                 response.headers["Retry-After"] = str(fault.retry_after)
             return response
@@ -356,14 +368,21 @@ def serve_with_faults(
     return dispatch()
 
 
-def _carries(request: Request, text: str) -> bool:
-    body = request.get_data()  # cached: the handler reads the same bytes
-    if request.headers.get("Content-Encoding") == "gzip":
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError):
-            return False
-    return json.dumps(text).encode() in body
+#: Without the app's ``body()``, a gzip body is inflated at most this far to look for ``carrying``.
+_CARRIES_INFLATE = 16 * 1024 * 1024
+
+
+def _carries(request: Request, body: Callable[[], bytes] | None, text: str) -> bool:
+    if body is not None:
+        data = body()  # cached: the handler reads the same bytes
+    else:
+        data = request.get_data()
+        if request.headers.get("Content-Encoding") == "gzip":
+            try:
+                data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, _CARRIES_INFLATE)
+            except zlib.error:
+                return False
+    return json.dumps(text).encode() in data
 
 
 def _drop(request: Request) -> None:

@@ -15,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
-from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, SelectionSetNode, parse
 
 from ..model import Backend, RunRecord, messages
-from ..model.errors import RuleViolation
+from ..model.errors import LimitExceeded, RuleViolation
+from .limits import WireLimits, load_json
+
+DEFAULT_LIMITS = WireLimits()
 
 
 class GraphQLRequestError(Exception):
@@ -41,10 +45,15 @@ class Context:
     Attributes:
         backend: the model.
         base_url: ``http://127.0.0.1:PORT`` of the server, for upload URLs.
+        limits: the wire's limits (JSON depth of JSON-string variables, upload URLs per request).
+        sign_upload: signs an upload path ``entity/project/run/name`` (the ``sig`` of an upload
+            URL); upload URLs carry no signature without it.
     """
 
     backend: Backend
     base_url: str
+    limits: WireLimits = DEFAULT_LIMITS
+    sign_upload: Callable[[str], str] | None = None
 
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -66,18 +75,53 @@ def handler(*names: str) -> Callable[[Handler], Handler]:
 _CACHED_CHARS = 64 * 1024
 
 
-def _names(query: str) -> tuple[str, ...]:
+def _names(query: str, limits: WireLimits = DEFAULT_LIMITS) -> tuple[str, ...]:
     """The names of the named operations in the document ``query``.
 
     Raises:
-        GraphQLRequestError: if the document does not parse.
+        GraphQLRequestError: if the document does not parse, or is larger than the limits allow
+            (characters, tokens, aliases, nesting), naming the limit.
     """
+    if len(query) > limits.max_graphql_chars:
+        detail = (
+            f"the document has {len(query)} characters; the limit is {limits.max_graphql_chars} (max_graphql_chars)"
+        )
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=detail))
     try:
-        doc = parse(query)
+        doc = parse(query, no_location=True, max_tokens=limits.max_graphql_tokens)
     except GraphQLError as exc:
-        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=exc.message)) from exc
+        detail = exc.message
+        if "more than" in detail and "tokens" in detail:
+            detail += " (max_graphql_tokens)"
+        elif "nested too deeply" in detail:
+            detail += " (max_graphql_depth)"
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=detail)) from exc
+    except RecursionError:
+        detail = f"selections nested deeper than {limits.max_graphql_depth} levels (max_graphql_depth)"
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=detail)) from None
+    _check_shape(doc.definitions, limits)
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
     return tuple(op.name.value for op in ops if op.name is not None)
+
+
+def _check_shape(definitions: Any, limits: WireLimits) -> None:
+    """Refuse a document with more aliases or deeper selections than the limits allow."""
+    aliases = 0
+    stack: list[tuple[SelectionSetNode | None, int]] = [(getattr(d, "selection_set", None), 1) for d in definitions]
+    while stack:
+        selection_set, depth = stack.pop()
+        if selection_set is None:
+            continue
+        if depth > limits.max_graphql_depth:
+            detail = f"selections nested deeper than {limits.max_graphql_depth} levels (max_graphql_depth)"
+            raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=detail))
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode) and sel.alias is not None:
+                aliases += 1
+            stack.append((getattr(sel, "selection_set", None), depth + 1))
+    if aliases > limits.max_graphql_aliases:
+        detail = f"the document has {aliases} aliases; the limit is {limits.max_graphql_aliases} (max_graphql_aliases)"
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=detail))
 
 
 #: The SDK sends the same few documents again and again, and parsing one is most of what a
@@ -85,14 +129,18 @@ def _names(query: str) -> tuple[str, ...]:
 _names_cached = functools.lru_cache(maxsize=256)(_names)
 
 
-def operation_name(query: str, operation_name: str | None) -> str:
+def operation_name(query: str, operation_name: str | None, limits: WireLimits = DEFAULT_LIMITS) -> str:
     """The name of the operation to run, from ``operationName`` or else from the document.
 
     Raises:
-        GraphQLRequestError: if the document does not parse, has no named operation, or does not
-            contain the operation ``operationName`` asks for.
+        GraphQLRequestError: if the document does not parse, is past a limit, has no named
+            operation, or does not contain the operation ``operationName`` asks for.
     """
-    names = _names_cached(query) if isinstance(query, str) and len(query) <= _CACHED_CHARS else _names(query)
+    if not isinstance(query, str):
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail="query must be a string"))
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail="operationName must be a string"))
+    names = _names_cached(query, limits) if len(query) <= _CACHED_CHARS else _names(query, limits)
     if operation_name:
         if operation_name not in names:
             raise GraphQLRequestError(
@@ -112,7 +160,7 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
     Raises:
         GraphQLRequestError: for an unknown operation (named in the text) or a malformed request.
     """
-    name = operation_name(query, op_name)
+    name = operation_name(query, op_name, ctx.limits)
     fn = HANDLERS.get(name)
     if fn is None:
         raise GraphQLRequestError(messages.UNKNOWN_OPERATION.format(name=name))
@@ -122,8 +170,12 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
         return fn(ctx, variables or {})
     except RuleViolation as exc:
         raise GraphQLRequestError(f"{name}: {exc}", problem=False) from exc
-    except (KeyError, TypeError, ValueError) as exc:
+    except LimitExceeded as exc:
+        raise GraphQLRequestError(f"{name}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise GraphQLRequestError(f"{name}: {exc.args[0] if exc.args else exc}") from exc
+    except RecursionError:
+        raise GraphQLRequestError(f"{name}: variables nested too deep (max_json_depth)") from None
 
 
 # ---- shapes -------------------------------------------------------------------------------------
@@ -220,7 +272,7 @@ UPSERT_STRINGS = (
 )  # fmt: skip
 
 
-def check_upsert_variables(v: dict[str, Any]) -> None:
+def check_upsert_variables(v: dict[str, Any], max_json_depth: int = DEFAULT_LIMITS.max_json_depth) -> None:
     """Refuse UpsertBucket variables the model cannot hold, naming the variable (a bad run id is
     named by the model, R31).
 
@@ -239,7 +291,7 @@ def check_upsert_variables(v: dict[str, Any]) -> None:
         if value is None:
             continue
         try:
-            obj = json.loads(value) if isinstance(value, str) else value
+            obj = load_json(value, max_json_depth) if isinstance(value, str) else value
         except ValueError as exc:
             raise ValueError(f"variable {name} is not JSON: {exc}") from None
         if not isinstance(obj, dict):
@@ -257,7 +309,7 @@ def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     as ``display_name`` (:func:`public_update_variables`); a rename never changes the id (R30). An
     upsert for the id of a deleted run is refused (R25)."""
     v = public_update_variables(ctx, v)
-    check_upsert_variables(v)
+    check_upsert_variables(v, ctx.limits.max_json_depth)
     rec, inserted = ctx.backend.upsert(v)
     return {"upsertBucket": {"bucket": _bucket(ctx, rec), "inserted": inserted}}
 
@@ -297,20 +349,42 @@ def delete_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 @handler("CreateRunFiles")
 def create_run_files(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """NOTES 1.5: upload URLs on this server (``PUT /upload/<entity>/<project>/<run>/<name>``)."""
-    entity, project, run = v["entity"], v["project"], v["run"]
+    entity, project, run, names = v["entity"], v["project"], v["run"], v["files"]
+    for var, value in (("entity", entity), ("project", project), ("run", run)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"variable {var} must be a string, got {value!r:.80}")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n and len(n) <= 1024 for n in names):
+        raise ValueError(f"variable files must be a list of file names (1-1024 characters), got {names!r:.80}")
+    if len(names) > ctx.limits.max_upload_files:
+        raise ValueError(
+            f"variable files names {len(names)} files; the limit is {ctx.limits.max_upload_files} (max_upload_files)"
+        )
     rec = ctx.backend.get(entity, project, run)
     if rec is None:
         raise KeyError(messages.NO_SUCH_RUN.format(path=f"{entity}/{project}/{run}"))
+    k = rec.key
     return {
         "createRunFiles": {
             "runID": rec.storage_id,
             "uploadHeaders": [],
             "files": [
-                {"name": name, "uploadUrl": f"{ctx.base_url}/upload/{entity}/{project}/{run}/{name}"}
-                for name in v["files"]
+                {"name": name, "uploadUrl": upload_url(ctx, k.entity, k.project, k.run_id, name)} for name in names
             ],
         }
     }
+
+
+def upload_path(entity: str, project: str, run_id: str, name: str) -> str:
+    """What an upload URL's signature covers: ``entity/project/run_id/name``."""
+    return f"{entity}/{project}/{run_id}/{name}"
+
+
+def upload_url(ctx: Context, entity: str, project: str, run_id: str, name: str) -> str:
+    """The URL the SDK PUTs a run file to: this server's ``/upload/...`` with a signature in the
+    query string (``?sig=``), as real W&B hands out signed storage URLs; the SDK sends no key with it."""
+    path = upload_path(entity, project, run_id, name)
+    url = f"{ctx.base_url}/upload/{quote(path)}"
+    return url if ctx.sign_upload is None else f"{url}?sig={ctx.sign_upload(path)}"
 
 
 def _public_run(ctx: Context, v: dict[str, Any]) -> RunRecord | None:

@@ -7,20 +7,72 @@ import threading
 import warnings
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from ..model import Backend
 from .app import FakeWandbApp
 from .faults import Faults
+from .limits import WireLimits
 
 LOOPBACK = "127.0.0.1"
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+)
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr: the app keeps its own request log (``app.requests``)."""
+    """No access log on stderr: the app keeps its own request log (``app.requests``).
+
+    ``timeout`` (``read_timeout``, set per server) bounds every read from the client: a request
+    line, headers or body that stops arriving, or a kept-alive connection left idle, is closed
+    after that many seconds (socketserver's ``StreamRequestHandler.timeout``)."""
+
+    timeout = WireLimits().read_timeout
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        pass  # timeouts and clients that went away are not worth a line on stderr
+
+
+class _BoundedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server with at most ``max_connections`` connections served at once: one
+    more is answered 503 (``Retry-After: 1``) and closed at once, without a thread."""
+
+    max_connections = WireLimits().max_connections
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        self.refused_connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.refused_connections += 1
+            text = (
+                b'{"error": "the fake W&B backend serves at most %d connections at once (max_connections)"}'
+                % self.max_connections
+            )
+            try:
+                request.settimeout(0.5)
+                request.sendall(_BUSY % (len(text), text))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class ServedBackend:
@@ -31,8 +83,12 @@ class ServedBackend:
     Args:
         backend: the model to serve (a new :class:`Backend` if omitted).
         api_key: the key clients must send (40 random hex characters if omitted).
-        host: the address to bind. Anything but loopback needs ``allow_non_loopback=True`` and warns.
+        host: the address to bind. Anything but loopback needs ``allow_non_loopback=True`` and warns
+            (and then the run page asks for the key too).
         port: the port; 0 (default) picks a free one.
+        limits: the wire's limits (:class:`~pytest_runresume.wire.limits.WireLimits`, ``docs/limits.md``):
+            body sizes, decompression, GraphQL documents, the request log, ``read_timeout`` and
+            ``max_connections``. The model's are ``Backend(limits=...)``.
 
     Attributes:
         url: ``http://127.0.0.1:PORT`` once started (``WANDB_BASE_URL``).
@@ -46,6 +102,7 @@ class ServedBackend:
         host: str = LOOPBACK,
         port: int = 0,
         allow_non_loopback: bool = False,
+        limits: WireLimits | None = None,
     ) -> None:
         if host not in (LOOPBACK, "localhost", "::1"):
             if not allow_non_loopback:
@@ -56,7 +113,9 @@ class ServedBackend:
             warnings.warn(f"the fake W&B backend listens on {host!r}, not loopback", stacklevel=2)
         self.backend = backend if backend is not None else Backend()
         self.api_key = api_key or secrets.token_hex(20)
-        self.app = FakeWandbApp(self.backend, self.api_key)
+        self.limits = limits if limits is not None else WireLimits()
+        loopback = host in (LOOPBACK, "localhost", "::1")
+        self.app = FakeWandbApp(self.backend, self.api_key, limits=self.limits, ui_needs_key=not loopback)
         self._host = host
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -83,7 +142,10 @@ class ServedBackend:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._server is not None:
             return self
-        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
+        limits = self.limits
+        handler = type("_Handler", (_QuietHandler,), {"timeout": limits.read_timeout})
+        server = type("_Server", (_BoundedServer,), {"max_connections": limits.max_connections})
+        self._server = server(self._host, self._port, self.app, handler=handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"runresume-server:{self._server.server_port}", daemon=True
         )
@@ -100,6 +162,11 @@ class ServedBackend:
             self._thread.join(timeout=10)
         self._server = None
         self._thread = None
+
+    @property
+    def refused_connections(self) -> int:
+        """Connections answered 503 because ``max_connections`` were being served."""
+        return 0 if self._server is None else int(getattr(self._server, "refused_connections", 0))
 
     @property
     def faults(self) -> Faults:

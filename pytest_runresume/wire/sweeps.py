@@ -19,6 +19,7 @@ from typing import Any
 
 from ..model.sweeps import WIRE_STATES, Sweep, SweepAgent
 from .graphql import Context, _iso, _project, handler
+from .limits import load_json
 
 
 def _sweep_path(ctx: Context, v: dict[str, Any], name_var: str) -> tuple[str, str | None, str]:
@@ -142,7 +143,7 @@ def create_agent(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 def heartbeat(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """The agent's poll: which runs are alive in, commands (a JSON string) out."""
     raw = v.get("runState")
-    run_state = json.loads(raw) if isinstance(raw, str) and raw else (raw or {})
+    run_state = load_json(raw, ctx.limits.max_json_depth) if isinstance(raw, str) and raw else (raw or {})
     if not isinstance(run_state, dict):
         raise ValueError(f"runState must be a JSON object, got {raw!r}")
     sweeps = ctx.backend.sweeps

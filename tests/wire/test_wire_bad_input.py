@@ -147,7 +147,7 @@ def test_invalid_run_ids_are_a_graphql_error_naming_the_id(served, run_id, why):
         ({"files": {"wandb-summary.json": {"offset": 0, "content": ["{x"]}}}, "wandb-summary.json line 0"),
         ({"files": {"wandb-history.jsonl": {"offset": -3, "content": history(0)}}}, "offset: int >= 0"),
         ({"files": {"wandb-history.jsonl": {"offset": True, "content": history(0)}}}, "offset: int >= 0"),
-        ({"files": {"wandb-history.jsonl": {"offset": 10**9, "content": history(0)}}}, "MAX_LINE_GAP"),
+        ({"files": {"wandb-history.jsonl": {"offset": 10**9, "content": history(0)}}}, "(max_line_gap)"),
         ({"complete": True, "exitcode": "0"}, "exitcode must be an integer"),
         ({"complete": "yes", "exitcode": 0}, "complete must be true or false"),
         ({"preempting": 1}, "preempting must be true or false"),

@@ -40,7 +40,6 @@ mutation CreateRunFiles ($entity: String!, $project: String!, $run: String!, $fi
 CONFIG = json.dumps({"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}, "cli_version": "0.31.0"}}})
 
 
-
 def auth(served: ServedBackend) -> tuple[str, str]:
     return ("api", served.api_key)
 
@@ -128,12 +127,32 @@ def test_file_stream_with_the_right_key_is_200(served):
     assert served.backend.run(path).history_lines == ['{"_step":0}']
 
 
-def test_upload_put_needs_no_auth(served):
-    """NOTES section 0 (auth), 1.5: upload PUTs carry no Authorization and are accepted."""
+def test_signed_upload_put_needs_no_key(served):
+    """NOTES section 0 (auth), 1.5: upload PUTs carry no Authorization; the URL's signature is the key."""
     path = start_run(served)
-    r = requests.put(f"{served.url}/upload/{path}/config.yaml", data=b"lr: 0.1\n", timeout=TIMEOUT)
+    sig = served.app.sign_upload(f"{path}/config.yaml")
+    r = requests.put(f"{served.url}/upload/{path}/config.yaml?sig={sig}", data=b"lr: 0.1\n", timeout=TIMEOUT)
     assert r.status_code == 200
     assert served.backend.run(path).uploads["config.yaml"] == b"lr: 0.1\n"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?sig=", "?sig=0123456789abcdef0123456789abcdef01234567", "?sig={other}"],
+    ids=["no-sig", "empty-sig", "wrong-sig", "sig-of-another-file"],
+)
+def test_upload_without_a_valid_signature_or_key_is_401_and_changes_nothing(served, query):
+    """Before: ``PUT /upload/...`` was stored with no key at all. Now a keyless PUT needs the
+    signature CreateRunFiles put in the URL, for that very file: else 401, nothing stored, no problem."""
+    path = start_run(served)
+    query = query.format(other=served.app.sign_upload(f"{path}/requirements.txt"))
+    before = len(served.app.requests)
+    r = requests.put(f"{served.url}/upload/{path}/config.yaml{query}", data=b"evil", timeout=TIMEOUT)
+    assert r.status_code == 401
+    assert r.json()["error"] == messages.UNAUTHORIZED
+    assert served.backend.run(path).uploads == {}
+    assert served.backend.problems == []
+    assert len(served.app.requests) == before  # not even in the request log
 
 
 # ---- file_stream ---------------------------------------------------------------------------------
@@ -278,7 +297,9 @@ def test_create_run_files_urls_point_at_this_server_and_put_bytes_arrive(served)
 
 def test_upload_for_a_missing_run_is_404_and_a_problem(served):
     """NOTES 1.5, R29: a PUT for a run that does not exist names it and is recorded."""
-    r = requests.put(f"{served.url}/upload/testent/proj/nope/config.yaml", data=b"x", timeout=TIMEOUT)
+    r = requests.put(
+        f"{served.url}/upload/testent/proj/nope/config.yaml", data=b"x", auth=auth(served), timeout=TIMEOUT
+    )
     assert r.status_code == 404
     expected = messages.NO_SUCH_RUN.format(path="testent/proj/nope")
     assert r.json()["error"] == expected

@@ -43,7 +43,6 @@ def captured_query(scenario: str, op: str) -> str:
     return next(r["query"] for r in load(scenario) if r.get("graphql_op") == op)
 
 
-
 def missing_selected_fields(query: str, op_name: str, data: Any) -> list[str]:
     """Paths of fields the operation selects that are absent from ``data`` (null values are fine)."""
     doc = parse(query)
@@ -158,7 +157,8 @@ def test_replay_answers_hold_every_selected_field(
             want = rec["response"]["data"]["createRunFiles"]["files"]
             assert [f["name"] for f in files] == [f["name"] for f in want]
             for f in files:
-                assert f["uploadUrl"] == f"{served.url}/upload/testent/proj/{run_id}/{f['name']}"
+                sig = served.app.sign_upload(f"testent/proj/{run_id}/{f['name']}")
+                assert f["uploadUrl"] == f"{served.url}/upload/testent/proj/{run_id}/{f['name']}?sig={sig}"
 
 
 @pytest.mark.parametrize("scenario,run_id,history,events,state,preempting,exit_code", SCENARIOS)
