@@ -29,6 +29,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "ingest": ([], ["--reps", "3", "--big", "200000", "--calls", "100"]),
     "suite_parallel": (["--reps", "2"], ["--reps", "1"]),
     "determinism": (["--reps", "100"], ["--reps", "10"]),
+    "plugin_import": (["--reps", "20"], ["--reps", "6"]),
 }
 
 

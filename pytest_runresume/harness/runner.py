@@ -14,12 +14,12 @@ import itertools
 import json
 import os
 import queue
+import secrets
 import shlex
 import signal as _signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -156,13 +156,18 @@ class Harness:
         logdir.mkdir(parents=True, exist_ok=True)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         extra_env = dict(env or {})
-        sockdir = tempfile.mkdtemp(prefix="rr-")
-        sock_path = os.path.join(sockdir, f"c{number}")
+        # The command's own temporary directory (wandb's temp folders, wandb-core's port file) under
+        # the test's directory, and the control socket in the abstract namespace (no file): nothing
+        # is left in the system's temporary directory after a kill.
+        tmpdir = logdir / "tmp"
+        tmpdir.mkdir(exist_ok=True)
+        extra_env.setdefault("TMPDIR", str(tmpdir))
+        control = f"@runresume-{os.getpid()}-{number}-{secrets.token_hex(8)}"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(sock_path)
+        listener.bind(protocol.socket_address(control))
         listener.listen(16)
         threading.Thread(target=_accept_loop, args=(listener, events), daemon=True).start()
-        extra_env[protocol.ENV_CONTROL] = sock_path
+        extra_env[protocol.ENV_CONTROL] = control
         if preempt is not None:
             extra_env[protocol.ENV_TRIGGER] = preempt.trigger.to_env()
         status_r, status_w = os.pipe()
@@ -172,7 +177,7 @@ class Harness:
         t0 = time.monotonic()
         with open(logdir / "stdout.txt", "wb") as out, open(logdir / "stderr.txt", "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-I", str(SUPERVISOR), str(status_w), str(self.grace), "--", *argv],
+                [sys.executable, "-I", str(SUPERVISOR), str(status_w), str(self.grace), str(os.getpid()), "--", *argv],
                 cwd=str(cwd) if cwd is not None else str(self.workdir),
                 env=self.env(extra_env),
                 stdin=subprocess.DEVNULL,
@@ -215,7 +220,9 @@ class Harness:
                 elif kind == "message":
                     conn, msg = payload
                     try:
-                        if msg.get("type") == protocol.EVENT:
+                        if not _in_tree(msg.get("pid"), proc.pid):
+                            pass  # not from the command's tree (the socket name is not a secret): ignored
+                        elif msg.get("type") == protocol.EVENT:
                             ctx.events.append(
                                 ProcessEvent(str(msg.get("event")), int(msg.get("pid") or 0), msg, len(ctx.sent))
                             )
@@ -240,9 +247,6 @@ class Harness:
             if proc.poll() is None:
                 self._kill_hung(proc)
             listener.close()
-            for name in os.listdir(sockdir):
-                os.unlink(os.path.join(sockdir, name))
-            os.rmdir(sockdir)
         if spawn_error is not None:
             raise FileNotFoundError(f"cannot start the command under test: {spawn_error}")
         if ctx.status is None:
@@ -425,6 +429,11 @@ class _Attempt:
     sent: list[SentSignal] = field(default_factory=list)
     events: list[ProcessEvent] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def _in_tree(pid: object, supervisor: int) -> bool:
+    """Whether ``pid`` is a process of the command's tree (below the supervisor)."""
+    return isinstance(pid, int) and not isinstance(pid, bool) and pid in _descendants(supervisor)
 
 
 def _command_line(pid: int) -> str:
