@@ -301,10 +301,12 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
 
     for e in preempting_events:
         if e.signals_before == 0:
+            step = e.detail.get("step")
+            when = f"after step {step}" if isinstance(step, int) and step >= 0 else "before the first step"
             out.append(
                 finding(
                     "mark-preempting-without-signal",
-                    f"run.mark_preempting() was called at step {e.detail.get('step')} by pid {e.pid} before any "
+                    f"run.mark_preempting() was called {when} by pid {e.pid}, before any "
                     "preemption signal: every failure, code bugs included, would count as a preemption and be "
                     "requeued again and again — call it only in the preemption signal handler (R68)",
                 )
