@@ -3,7 +3,8 @@
 Modules, each importing only those above it in this list: ``protocol`` (the contract with the hook
 inside the process under test), ``signals``, ``errors``, ``spec`` (:class:`Trigger`,
 :class:`Preemption`), ``diagnosis`` (:class:`Finding`, :func:`diagnose`), ``results``
-(:class:`RunResult`), ``runner`` (:class:`Harness`), ``requeue`` (:func:`requeue_loop`).
+(:class:`RunResult`), ``schedulers`` (:class:`Slurm`, :class:`Kubernetes`, :class:`SpotVM`), ``runner``
+(:class:`Harness`), ``requeue`` (:func:`requeue_loop`).
 """
 
 from .diagnosis import CODES, Finding, diagnose
@@ -11,6 +12,7 @@ from .errors import ExpectationFailed, HarnessError, SignalNotDelivered, Subproc
 from .requeue import RequeueResult, requeue_loop
 from .results import ProcessEvent, RunResult, SentSignal
 from .runner import Harness
+from .schedulers import Kubernetes, Scheduler, Slurm, SpotVM
 from .signals import parse_signal, signal_exit_code
 from .spec import Preemption, Trigger
 
@@ -20,12 +22,16 @@ __all__ = [
     "Finding",
     "Harness",
     "HarnessError",
+    "Kubernetes",
     "Preemption",
     "ProcessEvent",
     "RequeueResult",
     "RunResult",
+    "Scheduler",
     "SentSignal",
     "SignalNotDelivered",
+    "Slurm",
+    "SpotVM",
     "SubprocessHung",
     "Trigger",
     "TriggerNotReached",

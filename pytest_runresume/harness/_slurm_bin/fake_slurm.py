@@ -22,6 +22,9 @@ What each command does, and the SLURM source or man page it follows:
   ``%j %t %x %A %a %N %s %%``), sets the step variables and replaces itself with the command
   (exec), so a signal sent to the step reaches the task. One task on one node only.
 - ``scancel [-s SIG] [-b] [-f] <job_id>...`` records the request (the harness delivers it).
+
+``scontrol`` and ``scancel`` also tell the harness at once when ``RUNRESUME_CONTROL`` names its
+socket (the SLURM scheduler profile acts on a requeue or cancel of the running job).
 """
 
 from __future__ import annotations
@@ -82,6 +85,35 @@ def _record(tool: str, action: str, argv: list[str], exit_code: int, **data: Any
         os.write(fd, line)  # one write with O_APPEND: lines from concurrent commands do not mix
     finally:
         os.close(fd)
+    if tool in NOTIFY and action in ("requeue", "requeuehold", "cancel"):
+        _notify(rec)
+
+
+#: Requests the harness acts on at once (a requeue or cancel of the running job): each is also
+#: sent to the harness's control socket, when there is one, as an event it answers.
+NOTIFY = ("scontrol", "scancel")
+CONTROL_ENV = "RUNRESUME_CONTROL"
+
+
+def _notify(rec: dict[str, Any]) -> None:
+    """Tell the harness about ``rec`` over its Unix socket (one JSON line, one answer line) and wait
+    for the answer, so the request is known before this command exits."""
+    path = os.environ.get(CONTROL_ENV)
+    if not path:
+        return
+    import socket
+
+    msg = dict(rec, type="event", event="slurm")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            sock.sendall((json.dumps(msg) + "\n").encode("utf-8"))
+            while True:
+                data = sock.recv(64)
+                if not data or b"\n" in data:
+                    break
+    except OSError as exc:
+        sys.stderr.write(f"{rec['command']}: could not tell pytest-runresume's harness: {exc}\n")
 
 
 def _finish(tool: str, action: str, argv: list[str], code: int, **data: Any) -> NoReturn:
