@@ -542,14 +542,19 @@ class EntrypointBattery:
         """The first run without a run id (preempted after step N), shared by both auto checks."""
         if self._auto is None:
             harness = self._harness("auto")
-            resume_file = harness.workdir / "wandb" / "wandb-resume.json"
+
+            def wrote_resume_file() -> bool:  # in WANDB_DIR: a scheduler may give each run its own directory
+                job = harness.results[-1].job if harness.results else None
+                workdir = job.workdir if job is not None else harness.workdir
+                return (workdir / "wandb" / "wandb-resume.json").is_file()
+
             try:
                 result = self._run(harness, None, preempt=self._preemption())
             except _Failed as exc:
-                needs_id = isinstance(exc.cause, TriggerNotReached) and not resume_file.is_file()
+                needs_id = isinstance(exc.cause, TriggerNotReached) and not wrote_resume_file()
                 self._auto = _Skipped(self._needs_run_id(harness.results[-1])) if needs_id else exc
             else:
-                self._auto = (harness, result, resume_file.is_file())
+                self._auto = (harness, result, wrote_resume_file())
         if isinstance(self._auto, (_Failed, _Skipped)):
             raise self._auto
         harness, result, uses_auto = self._auto
@@ -585,7 +590,8 @@ class EntrypointBattery:
         first_id, second_id = first.run.key.run_id, second.run.key.run_id
         if second_id != first_id:
             raise _Failed(
-                f"the restart in the same directory wrote run {second_id}, not {first_id}: it did not auto-resume (R09)",
+                f"the restart in the same directory wrote run {second_id}, not {first_id}: it did not auto-resume (R09)"
+                + _causes([f for f in second.findings if f.severity == BUG]),
                 second.report(),
             )
         if not second.run.attempts[-1].resumed:
