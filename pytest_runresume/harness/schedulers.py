@@ -170,6 +170,12 @@ def _subtree(root: int, tree: list[int]) -> list[int]:
     return out
 
 
+def _python_first(env: Mapping[str, str]) -> str:
+    """``PATH`` with this interpreter's directory first: ``python`` in a batch script or a container's
+    shell command is the interpreter the tests run with (the image's Python)."""
+    return os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.environ.get("PATH", ""))])
+
+
 class Scheduler(ABC):
     """A scheduler profile: a frozen description of a scheduler's settings (see the module docstring)."""
 
@@ -454,8 +460,7 @@ class SlurmJob(Job):
             requeue=self.script.requeue_allowed(),
             time_limit_s=self.script.time_limit_s,
         )
-        path = env.get("PATH", os.environ.get("PATH", ""))
-        job_env["PATH"] = os.pathsep.join([str(self.bin), str(Path(sys.executable).parent), path])
+        job_env["PATH"] = os.pathsep.join([str(self.bin), _python_first(env)])
         job_env["PYTHON"] = sys.executable
         return Launch([*interp, str(self.path), *argv[1:]], cwd, job_env)
 
@@ -728,7 +733,9 @@ class KubernetesJob(Job):
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.dirs.append(workdir)
-        return Launch(list(argv), workdir, {"WANDB_DIR": str(workdir), "HOSTNAME": self.pod_name()})
+        return Launch(
+            list(argv), workdir, {"WANDB_DIR": str(workdir), "HOSTNAME": self.pod_name(), "PATH": _python_first(env)}
+        )
 
     def signal(self) -> _signal.Signals:
         return parse_signal(self.profile.stop_signal)
@@ -895,7 +902,7 @@ class SpotJob(Job):
     def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Launch:
         self.preempted_now = False
         self.workdir = cwd
-        return Launch(list(argv), cwd, {"HOSTNAME": self.job_id})
+        return Launch(list(argv), cwd, {"HOSTNAME": self.job_id, "PATH": _python_first(env)})
 
     def signal(self) -> _signal.Signals:
         return _signal.SIGTERM
