@@ -443,12 +443,14 @@ class SlurmJob(Job):
         self.bin = _slurm.install_fake_commands(self.dir / "bin")
         sig = self.script.signal
         self.event = profile.event or ("time_limit" if sig is not None else "preempt")
+        self.batch_traps: dict[_signal.Signals, bool] = {}
         self.lead = (
             profile.signal_lead if profile.signal_lead is not None else float(sig.seconds_before_end if sig else 0)
         )
 
     def launch(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Launch:
         self.preempted_now = False
+        self.batch_traps = {}
         self.workdir = cwd
         interp = shlex.split(self.script.shebang or "/bin/sh")
         job_env = _slurm.slurm_env(
@@ -523,6 +525,11 @@ class SlurmJob(Job):
                 point="job-end",
             )
         ]
+
+    def deliverable(self, pid: int, sig: _signal.Signals, view: TreeView) -> str:
+        if pid == view.pid:  # remember whether the batch shell traps it (B: then reaches a handler)
+            self.batch_traps[sig] = bool(_caught(pid, sig))
+        return ""
 
     def steps(self) -> list[_slurm.SlurmEvent]:
         """The ``srun`` steps this run of the job started (from the events file)."""
@@ -619,7 +626,13 @@ class SlurmJob(Job):
                     f"{first.signal.name}: start it with `srun python ...` (or use `--signal=B:...` with exec or a trap)",
                 )
             )
-        elif sig.batch_only and holders and not set(holders) & set(first.pids) and not handled:
+        elif (
+            sig.batch_only
+            and holders
+            and not set(holders) & set(first.pids)
+            and not handled
+            and not self.batch_traps.get(first.signal)
+        ):
             went = ", ".join(f"pid {p} ({first.commands.get(p, '?')})" for p in first.pids)
             held = ", ".join(f"pid {p}" for p in holders)
             out.append(
