@@ -3,7 +3,7 @@ resumes correctly under W&B run-resume rules.
 
 The public surface: the reference model (``Backend``, ``ManualClock``, ``decide_resume``), the
 served fake (``ServedBackend``), the harness (``Harness``, ``Preemption``, ``Trigger``,
-``RunResult``), and ``trigger_point`` for named trigger points in user code. The pytest plugin
+``RunResult``, the scheduler profiles ``Slurm``, ``Kubernetes``, ``SpotVM``), and ``trigger_point`` for named trigger points in user code. The pytest plugin
 (fixtures ``wandb_backend`` and ``runresume``, marker ``preempt``) loads itself through the
 ``pytest11`` entry point.
 """
@@ -19,9 +19,12 @@ if TYPE_CHECKING:
         ExpectationFailed,
         Harness,
         HarnessError,
+        Kubernetes,
         Preemption,
         RunResult,
         SignalNotDelivered,
+        Slurm,
+        SpotVM,
         SubprocessHung,
         Trigger,
         TriggerNotReached,
@@ -37,9 +40,12 @@ _EXPORTS = {
             "ExpectationFailed",
             "Harness",
             "HarnessError",
+            "Kubernetes",
             "Preemption",
             "RunResult",
             "SignalNotDelivered",
+            "Slurm",
+            "SpotVM",
             "SubprocessHung",
             "Trigger",
             "TriggerNotReached",
@@ -78,6 +84,7 @@ __all__ = [
     "ExpectationFailed",
     "Harness",
     "HarnessError",
+    "Kubernetes",
     "ManualClock",
     "OffsetClock",
     "Outcome",
@@ -86,6 +93,8 @@ __all__ = [
     "RunResult",
     "ServedBackend",
     "SignalNotDelivered",
+    "Slurm",
+    "SpotVM",
     "SubprocessHung",
     "Trigger",
     "TriggerNotReached",

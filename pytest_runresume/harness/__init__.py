@@ -3,7 +3,8 @@
 Modules, each importing only those above it in this list: ``protocol`` (the contract with the hook
 inside the process under test), ``signals``, ``errors``, ``spec`` (:class:`Trigger`,
 :class:`Preemption`), ``diagnosis`` (:class:`Finding`, :func:`diagnose`), ``results``
-(:class:`RunResult`), ``runner`` (:class:`Harness`), ``requeue`` (:func:`requeue_loop`).
+(:class:`RunResult`), ``schedulers`` (:class:`Slurm`, :class:`Kubernetes`, :class:`SpotVM`), ``runner``
+(:class:`Harness`), ``requeue`` (:func:`requeue_loop`).
 
 The names below are imported on first use (PEP 562), so importing ``pytest_runresume.harness.spec``
 (the pytest plugin does, to parse markers in every session) does not load the server.
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .requeue import RequeueResult, requeue_loop
     from .results import ProcessEvent, RunResult, SentSignal
     from .runner import Harness
+    from .schedulers import Kubernetes, Scheduler, Slurm, SpotVM
     from .signals import parse_signal, signal_exit_code
     from .spec import Preemption, Trigger
 
@@ -38,6 +40,10 @@ _EXPORTS = {
     "RunResult": ".results",
     "SentSignal": ".results",
     "Harness": ".runner",
+    "Kubernetes": ".schedulers",
+    "Scheduler": ".schedulers",
+    "Slurm": ".schedulers",
+    "SpotVM": ".schedulers",
     "parse_signal": ".signals",
     "signal_exit_code": ".signals",
     "Preemption": ".spec",
@@ -50,12 +56,16 @@ __all__ = [
     "Finding",
     "Harness",
     "HarnessError",
+    "Kubernetes",
     "Preemption",
     "ProcessEvent",
     "RequeueResult",
     "RunResult",
+    "Scheduler",
     "SentSignal",
     "SignalNotDelivered",
+    "Slurm",
+    "SpotVM",
     "SubprocessHung",
     "Trigger",
     "TriggerNotReached",
