@@ -115,6 +115,7 @@ def test_usr1_checkpoints_requeues_and_the_restart_resumes_one_run(job):
     assert run.steps == list(range(MAX_STEPS))
     assert [row["trainer/global_step"] for row in run.history] == list(range(MAX_STEPS))
     assert len(job.requeues()) == 1  # the restart finished without asking for another
+    assert first.killed == [] and second.killed == []  # every process of both runs ended on its own
 
 
 def test_sigterm_is_a_preemption_too(job):

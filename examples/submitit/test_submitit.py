@@ -64,6 +64,7 @@ def test_sigusr2_checkpoints_and_the_restarted_task_resumes_the_run(runresume):
     assert run.steps == list(range(STEPS))
     assert [row["train_step"] for row in run.history] == list(range(STEPS))
     assert [(a.exit_code, a.preempting) for a in run.attempts] == [(LOCAL_REQUEUE_EXIT, True), (0, False)]
+    assert result.killed == []  # submitit's controller and both tasks ended on their own: no orphan
 
 
 def test_every_start_preempted_runs_submitit_out_of_restarts(runresume):

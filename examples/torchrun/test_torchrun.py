@@ -68,6 +68,7 @@ def test_worker_restarted_by_torchrun_resumes_the_same_run(runresume):
     assert run.steps == list(range(STEPS))
     assert [row["train_step"] for row in run.history] == list(range(STEPS))
     assert [(a.exit_code, a.preempting) for a in run.attempts] == [(128 + signal.SIGUSR1, True), (0, False)]
+    assert result.killed == []  # the agent and both workers ended on their own: no orphan
 
 
 def test_broken_without_restarts_torchrun_fails_and_the_run_stays_preempted(runresume):
