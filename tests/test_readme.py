@@ -1,4 +1,4 @@
-"""The README's promises: its first lines give the two commands, and CI runs the test command."""
+"""The README's promises: its first lines give the commands, and CI runs the test commands."""
 
 from pathlib import Path
 
@@ -11,16 +11,21 @@ def readme_commands() -> list[str]:
     return [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
 
 
-def test_readme_starts_with_the_two_commands():
-    install_and_main, tests = readme_commands()
+def test_readme_starts_with_the_three_commands():
+    install_and_main, tests, integrations = readme_commands()
     assert "pip install" in install_and_main and "pytest examples" in install_and_main
     assert "pytest" in tests
+    assert '.[integrations]"' in integrations and "RUNRESUME_INTEGRATIONS=required" in integrations
 
 
-def test_ci_runs_exactly_the_readme_test_command():
-    _, tests = readme_commands()
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert ci[-1].strip() == tests
+def test_ci_runs_exactly_the_readme_test_commands():
+    """The test command (stopping CI when it fails), then the integration step's install and tests."""
+    _, tests, integrations = readme_commands()
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert f"{tests} || exit $?" in ci
+    install, run = integrations.split(" && ", 1)
+    assert ci[-2:] == [install.replace("pip install", "pip install --quiet"), run]
+    assert ci.index(f"{tests} || exit $?") < len(ci) - 2
 
 
 def test_the_use_it_example_runs_as_written(pytester):

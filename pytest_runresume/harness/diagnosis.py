@@ -21,8 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..model import derive_state
+
 if TYPE_CHECKING:
-    from ..model import RunRecord
+    from ..model import Attempt, RunRecord
     from .results import RunResult
 
 BUG = "bug"
@@ -117,10 +119,11 @@ CODES: dict[str, Code] = {
     ),
     "not-requeued": Code(
         ("R66", "R71"),
-        "the scheduler does not restart the job after this run (SLURM requeues only on a REQUEUE preemption or "
-        "`scontrol requeue`, not at a time limit or with --no-requeue; a Job stops after backoffLimit failures)",
-        "ask the scheduler for the restart it needs: `scontrol requeue $SLURM_JOB_ID` in the handler or the "
-        "batch script's trap, --requeue, a larger backoffLimit",
+        "the scheduler or launcher does not restart the job after this run, so nothing resumes the run (SLURM "
+        "requeues only on a REQUEUE preemption or `scontrol requeue`, not at a time limit or with --no-requeue; a "
+        "Job stops after backoffLimit failures; submitit does not requeue when checkpoint() returns None)",
+        "ask for the restart it needs: `scontrol requeue $SLURM_JOB_ID` in the handler or the batch script's "
+        "trap, --requeue, a larger backoffLimit, a DelayedSubmission from submitit's checkpoint()",
     ),
     "rows-dropped": Code(
         ("R34", "R35"),
@@ -179,6 +182,8 @@ CODES: dict[str, Code] = {
 
 #: The SDK's warning when ``run.log(..., step=k)`` is below the current step (R34).
 DROPPED_ROWS = re.compile(r"Tried to log to step (\d+) that is less than the current step (\d+)")
+#: submitit's log line when a preempted job is not requeued (``SignalHandler.checkpoint_and_try_requeue``).
+_SUBMITIT_NOT_REQUEUED = re.compile(r"Job not requeued because: ([^\n]*?)\.?(?:\n|$)")
 _CONFIG_ERROR = re.compile(r"Attempted to change value of key \"([^\"]+)\" from (.*?) to (.*?)(?:\n|$)")
 _EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -330,6 +335,63 @@ def run_findings(run: RunRecord, step_key: str | None = None) -> list[Finding]:
     return out
 
 
+def _starts(result: RunResult, run: RunRecord) -> list[Any]:
+    """The ``init`` events of the processes of this command that wrote ``run``, in order."""
+    return [e for e in result.events if e.event == "init" and e.detail.get("run_id") == run.key.run_id]
+
+
+def _run_of(result: RunResult, pids: Iterable[int]) -> RunRecord | None:
+    """The run (of ``result.runs``) that one of ``pids`` initialised, if any."""
+    wanted = set(pids)
+    ids = {e.detail.get("run_id") for e in result.events if e.event == "init" and e.pid in wanted}
+    found = [r for r in result.runs if r.key.run_id in ids]
+    return found[0] if len(found) == 1 else None
+
+
+def _attempt_of(result: RunResult, run: RunRecord, pids: Iterable[int]) -> Attempt | None:
+    """The attempt of ``run`` written by one of ``pids``; the run's last attempt when none did.
+
+    A command may start its training process more than once (submitit's requeue, ``torchrun
+    --max-restarts``, a retry loop): the process that got the signal is then not the last one, and
+    its exit, not the last one's, says how it handled the signal. Each start that called
+    ``wandb.init`` reported it, so the k-th of this command's starts wrote the k-th of its attempts.
+    """
+    starts = _starts(result, run)
+    wanted = set(pids)
+    for k, e in enumerate(starts):
+        if e.pid in wanted:
+            index = len(run.attempts) - len(starts) + k
+            if 0 <= index < len(run.attempts):
+                return run.attempts[index]
+    return run.attempt
+
+
+def _restart_findings(result: RunResult, sent: Sequence[Any]) -> list[Finding]:
+    """A restart inside the command (a new process after the signalled one) that wrote a new run."""
+    signalled = {p for s in sent for p in s.pids}
+    inits = [e for e in result.events if e.event == "init"]
+    for before, after in zip(inits, inits[1:], strict=False):
+        old, new = before.detail.get("run_id"), after.detail.get("run_id")
+        if before.pid in signalled and after.pid != before.pid and old and new and old != new:
+            hard = all(s.signal == _signal.SIGKILL for s in sent if before.pid in s.pids)
+            how = (
+                "the run id is persisted too late (only in the preemption handler or after training) — fix it "
+                "before wandb.init and persist it before training"
+                if hard
+                else "the run id is made anew at each start — fix it when the job is submitted (it is pickled with "
+                "the job) or take it from the checkpoint or WANDB_RUN_ID"
+            )
+            return [
+                finding(
+                    "run-id-changed",
+                    f"the command restarted its training process after the signal (pid {before.pid} -> {after.pid}, "
+                    f"as submitit's requeue or torchrun --max-restarts do) and the restart wrote a new run {new!r} "
+                    f"instead of resuming {old!r}: {how}",
+                )
+            ]
+    return []
+
+
 def _signalled(result: RunResult) -> list[Any]:
     return [s for s in result.signals if not s.escalation]
 
@@ -376,7 +438,13 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
         handled = any(e.signals_before > 0 for e in preempting_events)
         # The exit the SDK reported for the process holding the run (the top process may be a
         # launcher or an agent whose own exit says nothing about the handler).
-        attempt = run.attempt if run is not None else None
+        # The run the signalled process wrote: with restarts inside the command there may be several.
+        target = run if run is not None else _run_of(result, first.pids)
+        attempt = _attempt_of(result, target, first.pids) if target is not None else None
+        if attempt is not None and target is not None and (target is not run or attempt is not target.attempt):
+            # restarted inside the command: judge the signalled start by its own attempt
+            backend = result.served.backend
+            state = derive_state(attempt, backend.now(), backend.crash_timeout, backend.readings)
         if attempt is not None and attempt.complete:
             reported: int | None = attempt.exit_code
         elif not holder_pids or result.holders.keys() & set(first.pids):
@@ -476,6 +544,22 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
                 "before the job ends (SLURM's --signal, which wandb-core ignores; KillMode=mixed on a VM)",
             )
         )
+    not_requeued = _SUBMITIT_NOT_REQUEUED.search(text)
+    if catchable and not_requeued:
+        out.append(
+            finding(
+                "not-requeued",
+                f'submitit did not requeue the job: "Job not requeued because: {not_requeued.group(1)}" — '
+                + (
+                    "checkpoint() must return a DelayedSubmission (submitit.helpers.DelayedSubmission(self, ...)), "
+                    "not None, for the job to be restarted and the run resumed"
+                    if "returned None" in not_requeued.group(1)
+                    else "a job that is not checkpointable, or timed out too often, is not restarted"
+                ),
+            )
+        )
+    if len(result.runs) > 1 and sent:
+        out.extend(_restart_findings(result, sent))
 
     for m in DROPPED_ROWS.finditer(text):
         hard = run is not None and _after_hard_kill(run)

@@ -56,6 +56,32 @@ def test_a_trigger_fires_once_per_run_across_restarts_inside_the_command(harness
     ]
 
 
+def test_the_diagnosis_judges_the_signalled_start_not_the_last_one(harness):
+    """A command that restarts its training process (submitit, ``torchrun --max-restarts``, a retry
+    loop): the first start handled the signal (exit 138, preempting), the second finished (exit 0).
+    The command's exit 0 and the run's last attempt are the second start's; the diagnosis must read
+    the signalled start's own attempt, so a correct restart is no handler-exits-zero."""
+    result = harness.run(twice("inner"), preempt=Preemption("SIGUSR1", Trigger.at_step(2), target="point"))
+    assert [a.exit_code for a in result.run.attempts] == [128 + signal.SIGUSR1, 0]
+    assert result.findings == []
+    result.expect(state="finished", exit_code=0)
+
+
+def test_a_restart_inside_the_command_that_starts_a_new_run_is_named(harness):
+    """The broken twin: each start draws its own run id (no --run-id, a checkpoint per start), so the
+    restart inside the command writes a second run. Named: run-id-changed, the restart inside."""
+    one = f"python {TRAIN} --steps 6 --ckpt"
+    result = harness.run(
+        ["bash", "-c", f"{one} a.json; {one} b.json; exit 0"],
+        preempt=Preemption("SIGUSR1", Trigger.at_step(2), target="point"),
+    )
+    assert len(result.runs) == 2
+    [found] = result.findings
+    assert found.code == "run-id-changed"
+    assert found.message.startswith("the command restarted its training process after the signal (pid ")
+    assert "the run id is made anew at each start" in found.message
+
+
 def test_a_bad_start_is_refused():
     with pytest.raises(ValueError, match="start must be"):
         Preemption("SIGUSR1", Trigger.at_step(1), start=0)
