@@ -28,7 +28,7 @@ from ..model import RunRecord, TimelineEvent
 
 #: The picture's width in pixels (and so the most cells the step axis is cut into).
 WIDTH = 960
-LEFT, RIGHT, TOP, LANE, BOTTOM = 190, 150, 58, 64, 40
+LEFT, RIGHT, TOP, LANE, BOTTOM = 190, 160, 58, 64, 40
 PLOT = WIDTH - LEFT - RIGHT
 #: One colour per process (attempt), in order, repeating after the last.
 PALETTE = ("#2563eb", "#059669", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#9333ea", "#475569")
@@ -82,7 +82,8 @@ class Lane:
 
     Attributes:
         number: the attempt number (1 for the first process).
-        label: ``process 2``; ``how``: ``resumed at step 4``, ``new run``, ...
+        label: ``process 2``; ``how``: ``resumed at step 4``, ``new run``, ...; ``how_tone``: its
+            colour (``bad`` for a restart that did not continue the steps); ``detail``: why, if bad.
         spans: the cell spans (first, last; inclusive) where it logged steps.
         repeats: the cell spans of steps it logged that were logged before (by it or an earlier one).
         first_step, last_step: the steps it logged first and last (``None``: it logged none).
@@ -100,6 +101,7 @@ class Lane:
     last_step: int | None
     rows: int
     markers: list[Marker] = field(default_factory=list)
+    detail: str = ""
 
 
 @dataclass
@@ -179,15 +181,10 @@ def _steps_text(ranges: Sequence[tuple[int, int]], total: int) -> str:
     return shown + (" …" if more else "") + f" ({total} step{'s' if total != 1 else ''})"
 
 
-def _short(command: str, limit: int = 28) -> str:
-    words = command.split()
-    named = [w.rsplit("/", 1)[-1] for w in words[:3]]
-    text = " ".join(named) or "?"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _lane_bounds(run: RunRecord) -> list[tuple[int, int]]:
     starts = [a.start_line for a in run.attempts]
+    if not starts:
+        return []
     ends = starts[1:] + [len(run.steps)]
     return list(zip(starts, ends, strict=True))
 
@@ -215,7 +212,7 @@ def _signal_marker(ev: TimelineEvent, step: int | None) -> Marker:
     commands = data.get("commands") or {}
     holders = data.get("holders") or {}
     received = data.get("received")
-    to = ", ".join(f"pid {p} ({_short(str(commands.get(p, '?')))})" for p in pids) or "?"
+    to = ", ".join(f"pid {p} ({str(commands.get(p, '?'))[:200]})" for p in pids) or "?"
     if data.get("escalation"):
         return Marker(
             "signal",
@@ -229,7 +226,7 @@ def _signal_marker(ev: TimelineEvent, step: int | None) -> Marker:
         label, tone = f"{name} → pid {', '.join(pids)} ✓ got it", "warn"
         title = f"the harness sent {name} to {to} {data.get('at', '')}; the process holding the run received it"
     elif received is False:
-        held = ", ".join(f"pid {p} ({_short(str(c))})" for p, c in holders.items())
+        held = ", ".join(f"pid {p} ({str(c)[:200]})" for p, c in holders.items())
         label, tone = f"{name} → pid {', '.join(pids)} ✗ not the run's", "bad"
         title = (
             f"the harness sent {name} to {to} {data.get('at', '')}; the process holding the run, {held}, "
@@ -321,15 +318,16 @@ def build_chart(run: RunRecord, state: str) -> Chart:
         seen |= mine
         first = seg[0] if seg else None
         last = max(seg) if seg else None
+        detail = ""
         if attempt.number == 1 and not attempt.resumed:
             how, tone = (f"new run, from step {first}" if first is not None else "new run"), "info"
         elif attempt.resumed:
             how = f"resumed at step {first}" if first is not None else "resumed (logged nothing)"
             tone = "bad" if first is not None and previous_last is not None and first <= previous_last else "ok"
             if tone == "bad":
-                how += f" (run was at {previous_last})"
+                detail = f"but the run was at {previous_last}"
         else:
-            how, tone = f"same id, NOT resumed: step {first}", "bad"
+            how, tone, detail = f"NOT resumed: step {first}", "bad", "same run id, history again"
         item = Lane(
             attempt.number,
             f"process {attempt.number}",
@@ -340,13 +338,15 @@ def build_chart(run: RunRecord, state: str) -> Chart:
             first,
             last,
             len(seg),
+            detail=detail,
         )
         item.markers.append(
             Marker(
                 "start",
                 first,
                 how,
-                f"process {attempt.number} started: {how} (the run held {lo} history lines)",
+                f"process {attempt.number} started: {how}{', ' + detail if detail else ''} "
+                f"(the run held {lo} history lines)",
                 tone,
                 {"step": "" if first is None else str(first), "resumed": "yes" if attempt.resumed else "no"},
             )
@@ -482,11 +482,17 @@ def render_svg(chart: Chart) -> str:
         if i:
             out.append(f'<line x1="10" x2="{WIDTH - 10}" y1="{y}" y2="{y}" stroke="#e2e8f0"/>')
         out.append(f'<rect x="10" y="{y + 18}" width="10" height="10" fill="{colour}"/>')
-        out.append(f'<text x="26" y="{y + 27}" font-weight="bold">{esc(lane.label)}</text>')
         out.append(
-            f'<text x="26" y="{y + 43}" fill="{_TONES[lane.how_tone]}" class="lane-how">{esc(lane.how, 40)}</text>'
+            f'<text x="26" y="{y + 27}" font-weight="bold">{esc(lane.label)}'
+            f'<tspan font-weight="normal" fill="#64748b" font-size="11"> · {lane.rows} rows</tspan></text>'
         )
-        out.append(f'<text x="26" y="{y + 57}" fill="#64748b" font-size="11">{lane.rows} rows</text>')
+        out.append(
+            f'<text x="26" y="{y + 43}" fill="{_TONES[lane.how_tone]}" class="lane-how">{esc(lane.how, 26)}</text>'
+        )
+        if lane.detail:
+            out.append(
+                f'<text x="26" y="{y + 57}" fill="{_TONES[lane.how_tone]}" font-size="11">{esc(lane.detail, 30)}</text>'
+            )
         for lo, hi in lane.spans:
             x0, x1 = chart.x(lo), chart.x(hi + 1)
             out.append(
@@ -545,11 +551,13 @@ def _markers(chart: Chart, lane: Lane, bar_y: int) -> list[str]:
             x = xat(m.step)
             ly = bar_y - 8 - 12 * (above % 2)
             above += 1
+            right = x > LEFT + PLOT * 0.6  # the label goes left of the mark near the right edge
+            tx, anchor = (x - 6, "end") if right else (x + 8, "start")
             out.append(
                 f'<g class="marker marker-{m.kind}"{attrs}>{title}'
                 f'<path d="M{x + 3:.1f},{bar_y - 14} l-7,9 h5 l-4,9 l9,-11 h-5 z" fill="{tone}" stroke="#fff" '
-                f'stroke-width="0.5"/><text x="{x + 8:.1f}" y="{ly}" fill="{tone}" font-size="11" '
-                f'font-weight="bold">{esc(m.label, 60)}</text></g>'
+                f'stroke-width="0.5"/><text x="{tx:.1f}" y="{ly}" text-anchor="{anchor}" fill="{tone}" '
+                f'font-size="11" font-weight="bold">{esc(m.label, 60)}</text></g>'
             )
         elif m.kind == "preempting":
             x = xat(m.step)
