@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, RunRecord
 
@@ -105,3 +106,16 @@ def duplicate_steps(backend: Backend) -> RunRecord:
             Process(range(2, 8)),
         ],
     )
+
+
+class Tags(HTMLParser):
+    """Every tag and attribute name of an HTML page, as a browser's tokenizer sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attrs: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs.update(name for name, _ in attrs)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 
 import pytest
-from picture_runs import Process, duplicate_steps, preempted_and_resumed, seed
+from picture_runs import Process, Tags, duplicate_steps, preempted_and_resumed, seed
 
 from pytest_runresume.model import Attempt, Backend, ManualClock, RunKey, RunRecord
 from pytest_runresume.picture import build_chart, render_svg, run_document, run_svg
@@ -30,19 +29,6 @@ def marks(svg: str, kind: str) -> list[dict[str, str]]:
         for g in root.iter(f"{SVG}g")
         if f"marker-{kind}" in g.get("class", "").split()
     ]
-
-
-class Tags(HTMLParser):
-    """Every tag and attribute name of an HTML page, as a browser's tokenizer sees them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: set[str] = set()
-        self.attrs: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        self.attrs.update(name for name, _ in attrs)
 
 
 def classes(svg: str, name: str) -> list[ET.Element]:
