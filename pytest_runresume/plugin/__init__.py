@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ..harness.pictures import write_pictures
 from ..model import Backend, ManualClock
 from ..wire import InProcessBackend, ServedBackend
 from .harness import PytestHarness
@@ -147,6 +146,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 def _write_pictures(item: pytest.Item, harness: PytestHarness) -> list[Path]:
     """The picture of every run of a failed test, in its ``tmp_path`` (once per test); [] if it
     cannot be written (the failure report must not fail)."""
+    from ..harness.pictures import write_pictures  # only when a test failed: the plugin's import stays light
+
     try:
         return write_pictures(harness.results, harness.base_dir, note=f"{item.nodeid} failed")
     except OSError:
