@@ -3,9 +3,12 @@
     python bench/determinism.py [--reps 100] [--step 4] [--signal SIGUSR1] [--load 2]
 
 Each repetition runs examples/train.py, sends the signal right after step ``--step`` and records
-(exit code, run state, steps the backend held at the signal, steps after the exit, checkpoint step).
-Every repetition must give the same tuple as the first. ``--load N`` keeps N busy-loop processes
-running meanwhile (the machine has 2 cores). Prints the mismatch count; exits 1 if it is not 0.
+(exit code, run state, steps the backend held at the signal, steps after the exit, checkpoint step,
+the diagnosis's finding codes). Every repetition must give the EXPECTED tuple, written down from the
+rules, not taken from a first repetition: exit 128+signum (R67), ``preempted`` (R66, R70e), the
+backend holding step N at the signal (the harness's sync), steps 0..N once each, the checkpoint at
+step N, no finding. ``--load N`` keeps N busy-loop processes running meanwhile (the machine has 2
+cores). Prints the mismatch count; exits 1 if it is not 0.
 """
 
 from __future__ import annotations
@@ -54,19 +57,29 @@ def main() -> int:
                 )
                 ckpt = json.loads((h.workdir / "checkpoint.json").read_text())["step"]
                 outcomes.append(
-                    (res.exit_code, res.state, res.signals[0].backend_last_step, tuple(res.run.steps), ckpt)
+                    (
+                        res.exit_code,
+                        res.state,
+                        res.signals[0].backend_last_step,
+                        tuple(res.run.steps),
+                        ckpt,
+                        tuple(f.code for f in res.findings),
+                    )
                 )
     finally:
         stop.set()
         for b in burners:
             b.join(timeout=5)
-    reference = outcomes[0]
+    sig = Preemption(args.signal).signal
+    reference = (128 + int(sig), "preempted", args.step, tuple(range(args.step + 1)), args.step, ())
     mismatches = [i for i, o in enumerate(outcomes) if o != reference]
     wall = time.monotonic() - t0
     print(
-        f"reference outcome: exit={reference[0]} state={reference[1]} backend_step_at_signal={reference[2]} "
-        f"steps={list(reference[3])} checkpoint_step={reference[4]}"
+        f"expected outcome: exit={reference[0]} state={reference[1]} backend_step_at_signal={reference[2]} "
+        f"steps={list(reference[3])} checkpoint_step={reference[4]} findings={list(reference[5])}"
     )
+    for i in mismatches[:5]:
+        print(f"  repetition {i}: {outcomes[i]}")
     print(
         f"repetitions: {len(outcomes)}, busy-loop processes: {args.load}, wall: {wall:.1f} s "
         f"({wall / len(outcomes):.2f} s per repetition)"

@@ -1,12 +1,14 @@
-"""A full preempt + resume cycle under the marker against one offline run of the same script.
+"""A full preempt + resume cycle under the marker against two offline runs of the same script.
 
     python bench/preempt_cycle.py [--reps 6] [--steps 12] [--step 4]
 
 Cycle: ``examples/train.py`` under the ``runresume`` harness with the ``preempt`` marker's checks
 (SIGUSR1 right after step ``--step``, exit 138, ``preempted``, requeueable), then the restart that
-resumes the run and finishes it (``finished``, exit 0, steps contiguous). Baseline: one plain
-``WANDB_MODE=offline`` run of the same script, all steps, same environment otherwise. Repetitions
-alternate; the figure is the ratio of the medians (target <= 2.3x).
+resumes the run and finishes it (``finished``, exit 0, steps contiguous). Baseline: the same work
+without the harness and the fake: two plain ``WANDB_MODE=offline`` processes of the same script
+(the first stopped after ``--step`` + 1 steps, the second running all ``--steps``), same environment
+otherwise. Repetitions alternate; the figure is the ratio of the medians (target <= 1.15x, the
+performance issue's; the cycle needs two SDK process lifetimes, so that is its floor).
 """
 
 from __future__ import annotations
@@ -53,22 +55,25 @@ def main() -> int:
             return t2 - t0
 
         def offline(i: int) -> float:
-            argv = [TRAIN, "--run-id", f"off{i}", "--steps", args.steps]
-            return plain_run(served, Path(tmp) / f"offline{i}", argv, offline=True)
+            first = [TRAIN, "--run-id", f"off{i}", "--steps", args.step + 1]
+            second = [TRAIN, "--run-id", f"off{i}b", "--steps", args.steps]
+            return plain_run(served, Path(tmp) / f"offline{i}", first, offline=True) + plain_run(
+                served, Path(tmp) / f"offline{i}b", second, offline=True
+            )
 
         times = interleaved({"cycle": cycle, "offline": offline}, args.reps)
     print(f"  preempt + resume cycle: {spread(times['cycle'])}")
     for name, xs in phases.items():
         print(f"    {name}: {spread(xs)}")
-    print(f"  one offline run:        {spread(times['offline'])}")
+    print(f"  two offline runs:       {spread(times['offline'])}")
     print(
         f"    of which the harness waited for the backend to hold step {args.step} (sync): {spread(waits)};"
         " wandb-core sends history once per file_stream interval (1 s, its minimum)"
     )
     ratio = median(times["cycle"]) / median(times["offline"])
     no_sync = median([c - w for c, w in zip(times["cycle"], waits, strict=True)]) / median(times["offline"])
-    print(f"  cycle less its sync wait / one offline run: {no_sync:.2f}x (for the record)")
-    figure("preempt + resume cycle / one offline run", f"{ratio:.2f}x", "<= 2.3x", ratio <= 2.3)
+    print(f"  cycle less its sync wait / two offline runs: {no_sync:.2f}x (for the record)")
+    figure("preempt + resume cycle / two offline runs", f"{ratio:.2f}x", "<= 1.15x", ratio <= 1.15)
     print(f"  ({load()} at the end)")
     return 0
 

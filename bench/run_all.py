@@ -30,6 +30,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "picture": ([], ["--reps", "3"]),
     "suite_parallel": (["--reps", "2"], ["--reps", "1"]),
     "determinism": (["--reps", "100"], ["--reps", "10"]),
+    "plugin_import": (["--reps", "20"], ["--reps", "6"]),
 }
 
 

@@ -3,28 +3,68 @@ resumes correctly under W&B run-resume rules.
 
 The public surface: the reference model (``Backend``, ``ManualClock``, ``decide_resume``), the
 served fake (``ServedBackend``), the harness (``Harness``, ``Preemption``, ``Trigger``,
-``RunResult``), and ``trigger_point`` for named trigger points in user code. The pytest plugin
+``RunResult``, the scheduler profiles ``Slurm``, ``Kubernetes``, ``SpotVM``), and ``trigger_point`` for named trigger points in user code. The pytest plugin
 (fixtures ``wandb_backend`` and ``runresume``, marker ``preempt``) loads itself through the
 ``pytest11`` entry point.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
-from .harness import (
-    ExpectationFailed,
-    Harness,
-    HarnessError,
-    Preemption,
-    RunResult,
-    SignalNotDelivered,
-    SubprocessHung,
-    Trigger,
-    TriggerNotReached,
-)
-from .model import Backend, ManualClock, OffsetClock, Outcome, RunRecord, decide_resume
-from .wire import ServedBackend
+if TYPE_CHECKING:
+    from .harness import (
+        ExpectationFailed,
+        Harness,
+        HarnessError,
+        Kubernetes,
+        Preemption,
+        RunResult,
+        SignalNotDelivered,
+        Slurm,
+        SpotVM,
+        SubprocessHung,
+        Trigger,
+        TriggerNotReached,
+    )
+    from .model import Backend, ManualClock, OffsetClock, Outcome, RunRecord, decide_resume
+    from .wire import ServedBackend
+
+#: Public names, imported on first use (PEP 562): the plugin loads in every pytest session of a
+#: user's repository, and most sessions never start the server.
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "ExpectationFailed",
+            "Harness",
+            "HarnessError",
+            "Kubernetes",
+            "Preemption",
+            "RunResult",
+            "SignalNotDelivered",
+            "Slurm",
+            "SpotVM",
+            "SubprocessHung",
+            "Trigger",
+            "TriggerNotReached",
+        ),
+        ".harness",
+    ),
+    **dict.fromkeys(("Backend", "ManualClock", "OffsetClock", "Outcome", "RunRecord", "decide_resume"), ".model"),
+    "ServedBackend": ".wire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 
@@ -44,6 +84,7 @@ __all__ = [
     "ExpectationFailed",
     "Harness",
     "HarnessError",
+    "Kubernetes",
     "ManualClock",
     "OffsetClock",
     "Outcome",
@@ -52,6 +93,8 @@ __all__ = [
     "RunResult",
     "ServedBackend",
     "SignalNotDelivered",
+    "Slurm",
+    "SpotVM",
     "SubprocessHung",
     "Trigger",
     "TriggerNotReached",

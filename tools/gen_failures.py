@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -49,8 +50,8 @@ def render() -> str:
         "```",
         "",
         "`bug` findings fail every verdict, even when the state and exit code you asked for match; a test",
-        "that produces one on purpose accepts it with `expect(..., allow=[\"code\"])` or",
-        "`@pytest.mark.preempt(..., allow=[\"code\"])`. `note` findings are context (an exception's last",
+        'that produces one on purpose accepts it with `expect(..., allow=["code"])` or',
+        '`@pytest.mark.preempt(..., allow=["code"])`. `note` findings are context (an exception\'s last',
         "line, steps retrained after a SIGKILL, which no handler can avoid).",
         "",
         "## The bug catalogue",
@@ -69,6 +70,22 @@ def render() -> str:
             + ", ".join(f"`{c}`" for c in bug.checks)
             + " |"
         )
+    lines += [
+        "",
+        "### Under a scheduler",
+        "",
+        "Setups that are wrong only under a scheduler (`docs/schedulers/`); `tests/catalogue/` runs each through",
+        "the same two tests with the scheduler profile and `runresume check --scheduler`.",
+        "",
+        "| script | bug | finding | scheduler profile | `runresume check` checks that fail |",
+        "|---|---|---|---|---|",
+    ]
+    for sbug in cat.SCHEDULER_CATALOGUE:
+        lines.append(
+            f"| `{sbug.script}` | {sbug.title} | `{sbug.code}` | `{sbug.scheduler}` | "
+            + ", ".join(f"`{c}`" for c in sbug.checks)
+            + " |"
+        )
     lines += ["", "## The findings", ""]
     for code, info in CODES.items():
         rules = ", ".join(info.rules) if info.rules else "—"
@@ -78,8 +95,13 @@ def render() -> str:
         lines.append(f"- **Change:** {info.fix}.")
         lines.append(f"- **Rules:** {rules}.")
         shown = [b.script for b in cat.CATALOGUE if b.code == code]
+        shown += [b.script for b in cat.SCHEDULER_CATALOGUE if b.code == code and b.script not in shown]
         if shown:
-            lines.append("- **Catalogue:** " + ", ".join(f"`examples/buggy/{s}`" for s in shown) + ".")
+            lines.append(
+                "- **Catalogue:** "
+                + ", ".join(f"`{os.path.normpath(Path('examples/buggy') / s)}`" for s in shown)
+                + "."
+            )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -14,56 +14,19 @@ Rule broken: R67 (a handler must exit non-zero, 128 + signum), hence R66/R68.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import random
-import secrets
 import signal
 import sys
 from pathlib import Path
 
 import wandb
-
-
-def make_data(n: int = 64, seed: int = 0) -> list[tuple[float, float]]:
-    rng = random.Random(seed)
-    return [(x, 3.0 * x - 1.0 + rng.gauss(0, 0.1)) for x in (rng.uniform(-1, 1) for _ in range(n))]
-
-
-def sgd_step(w: float, b: float, data: list[tuple[float, float]], lr: float) -> tuple[float, float, float]:
-    gw = gb = loss = 0.0
-    for x, y in data:
-        err = w * x + b - y
-        loss += err * err
-        gw += 2 * err * x
-        gb += 2 * err
-    return w - lr * gw / len(data), b - lr * gb / len(data), loss / len(data)
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, path)
+from _common import fixed_run_id, load_checkpoint, make_data, parse_args, save_checkpoint, sgd_step
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run-id", default=os.environ.get("WANDB_RUN_ID"))
-    p.add_argument("--project", default="runresume-example")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--ckpt", default="checkpoint.json")
-    p.add_argument("--ckpt-every", type=int, default=5)
-    args = p.parse_args(argv)
-
+    args = parse_args(__doc__, argv)
     ckpt_path = Path(args.ckpt)
-    state = {"w": 0.0, "b": 0.0, "step": -1, "run_id": args.run_id}
-    if ckpt_path.exists():
-        state = json.loads(ckpt_path.read_text())
-    run_id = args.run_id or state.get("run_id") or secrets.token_hex(4)
-    state["run_id"] = run_id
-    save_checkpoint(ckpt_path, state)
+    state = load_checkpoint(ckpt_path)
+    run_id = fixed_run_id(args.run_id, state, ckpt_path)  # R21, R28
 
     run = wandb.init(project=args.project, id=run_id, resume="allow", config={"lr": args.lr, "steps": args.steps})
     start = state["step"] + 1

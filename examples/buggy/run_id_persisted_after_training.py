@@ -16,53 +16,19 @@ Rules broken: R21, R28 (fix the run id before init and persist it with the first
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import random
 import secrets
 import signal
 import sys
 from pathlib import Path
 
 import wandb
-
-
-def make_data(n: int = 64, seed: int = 0) -> list[tuple[float, float]]:
-    rng = random.Random(seed)
-    return [(x, 3.0 * x - 1.0 + rng.gauss(0, 0.1)) for x in (rng.uniform(-1, 1) for _ in range(n))]
-
-
-def sgd_step(w: float, b: float, data: list[tuple[float, float]], lr: float) -> tuple[float, float, float]:
-    gw = gb = loss = 0.0
-    for x, y in data:
-        err = w * x + b - y
-        loss += err * err
-        gw += 2 * err * x
-        gb += 2 * err
-    return w - lr * gw / len(data), b - lr * gb / len(data), loss / len(data)
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, path)
+from _common import load_checkpoint, make_data, parse_args, save_checkpoint, sgd_step
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run-id", default=os.environ.get("WANDB_RUN_ID"))
-    p.add_argument("--project", default="runresume-example")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--ckpt", default="checkpoint.json")
-    p.add_argument("--ckpt-every", type=int, default=5)
-    args = p.parse_args(argv)
-
+    args = parse_args(__doc__, argv)
     ckpt_path = Path(args.ckpt)
-    state = {"w": 0.0, "b": 0.0, "step": -1}
-    if ckpt_path.exists():
-        state = json.loads(ckpt_path.read_text())
+    state = load_checkpoint(ckpt_path)
     # BUG: --run-id/WANDB_RUN_ID ignored, and the id is not written to the checkpoint here (R21, R28)
     run_id = state.pop("run_id", None) or secrets.token_hex(4)
 

@@ -11,6 +11,7 @@ import click
 from ..conformance.entrypoint import CHECKS, EntrypointBattery, render_details, render_table, write_pictures
 from ..conformance.entrypoint import junit_xml as junit_report
 from ..harness import parse_signal
+from ..harness.schedulers import SCHEDULERS, scheduler_from_name
 from ..harness.spec import TARGETS
 
 CHECK_NAMES = [c.name for c in CHECKS]
@@ -42,11 +43,23 @@ def _signal(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--grace",
     type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
-    show_default=True,
+    default=None,
     help="the grace period: seconds from the preemption signal to SIGKILL if the command has not exited "
-    "(SLURM's KillWait, Kubernetes' terminationGracePeriodSeconds); a handler slower than this fails the "
-    "check, naming it",
+    "(SLURM's KillWait, Kubernetes' terminationGracePeriodSeconds, a spot VM's notice); a handler slower "
+    "than this fails the check, naming it  [default: 30; with --scheduler, the scheduler's]",
+)
+@click.option(
+    "--scheduler",
+    type=click.Choice(sorted(SCHEDULERS)),
+    help="run every check under this scheduler profile: the command is what it runs (slurm: the batch script "
+    "and its arguments; kubernetes: the container's command; spot-*: the training command), and the "
+    "preemption is what it delivers (docs/schedulers/)",
+)
+@click.option(
+    "--volume",
+    type=click.Choice(["emptyDir", "persistentVolumeClaim"]),
+    help="with --scheduler kubernetes: the volume the container's working directory is on (default: none, "
+    "the container's own filesystem)",
 )
 @click.option(
     "--only",
@@ -71,7 +84,9 @@ def check(
     sig: str,
     step: int,
     target: str,
-    grace: float,
+    grace: float | None,
+    scheduler: str | None,
+    volume: str | None,
     only: str | None,
     timeout: float,
     junit_xml: Path | None,
@@ -89,6 +104,9 @@ def check(
     its likely cause with its rule (the same diagnosis as the pytest plugin's; docs/failures.md).
     --target says who gets the signals: the command's process, the process at the trigger point, or
     every process of its tree (group); --grace how long a handler may take before SIGKILL.
+    --scheduler runs every check under a scheduler profile (slurm, kubernetes, spot-gcp, spot-aws):
+    the command is what that scheduler runs and the preemption is what it delivers, e.g.
+    runresume check --scheduler slurm --grace 5 -- job.sbatch --steps 8.
 
     Run ids: finishes, preempted, crashed, restarted_after_kill and failed give the command a new run
     id in WANDB_RUN_ID (restarted_after_kill: the same one to the killed start and the restart, in
@@ -105,10 +123,17 @@ def check(
     unknown = sorted(set(names or ()) - set(CHECK_NAMES))
     if unknown:
         raise click.BadParameter(f"unknown check(s) {unknown}; known: {CHECK_NAMES}", param_hint="--only")
+    if volume is not None and scheduler != "kubernetes":
+        raise click.BadParameter("--volume goes with --scheduler kubernetes", param_hint="--volume")
+    profile = None
+    if scheduler is not None:
+        profile = scheduler_from_name(scheduler, **({"volume": volume} if volume else {}))
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
+    if grace is None and profile is None:
+        grace = 30.0
     with EntrypointBattery(
-        list(command), sig, step, base_dir=workdir, timeout=timeout, target=target, grace=grace
+        list(command), sig, step, base_dir=workdir, timeout=timeout, target=target, grace=grace, scheduler=profile
     ) as battery:
         click.echo(f"runresume check: {battery.description}")
         results = []

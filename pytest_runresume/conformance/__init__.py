@@ -4,8 +4,45 @@
   training command (``runresume check -- python train.py``, or ``--runresume-entrypoint``).
 - Backend conformance (the packaged ``test_backend_*`` modules): the server-side rules checked with
   the real wandb SDK against any W&B-compatible backend URL and key, or the embedded fake.
+
+The names below are imported on first use (PEP 562): this package's pytest plugin loads in every
+pytest session.
 """
 
-from .entrypoint import CHECKS, Check, CheckResult, EntrypointBattery, junit_xml, render_details, render_table
+from __future__ import annotations
 
-__all__ = ["CHECKS", "Check", "CheckResult", "EntrypointBattery", "junit_xml", "render_details", "render_table"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checks import CHECKS, Check
+    from .entrypoint import CheckResult, EntrypointBattery, junit_xml, render_details, render_table
+
+_EXPORTS = {
+    "CHECKS": ".checks",
+    "Check": ".checks",
+    "CheckResult": ".entrypoint",
+    "EntrypointBattery": ".entrypoint",
+    "junit_xml": ".entrypoint",
+    "render_details": ".entrypoint",
+    "render_table": ".entrypoint",
+}
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "CheckResult",
+    "EntrypointBattery",
+    "junit_xml",
+    "render_details",
+    "render_table",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -67,56 +67,16 @@ from ..harness import (
 from ..harness.diagnosis import BUG
 from ..harness.pictures import write_pictures as harness_pictures
 from ..harness.requeue import RequeueResult
+from ..harness.schedulers import Scheduler
 from ..harness.spec import TARGETS
 from ..model import Backend
 from ..wire import ServedBackend
+from .checks import BY_NAME, CHECKS, Check
 
 #: How the command learns its run id.
 RUN_ID_ENV = "WANDB_RUN_ID"
 #: Read by the harness's hook in the child: ``run.log`` raises after that step.
 INJECT_ENV = "RUNRESUME_INJECT_EXCEPTION_AT_STEP"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check of the battery: its name, what it asserts, the rules it checks."""
-
-    name: str
-    title: str
-    rules: tuple[str, ...]
-
-
-CHECKS: tuple[Check, ...] = (
-    Check("finishes", "completes -> finished, exit 0, not requeueable", ("R55", "R66", "R70a")),
-    Check(
-        "preempted",
-        "preemption signal after step N -> preempted, exit 128+signum, requeueable",
-        ("R65", "R66", "R67", "R68", "R70e", "R71"),
-    ),
-    Check(
-        "resumed",
-        "restart with the same id -> resumed at the last step + 1, each step once, finished",
-        ("R03", "R18", "R21", "R28", "R35", "R36", "R41"),
-    ),
-    Check(
-        "crashed",
-        "SIGKILL after step N -> running, then crashed once the clock passes the timeout",
-        ("R60", "R61", "R63", "R70c"),
-    ),
-    Check(
-        "restarted_after_kill",
-        "SIGKILL after step N, then the same command again -> the same run resumed, each step once, finished",
-        ("R21", "R28", "R35", "R36", "R63", "R73"),
-    ),
-    Check(
-        "failed",
-        "an exception after step N -> failed, not preempted, not requeueable",
-        ("R55", "R57", "R66", "R69", "R70b"),
-    ),
-    Check("auto_same_dir", 'resume="auto": a restart in the same directory resumes the run', ("R07", "R09", "R10")),
-    Check("auto_other_dir", 'resume="auto": a start in another directory makes a new run', ("R09", "R12", "R21")),
-)
-BY_NAME = {c.name: c for c in CHECKS}
 
 
 @dataclass
@@ -207,7 +167,12 @@ class EntrypointBattery:
             process of the command's tree, wandb-core included, as a scheduler's cancel does).
         grace: seconds from the preemption signal to SIGKILL if the command has not exited (the
             scheduler's grace period: SLURM's KillWait and Kubernetes' terminationGracePeriodSeconds
-            default to 30 s); ``None`` waits without limit (up to ``timeout``).
+            default to 30 s); ``None`` waits without limit (up to ``timeout``). With ``scheduler``
+            it sets that scheduler's grace period (``None``: the profile's own).
+        scheduler: a scheduler profile (:mod:`pytest_runresume.harness.schedulers`): every run of
+            a check is a run of that scheduler's job (a restart in the same check is its requeue),
+            the preemption is what that scheduler delivers (``signal`` and ``target`` do not apply
+            to it), and SIGKILL (the crash checks: a node failure) goes to every process of the job.
     """
 
     command: str | Sequence[str]
@@ -219,6 +184,7 @@ class EntrypointBattery:
     cwd: Path | None = None
     target: str = "process"
     grace: float | None = 30.0
+    scheduler: Scheduler | None = None
     argv: list[str] = field(init=False)
     results: dict[str, CheckResult] = field(init=False, default_factory=dict)
 
@@ -231,6 +197,8 @@ class EntrypointBattery:
             raise ValueError(f"unknown signal target {self.target!r}; expected one of {TARGETS}")
         if self.grace is not None and not self.grace > 0:
             raise ValueError(f"the grace period must be seconds > 0, got {self.grace}")
+        if self.scheduler is not None and self.grace is not None:
+            self.scheduler = self.scheduler.with_grace(self.grace)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if self.base_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="runresume-check-")
@@ -257,6 +225,11 @@ class EntrypointBattery:
 
     @property
     def description(self) -> str:
+        if self.scheduler is not None:
+            return (
+                f"{shlex.join(self.argv)}  (under {self.scheduler.name}: its preemption after step {self.step}, "
+                f"grace period {self.scheduler.grace:g} s; SIGKILL to the whole job after step {self.step})"
+            )
         to = "" if self.target == "process" else f", sent to the {self.target}"
         grace = f", SIGKILL {self.grace:g} s after an unfinished {self.sig.name}" if self.grace is not None else ""
         return f"{shlex.join(self.argv)}  ({self.sig.name} and SIGKILL after step {self.step}{to}{grace})"
@@ -267,7 +240,11 @@ class EntrypointBattery:
         self._harnesses.append(harness)
         return harness
 
-    def _preemption(self, sig: _signal.Signals | str | int | None = None) -> Preemption:
+    def _preemption(self, sig: _signal.Signals | str | int | None = None) -> Preemption | Trigger:
+        if self.scheduler is not None:
+            if sig is None:
+                return Trigger.at_step(self.step)  # the scheduler's own preemption
+            return Preemption(parse_signal(sig), Trigger.at_step(self.step), target="group")  # a node failure
         signal = parse_signal(sig) if sig is not None else self.sig
         grace = None if signal == _signal.SIGKILL else self.grace
         return Preemption(signal, Trigger.at_step(self.step), target=self.target, escalate_after=grace)
@@ -284,7 +261,7 @@ class EntrypointBattery:
         self,
         harness: Harness,
         run_id: str | None,
-        preempt: Preemption | None = None,
+        preempt: Preemption | Trigger | None = None,
         env: dict[str, str] | None = None,
     ) -> RunResult:
         env = dict(env or {})
@@ -292,13 +269,21 @@ class EntrypointBattery:
             env[RUN_ID_ENV] = run_id
         before = len(harness.results)
         try:
-            return harness.run(self.argv, preempt=preempt, env=env)
+            return harness.run(self.argv, preempt=preempt, env=env, scheduler=self.scheduler)
         except HarnessError as exc:
             head, rest = _first_line(exc)
             findings = harness.results[-1].findings if len(harness.results) > before else []
             raise _Failed(head + _causes(findings), rest, exc) from None
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             raise _Failed(str(exc)) from None
+
+    def _signal_and_exit(self, harness: Harness) -> tuple[_signal.Signals, int | None]:
+        """The preemption signal that reaches the training process, and the exit a correct command
+        ends with after it (``None``: the scheduler does not look at it)."""
+        if self.scheduler is None:
+            return self.sig, 128 + int(self.sig)
+        job = harness.job(self.scheduler, self.argv)
+        return job.signal(), job.expected_exit()
 
     def _expect(
         self,
@@ -375,15 +360,16 @@ class EntrypointBattery:
         result = self._run(harness, run_id, preempt=pre)
         self._preempted = (harness, run_id, result)
         self._one_run(result)
-        sig = pre.signal.name
+        signal, exit_code = self._signal_and_exit(harness)
+        sig = signal.name
         hint = ""
-        if result.killed_by_signal == pre.signal:
+        if result.killed_by_signal == signal:
             hint = f"no {sig} handler: the process died of the signal (register one before training, R68)"
         elif result.exit_code == 0:
             hint = f"the {sig} handler exits 0; a preempted run must exit non-zero, 128+signum (R66, R67)"
         elif result.state == "failed":
             hint = f"the {sig} handler does not call run.mark_preempting() before exiting (R65, R68)"
-        self._expect(result, hint, state="preempted", exit_code=pre.exit_code, requeueable=True)
+        self._expect(result, hint, state="preempted", exit_code=exit_code, requeueable=True)
         return f"exit {result.exit_code}, preempted at step {result.run.last_step}, requeueable{self._sent_to(result)}"
 
     def _check_resumed(self) -> str:
@@ -501,7 +487,8 @@ class EntrypointBattery:
 
     def _check_failed(self) -> str:
         env = {INJECT_ENV: str(self.step)}
-        result = self._run(self._harness("failed"), self._run_id("failed"), env=env)
+        harness = self._harness("failed")
+        result = self._run(harness, self._run_id("failed"), env=env)
         self._one_run(result)
         injected = "exception injected after step" in result.stderr + result.stdout
         hint = ""
@@ -511,8 +498,8 @@ class EntrypointBattery:
             hint = f"the command never logged step {self.step}, so the exception was not raised"
         elif result.exit_code == 0:
             hint = "the exception was swallowed and the command exited 0"
-        pre = self._preemption()
-        if result.exit_code == pre.exit_code:
+        signal, _ = self._signal_and_exit(harness)
+        if result.exit_code == 128 + int(signal):
             raise _Failed(
                 f"exit code {result.exit_code} after an exception, the preemption exit code: it would be requeued (R66)",
                 result.report(),
@@ -524,14 +511,19 @@ class EntrypointBattery:
         """The first run without a run id (preempted after step N), shared by both auto checks."""
         if self._auto is None:
             harness = self._harness("auto")
-            resume_file = harness.workdir / "wandb" / "wandb-resume.json"
+
+            def wrote_resume_file() -> bool:  # in WANDB_DIR: a scheduler may give each run its own directory
+                job = harness.results[-1].job if harness.results else None
+                workdir = job.workdir if job is not None else harness.workdir
+                return (workdir / "wandb" / "wandb-resume.json").is_file()
+
             try:
                 result = self._run(harness, None, preempt=self._preemption())
             except _Failed as exc:
-                needs_id = isinstance(exc.cause, TriggerNotReached) and not resume_file.is_file()
+                needs_id = isinstance(exc.cause, TriggerNotReached) and not wrote_resume_file()
                 self._auto = _Skipped(self._needs_run_id(harness.results[-1])) if needs_id else exc
             else:
-                self._auto = (harness, result, resume_file.is_file())
+                self._auto = (harness, result, wrote_resume_file())
         if isinstance(self._auto, (_Failed, _Skipped)):
             raise self._auto
         harness, result, uses_auto = self._auto
@@ -557,7 +549,7 @@ class EntrypointBattery:
         return (
             f"the command needs its run id from outside ({RUN_ID_ENV}) or does not use resume='auto': without "
             f"it, it exited with code {result.exit_code} before the trigger point "
-            f"({self._preemption().trigger.describe()}) and wrote no wandb/wandb-resume.json; {why}"
+            f"({Trigger.at_step(self.step).describe()}) and wrote no wandb/wandb-resume.json; {why}"
         )
 
     def _check_auto_same_dir(self) -> str:
@@ -567,7 +559,8 @@ class EntrypointBattery:
         first_id, second_id = first.run.key.run_id, second.run.key.run_id
         if second_id != first_id:
             raise _Failed(
-                f"the restart in the same directory wrote run {second_id}, not {first_id}: it did not auto-resume (R09)",
+                f"the restart in the same directory wrote run {second_id}, not {first_id}: it did not auto-resume (R09)"
+                + _causes([f for f in second.findings if f.severity == BUG]),
                 second.report(),
             )
         if not second.run.attempts[-1].resumed:

@@ -18,13 +18,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..plugin.options import Setting, add_options, resolve
-from .entrypoint import CHECKS, EntrypointBattery
-from .target import Target, make_target
+from .checks import CHECKS
+
+if TYPE_CHECKING:  # the battery and the targets load the harness and the server: on first use
+    from .entrypoint import EntrypointBattery
+    from .target import Target
 
 RULES_MARKER = "runresume_rules"
 FAKE_ONLY_MARKER = "runresume_fake_only"
@@ -139,6 +142,8 @@ def runresume_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     url = option(config, "runresume_backend_url")
     served = request.getfixturevalue("runresume_server") if url is None else None
     try:
+        from .target import make_target
+
         target = make_target(
             url,
             option(config, "runresume_backend_key"),
@@ -223,6 +228,8 @@ def runresume_entrypoint_battery(request: pytest.FixtureRequest) -> Iterator[Ent
     command = option(request.config, "runresume_entrypoint")
     if command is None:
         pytest.skip("no entrypoint to check: pass --runresume-entrypoint 'python train.py' (or the ini key)")
+    from .entrypoint import EntrypointBattery
+
     battery = EntrypointBattery(
         command,
         resolve(request.config, "runresume_signal"),

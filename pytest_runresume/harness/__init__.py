@@ -3,16 +3,52 @@
 Modules, each importing only those above it in this list: ``protocol`` (the contract with the hook
 inside the process under test), ``signals``, ``errors``, ``spec`` (:class:`Trigger`,
 :class:`Preemption`), ``diagnosis`` (:class:`Finding`, :func:`diagnose`), ``results``
-(:class:`RunResult`), ``runner`` (:class:`Harness`), ``requeue`` (:func:`requeue_loop`).
+(:class:`RunResult`), ``schedulers`` (:class:`Slurm`, :class:`Kubernetes`, :class:`SpotVM`), ``runner``
+(:class:`Harness`), ``requeue`` (:func:`requeue_loop`).
+
+The names below are imported on first use (PEP 562), so importing ``pytest_runresume.harness.spec``
+(the pytest plugin does, to parse markers in every session) does not load the server.
 """
 
-from .diagnosis import CODES, Finding, diagnose
-from .errors import ExpectationFailed, HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
-from .requeue import RequeueResult, requeue_loop
-from .results import ProcessEvent, RunResult, SentSignal
-from .runner import Harness
-from .signals import parse_signal, signal_exit_code
-from .spec import Preemption, Trigger
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .diagnosis import CODES, Finding, diagnose
+    from .errors import ExpectationFailed, HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
+    from .requeue import RequeueResult, requeue_loop
+    from .results import ProcessEvent, RunResult, SentSignal
+    from .runner import Harness
+    from .schedulers import Kubernetes, Scheduler, Slurm, SpotVM
+    from .signals import parse_signal, signal_exit_code
+    from .spec import Preemption, Trigger
+
+_EXPORTS = {
+    "CODES": ".diagnosis",
+    "Finding": ".diagnosis",
+    "diagnose": ".diagnosis",
+    "ExpectationFailed": ".errors",
+    "HarnessError": ".errors",
+    "SignalNotDelivered": ".errors",
+    "SubprocessHung": ".errors",
+    "TriggerNotReached": ".errors",
+    "RequeueResult": ".requeue",
+    "requeue_loop": ".requeue",
+    "ProcessEvent": ".results",
+    "RunResult": ".results",
+    "SentSignal": ".results",
+    "Harness": ".runner",
+    "Kubernetes": ".schedulers",
+    "Scheduler": ".schedulers",
+    "Slurm": ".schedulers",
+    "SpotVM": ".schedulers",
+    "parse_signal": ".signals",
+    "signal_exit_code": ".signals",
+    "Preemption": ".spec",
+    "Trigger": ".spec",
+}
 
 __all__ = [
     "CODES",
@@ -20,12 +56,16 @@ __all__ = [
     "Finding",
     "Harness",
     "HarnessError",
+    "Kubernetes",
     "Preemption",
     "ProcessEvent",
     "RequeueResult",
     "RunResult",
+    "Scheduler",
     "SentSignal",
     "SignalNotDelivered",
+    "Slurm",
+    "SpotVM",
     "SubprocessHung",
     "Trigger",
     "TriggerNotReached",
@@ -34,3 +74,16 @@ __all__ = [
     "requeue_loop",
     "signal_exit_code",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,6 +1,6 @@
 """pytest-runresume's process supervisor. Standard library only; Linux.
 
-    python _supervisor.py STATUS_FD GRACE_SECONDS -- COMMAND...
+    python _supervisor.py STATUS_FD GRACE_SECONDS HARNESS_PID -- COMMAND...
 
 Becomes a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so every process the command starts - and
 ``wandb-core``, which the SDK starts in a session of its own - is re-parented here when its parent
@@ -13,7 +13,9 @@ dies, and is reaped here. Writes JSON lines to ``STATUS_FD``:
 
 After the command exits, the remaining descendants get ``GRACE_SECONDS`` to exit on their own
 (wandb-core finishes its upload), then SIGKILL. On SIGTERM/SIGINT/SIGHUP the supervisor kills the
-whole tree at once. If the harness dies, the kernel sends the supervisor SIGTERM (``PR_SET_PDEATHSIG``).
+whole tree at once. If the harness dies, the kernel sends the supervisor SIGTERM (``PR_SET_PDEATHSIG``);
+if it died before that was set, the supervisor's parent is no longer ``HARNESS_PID`` (it was
+re-parented to PID 1 or to whatever subreaper is above) and it exits at once.
 """
 
 import ctypes
@@ -49,7 +51,7 @@ def descendants(root: int) -> list:
 
 
 def main():
-    status_fd, grace = int(sys.argv[1]), float(sys.argv[2])
+    status_fd, grace, harness_pid = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
     cmd = sys.argv[sys.argv.index("--") + 1 :]
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -58,7 +60,10 @@ def main():
 
     def emit(**event):
         with lock:
-            os.write(status_fd, (json.dumps(event) + "\n").encode())
+            try:
+                os.write(status_fd, (json.dumps(event) + "\n").encode())
+            except OSError:  # the harness is gone (SIGKILLed): go on killing and reaping the tree
+                pass
 
     def kill_tree(why):
         pids = descendants(os.getpid())
@@ -75,7 +80,7 @@ def main():
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    if os.getppid() == 1:  # the harness died before we set PDEATHSIG
+    if os.getppid() != harness_pid:  # the harness died before we set PDEATHSIG (re-parented)
         return 1
     try:
         pid = os.posix_spawnp(cmd[0], cmd, os.environ)

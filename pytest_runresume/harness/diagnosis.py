@@ -30,11 +30,16 @@ NOTE = "note"
 
 
 class Code(NamedTuple):
-    """What a finding code means: its rules, the mistake, and what to change."""
+    """What a finding code means: its rules, the mistake, and what to change.
+
+    ``replaces``: more general codes this one explains better; when both are found, only this one
+    is reported (a scheduler profile's finding names the scheduler's setting behind a generic one).
+    """
 
     rules: tuple[str, ...]
     meaning: str
     fix: str
+    replaces: tuple[str, ...] = ()
 
 
 #: Every finding code (stable: tests may ``allow`` one; ``docs/failures.md`` is generated from it).
@@ -66,8 +71,56 @@ CODES: dict[str, Code] = {
     ),
     "grace-period-ran-out": Code(
         ("R73",),
-        "the handler did not finish within the grace period and was SIGKILLed",
+        "the handler did not finish within the grace period (SLURM's KillWait, Kubernetes' "
+        "terminationGracePeriodSeconds, a spot VM's notice) and was SIGKILLed",
         "make the checkpoint and the exit fit in the scheduler's grace period (or ask for a longer one)",
+    ),
+    "wandb-core-signalled": Code(
+        ("R65", "R68"),
+        "the termination signal reached wandb-core together with the training process (SLURM's end of a job, "
+        "a VM shutdown with KillMode=control-group, a signal to the whole process group): wandb-core exits at "
+        "once, so run.mark_preempting() and the last rows never reach W&B and the run ends crashed",
+        "act on a signal that reaches the training process alone, before the job ends: SLURM's --signal "
+        "(wandb-core ignores SIGUSR1 and SIGUSR2) with srun, or B: with a trap; KillMode=mixed on a VM",
+        ("no-handler", "no-mark-preempting"),
+    ),
+    "signal-batch-shell-only": Code(
+        ("R68",),
+        "SLURM's --signal=B:... signals the batch shell only, and the batch script neither execs the training "
+        "nor traps and forwards the signal, so the training process never gets it",
+        "start the training with exec, or trap the signal in the batch script and forward it to the training "
+        "process, or drop B: and start the training with srun",
+        ("signal-not-forwarded", "no-handler"),
+    ),
+    "signal-reached-nobody": Code(
+        ("R68",),
+        "SLURM's --signal without B: goes to the job's srun steps only, and the batch script starts the training "
+        "without srun, so no process gets the signal",
+        "start the training with srun (or use --signal=B:... with exec or a trap in the batch script)",
+        ("signal-not-forwarded",),
+    ),
+    "requeue-changed-run-id": Code(
+        ("R21", "R28"),
+        "the scheduler restarted the job (a SLURM requeue, a new pod, a rebooted VM) and the restart wrote a new "
+        "run: the run id is derived from something the restart changes",
+        "derive the run id from what the restart keeps (SLURM_JOB_ID, the Job's name, the checkpoint) and pass "
+        "resume='allow'",
+        ("run-id-changed",),
+    ),
+    "workdir-not-persistent": Code(
+        ("R09", "R12", "R35"),
+        "the restarted container's working directory is not a persistent volume, so what the previous one "
+        "wrote (wandb/wandb-resume.json for resume='auto', the checkpoint) is gone: a new run, or steps "
+        "trained again",
+        "mount the working directory (WANDB_DIR and the checkpoint) from a persistentVolumeClaim",
+        ("run-id-changed", "requeue-changed-run-id", "steps-repeated", "not-resumed"),
+    ),
+    "not-requeued": Code(
+        ("R66", "R71"),
+        "the scheduler does not restart the job after this run (SLURM requeues only on a REQUEUE preemption or "
+        "`scontrol requeue`, not at a time limit or with --no-requeue; a Job stops after backoffLimit failures)",
+        "ask the scheduler for the restart it needs: `scontrol requeue $SLURM_JOB_ID` in the handler or the "
+        "batch script's trap, --requeue, a larger backoffLimit",
     ),
     "rows-dropped": Code(
         ("R34", "R35"),
@@ -143,6 +196,8 @@ _NOT_PREEMPTION = frozenset(
         _signal.SIGINT,
     }
 )
+#: Signals that end wandb-core (a Go program: SIGUSR1/SIGUSR2 are ignored, seen with wandb 0.31).
+_TERMINATING = frozenset({_signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT})
 _COUNTER_NAMES = ("train_step", "global_step", "trainer/global_step", "step", "iteration", "iter", "batch_idx")
 
 
@@ -301,10 +356,12 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
 
     for e in preempting_events:
         if e.signals_before == 0:
+            step = e.detail.get("step")
+            when = f"after step {step}" if isinstance(step, int) and step >= 0 else "before the first step"
             out.append(
                 finding(
                     "mark-preempting-without-signal",
-                    f"run.mark_preempting() was called at step {e.detail.get('step')} by pid {e.pid} before any "
+                    f"run.mark_preempting() was called {when} by pid {e.pid}, before any "
                     "preemption signal: every failure, code bugs included, would count as a preemption and be "
                     "requeued again and again — call it only in the preemption signal handler (R68)",
                 )
@@ -327,18 +384,21 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
         else:
             reported = None
         died = attempt is not None and not attempt.complete
-        if escalations:
+        if escalations and not first.note:
             grace = result.preemption.escalate_after if result.preemption is not None else None
+            when = escalations[0].reason or f"{grace if grace is not None else '?'} s after {sig}"
             out.append(
                 finding(
                     "grace-period-ran-out",
-                    f"the process was still running {grace if grace is not None else '?'} s after {sig} and was "
+                    f"the process was still running at the end of the grace period ({when}) and was "
                     f"SIGKILLed (pids {escalations[0].pids}): the grace period ran out before the handler finished "
                     "— make the checkpoint and the exit fit in the scheduler's grace period",
                 )
             )
         elif not reached_holder and not handled and state not in ("preempted", "preempting"):
-            went = ", ".join(f"pid {p} ({first.commands.get(p, '?')})" for p in first.pids)
+            went = ", ".join(f"pid {p} ({first.commands.get(p, '?')})" for p in first.pids) or "no process"
+            if first.note:
+                went += f" ({first.note})"
             held = ", ".join(f"pid {p} ({' '.join(map(str, d.get('argv') or [])) or '?'})" for p, d in holders.items())
             out.append(
                 finding(
@@ -384,6 +444,38 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
                     "'failed', not 'preempted', and is not requeued",
                 )
             )
+
+    core = next(
+        (
+            (s, p)
+            for s in catchable
+            if s.signal in _TERMINATING
+            for p in s.pids
+            if "wandb-core" in s.commands.get(p, "")
+        ),
+        None,
+    )
+    if core is not None and state not in ("preempted", "finished", "failed"):
+        s, pid = core
+        caught = {
+            e.detail.get("signum")
+            for e in result.events
+            if e.event == "handler" and e.pid in holders and e.detail.get("handler") == "function"
+        }
+        if int(s.signal) not in caught:
+            core = None  # no handler in the training process: that is the cause ("no-handler")
+    if core is not None:
+        s, pid = core
+        out.append(
+            finding(
+                "wandb-core-signalled",
+                f"{s.signal.name} reached wandb-core (pid {pid}) together with the training process"
+                + (f" [{s.reason}]" if s.reason else "")
+                + f": wandb-core exited at once, so run.mark_preempting() and the exit never reached W&B (the run "
+                f"is {state!r}, crashed after the timeout) — act on a signal that reaches the training process alone "
+                "before the job ends (SLURM's --signal, which wandb-core ignores; KillMode=mixed on a VM)",
+            )
+        )
 
     for m in DROPPED_ROWS.finditer(text):
         hard = run is not None and _after_hard_kill(run)
@@ -443,4 +535,13 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
                         f"(which ended {result.served.backend.state(before)!r}): {how}",
                     )
                 )
-    return out
+    if result.job is not None:
+        out = list(result.job.findings) + out
+    return resolve(out)
+
+
+def resolve(findings: Sequence[Finding]) -> list[Finding]:
+    """``findings`` without those another present finding replaces (:attr:`Code.replaces`), in order."""
+    present = {f.code for f in findings}
+    replaced = {r for code in present for r in CODES[code].replaces}
+    return [f for f in findings if f.code not in replaced]

@@ -14,6 +14,7 @@ from ._child._runresume_protocol import (  # noqa: F401
     TRIGGER_KINDS,
     decode,
     encode,
+    socket_address,
     trigger_from_env,
     trigger_to_env,
 )

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .diagnosis import BUG, Finding, finding, render_findings, run_findings
+from .diagnosis import BUG, Finding, finding, render_findings, resolve, run_findings
 from .errors import ExpectationFailed
 from .results import RunResult
-from .spec import Preemption
+from .spec import Preemption, Trigger
 
 if TYPE_CHECKING:
     from .runner import Harness
+    from .schedulers import Scheduler
 
 
 @dataclass
@@ -29,7 +30,7 @@ class RequeueResult:
 
     results: list[RunResult]
     states: list[str]
-    preemptions: list[Preemption | None] = field(default_factory=list)
+    preemptions: list[Preemption | Trigger | None] = field(default_factory=list)
 
     def report(self) -> str:
         """Every attempt's report, numbered, each as that attempt ended."""
@@ -42,7 +43,11 @@ class RequeueResult:
             for f in res.findings:
                 if f.code not in ("w&b-steps-repeated", "steps-repeated", "not-resumed", "run-id-changed"):
                     out.append(Finding(f.code, f"attempt {i + 1}: {f.message}", f.severity, f.rules))
-            handled = [s for s in res.signals if not s.escalation and s.signal != _signal.SIGKILL]
+            handled = [  # signals that reached the process and were not ignored (a container's PID 1)
+                s
+                for s in res.signals
+                if s.pids and not s.note and not s.escalation and s.signal not in (_signal.SIGKILL, _signal.SIGCONT)
+            ]
             if handled and res.exit_code == 0 and not any(f.code == "handler-exits-zero" for f in res.findings):
                 out.append(
                     finding(
@@ -80,7 +85,7 @@ class RequeueResult:
                     )
                     break
             out.append(finding("run-id-changed", f"expected one run id across restarts, got {ids}: {why}"))
-            return out
+            return resolve(out)
         run = self.results[-1].run
         out.extend(run_findings(run, step_key))
         steps = run.steps
@@ -90,7 +95,7 @@ class RequeueResult:
             out.append(finding("steps-missing", f"{len(steps)} steps logged, expected {total_steps}"))
         if self.states and self.states[-1] != "finished":
             out.append(finding("not-finished", f"the last attempt ended {self.states[-1]!r}, not 'finished'"))
-        return out
+        return resolve(out)
 
     def check(self, total_steps: int | None = None, step_key: str | None = None) -> RequeueResult:
         """Assert the loop ended well; returns ``self``.
@@ -122,8 +127,9 @@ class RequeueResult:
 def requeue_loop(
     harness: Harness,
     command: str | Sequence[str],
-    preemptions: Sequence[Preemption | None],
+    preemptions: Sequence[Preemption | Trigger | None],
     max_attempts: int | None = None,
+    scheduler: Scheduler | None = None,
     **run_kwargs: Any,
 ) -> RequeueResult:
     """Start ``command`` until it exits 0, at most ``max_attempts`` times (default: one more than
@@ -135,8 +141,14 @@ def requeue_loop(
     ``preempted`` fails at once: ``mark_preempting()`` was called without a preemption, so every bug
     would be requeued forever (R69, the documented anti-pattern).
 
+    With ``scheduler`` (a profile of :mod:`.schedulers`) every attempt is the next run of that
+    scheduler's job, each preemption is what that scheduler delivers, and the scheduler decides the
+    restart: a run it does not requeue (a SLURM job at its time limit without ``scontrol requeue``,
+    a Job past its ``backoffLimit``) ends the loop with a ``not-requeued`` failure naming why.
+
     Raises:
-        ExpectationFailed: for that anti-pattern, or when ``max_attempts`` run out.
+        ExpectationFailed: for that anti-pattern, a run the scheduler does not requeue, or when
+            ``max_attempts`` run out.
     """
     limit = max_attempts if max_attempts is not None else len(preemptions) + 1
     planned = list(preemptions)
@@ -144,6 +156,8 @@ def requeue_loop(
     states: list[str] = []
     for i in range(limit):
         preempt = preemptions[i] if i < len(preemptions) else None
+        if scheduler is not None:
+            run_kwargs["scheduler"] = scheduler
         result = harness.run(command, preempt=preempt, **run_kwargs)
         results.append(result)
         state = result.state if len(result.runs) == 1 else "unknown"
@@ -157,6 +171,18 @@ def requeue_loop(
             )
         if result.returncode == 0:
             return RequeueResult(results, states, planned)
+        if result.job is not None and not result.job.requeued:
+            stop = finding(
+                "not-requeued",
+                f"{result.job.title} is not requeued after attempt {i + 1}: {result.job.requeue_reason}",
+            )
+            causes = [f for r in results for f in r.findings if f.severity == BUG]
+            raise ExpectationFailed(
+                f"requeue loop: {(causes or [stop])[0].message}"
+                + render_findings([*causes, stop], notes=False)
+                + "\n"
+                + RequeueResult(results, states, planned).report()
+            )
     raise ExpectationFailed(
         f"the command did not finish within {limit} attempts; states {states}"
         + render_findings([f for r in results for f in r.findings])

@@ -6,13 +6,14 @@ import shlex
 import signal as _signal
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..model import RunRecord, TimelineEvent
-from ..wire import ServedBackend
 from .errors import ExpectationFailed
 
 if TYPE_CHECKING:
+    from ..wire import ServedBackend
     from .diagnosis import Finding
     from .spec import Preemption
 
@@ -29,6 +30,10 @@ class SentSignal:
         backend_last_step: the last step the backend held when the signal was sent.
         commands: the command line of each pid it went to (``{pid: "bash launch.sh"}``).
         start: which start of the training code reached the trigger point (1-based), if known.
+        reason: why a scheduler profile sent it (``"--signal=B:USR1@90"``, ``"SIGKILL after
+            KillWait=2s"``), ``""`` for the harness's own signals.
+        note: what became of it when it did not simply land (``"reached no process: ..."``,
+            ``"ignored by the container's PID 1: ..."``), else ``""``.
     """
 
     signal: _signal.Signals
@@ -38,11 +43,45 @@ class SentSignal:
     backend_last_step: int | None = None
     commands: dict[int, str] = field(default_factory=dict)
     start: int | None = None
+    reason: str = ""
+    note: str = ""
 
     @property
     def escalation(self) -> bool:
         """Whether this is the SIGKILL that ended a grace period."""
         return self.point.get("point") == "escalation"
+
+
+@dataclass
+class JobRecord:
+    """What a scheduler profile made of one run of its job (see :mod:`.schedulers`).
+
+    Attributes:
+        scheduler: the profile's name (``"slurm"``, ``"kubernetes"``, ``"spot-gcp"``, ``"spot-aws"``).
+        job_id: the job's id (``SLURM_JOB_ID``, the Kubernetes Job's name, the VM's name).
+        restart: which run of the job this was: 0 for the first, N after N requeues/restarts
+            (``SLURM_RESTART_COUNT``, the Job's container restarts and replacement pods).
+        settings: the profile's settings that matter for a failure, in the scheduler's own terms
+            (``"KillWait=2s, --signal=B:USR1@120"``).
+        workdir: the working directory this run had (``WANDB_DIR`` too).
+        requeued: whether the scheduler restarts the job after this run.
+        requeue_reason: why (or why not), in the scheduler's terms.
+        expected_exit: the exit status a correct job ends with after a preemption, or ``None``
+            when the scheduler does not look at it (SLURM: the batch script's status decides nothing).
+        findings: the profile's own diagnosis of this run (codes of :data:`.diagnosis.CODES`).
+        title: the job in the scheduler's words (``"SLURM job 4242"``).
+    """
+
+    scheduler: str
+    job_id: str
+    restart: int
+    settings: str
+    workdir: Path
+    requeued: bool = False
+    requeue_reason: str = ""
+    expected_exit: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    title: str = ""
 
 
 @dataclass
@@ -88,6 +127,7 @@ class RunResult:
         timeline_from: for each run path, the index of its first timeline event of this process.
         previous: the result of the same command run before this one by the same harness, if any
             (the diagnosis compares run ids across restarts).
+        job: what the scheduler profile made of this run (``None`` without ``scheduler=``).
     """
 
     command: list[str]
@@ -104,6 +144,7 @@ class RunResult:
     preemption: Preemption | None = None
     timeline_from: dict[str, int] = field(default_factory=dict)
     previous: RunResult | None = None
+    job: JobRecord | None = None
 
     @property
     def exit_code(self) -> int | None:
@@ -183,6 +224,13 @@ class RunResult:
         from .diagnosis import render_findings
 
         lines = [f"command: {shlex.join(self.command)}"]
+        if self.job is not None:
+            j = self.job
+            lines.append(
+                f"scheduler: {j.title or j.job_id}, run {j.restart} ({j.settings}); "
+                + ("requeued" if j.requeued else "not requeued")
+                + (f": {j.requeue_reason}" if j.requeue_reason else "")
+            )
         causes = render_findings(self.findings, notes=True)
         if causes:
             lines.append("diagnosis:" + causes)
@@ -192,13 +240,15 @@ class RunResult:
             where = ", ".join(f"{pid} ({sent.commands.get(pid, '?')})" for pid in sent.pids)
             at = sent.point.get("point")
             detail = sent.point.get("step", sent.point.get("name", ""))
+            why = f" [{sent.reason}]" if sent.reason else ""
+            note = f" — {sent.note}" if sent.note else ""
             if sent.escalation:
-                lines.append(f"signal SIGKILL sent to {where}: the grace period ran out")
+                lines.append(f"signal SIGKILL sent to {where or 'no process'}: the grace period ran out{why}{note}")
                 continue
             start = f", start {sent.start}" if sent.start is not None else ""
             lines.append(
-                f"signal {sent.signal.name} sent to {where} at {at} {detail}{start}"
-                f" (backend last step {sent.backend_last_step})"
+                f"signal {sent.signal.name} sent to {where or 'no process'} at {at} {detail}{start}"
+                f" (backend last step {sent.backend_last_step}){why}{note}"
             )
         if self.returncode is None:
             lines.append("exit: unknown (the supervisor reported no exit status)")

@@ -14,12 +14,12 @@ import itertools
 import json
 import os
 import queue
+import secrets
 import shlex
 import signal as _signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -35,7 +35,8 @@ from .diagnosis import render_findings
 from .errors import HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
 from .netguard import proxy_env
 from .results import ProcessEvent, RunResult, SentSignal
-from .spec import Preemption
+from .schedulers import Delivery, Job, Scheduler, TreeView
+from .spec import Preemption, Trigger
 
 HERE = Path(__file__).resolve().parent
 SUPERVISOR = HERE / "_supervisor.py"
@@ -74,6 +75,7 @@ class Harness:
         self.extra_env = dict(env or {})
         self.results: list[RunResult] = []
         self._run_numbers = itertools.count(1)  # per-run log directories, unique across threads
+        self._jobs: dict[tuple[Scheduler, tuple[str, ...]], Job] = {}
 
     @property
     def backend(self) -> Backend:
@@ -113,14 +115,36 @@ class Harness:
         env.update(extra or {})
         return env
 
+    def job(self, scheduler: Scheduler, command: str | Sequence[str]) -> Job:
+        """The job ``scheduler`` runs ``command`` as in this harness (made on first use): every
+        ``run(command, scheduler=scheduler)`` is its next run (its requeue or restart).
+
+        Raises:
+            ValueError: the command cannot run under this scheduler (e.g. not a batch script).
+        """
+        argv = self._argv(command)
+        key = (scheduler, tuple(argv))
+        if key not in self._jobs:
+            number = 1 + sum(1 for s, _ in self._jobs if type(s) is type(scheduler))
+            self._jobs[key] = scheduler.new_job(argv, self.base_dir / "jobs" / f"{scheduler.name}-{number}", number)
+        return self._jobs[key]
+
+    @staticmethod
+    def _argv(command: str | Sequence[str]) -> list[str]:
+        argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+        if argv and argv[0] in ("python", "python3"):
+            argv[0] = sys.executable
+        return argv
+
     def run(
         self,
         command: str | Sequence[str],
         *,
-        preempt: Preemption | None = None,
+        preempt: Preemption | Trigger | None = None,
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        scheduler: Scheduler | None = None,
     ) -> RunResult:
         """Run ``command`` to the end (and signal it at ``preempt.trigger`` if given).
 
@@ -130,11 +154,20 @@ class Harness:
         is preempted once per call.
 
         Args:
-            command: a string (split like a shell would) or an argv list.
-            preempt: the signal to send and where; ``None`` runs the command untouched.
-            cwd: working directory (default ``self.workdir``, which is also ``WANDB_DIR``).
-            env: extra environment variables for this command.
+            command: a string (split like a shell would) or an argv list. With ``scheduler``, what
+                the scheduler runs: a batch script and its arguments (SLURM), the container's
+                command (Kubernetes), the training command (spot VM).
+            preempt: the signal to send and where; a bare :class:`Trigger` means the default
+                signal (SIGUSR1), or the scheduler's; ``None`` runs the command untouched.
+            cwd: working directory (default ``self.workdir``, which is also ``WANDB_DIR``); a
+                Kubernetes profile puts each container in a directory of its own (its volume).
+            env: extra environment variables for this command (the scheduler's own, such as
+                ``SLURM_JOB_ID``, win).
             timeout: seconds before the tree is killed (default ``self.timeout``).
+            scheduler: a scheduler profile (:mod:`.schedulers`): the command runs as the next run
+                of its job (:meth:`job`), the preemption is what that scheduler delivers at the
+                trigger point (to the processes it picks, SIGKILL after its grace period), and the
+                result's ``job`` says whether it requeues the job. See ``docs/schedulers/``.
 
         Returns:
             A :class:`RunResult`, kept as it was when the process ended.
@@ -146,23 +179,38 @@ class Harness:
             SignalNotDelivered: the target had already exited when the signal was due.
             HarnessError: the harness could not keep a promise (the backend never received the
                 trigger step, the supervisor reported no exit status), naming which.
+            ValueError: with ``scheduler``, a command it cannot run or a ``preempt`` that asks for
+                another signal, target or grace period than the scheduler's.
         """
-        argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
-        if argv and argv[0] in ("python", "python3"):
-            argv[0] = sys.executable
+        argv = self._argv(command)
+        job = self.job(scheduler, argv) if scheduler is not None else None
+        if isinstance(preempt, Trigger):
+            preempt = Preemption(trigger=preempt) if job is None else job.preemption(preempt)
+        elif preempt is not None and job is not None:
+            preempt = job.preemption(preempt)
+        run_cwd = Path(cwd) if cwd is not None else self.workdir
+        extra_env = dict(env or {})
+        if job is not None:
+            launch = job.launch(argv, run_cwd, extra_env)
+            argv, run_cwd = launch.argv, launch.cwd
+            extra_env.update(launch.env)
         timeout = self.timeout if timeout is None else timeout
         number = next(_counter)
         logdir = self.base_dir / "runs" / f"{next(self._run_numbers):02d}"
         logdir.mkdir(parents=True, exist_ok=True)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        extra_env = dict(env or {})
-        sockdir = tempfile.mkdtemp(prefix="rr-")
-        sock_path = os.path.join(sockdir, f"c{number}")
+        # The command's own temporary directory (wandb's temp folders, wandb-core's port file) under
+        # the test's directory, and the control socket in the abstract namespace (no file): nothing
+        # is left in the system's temporary directory after a kill.
+        tmpdir = logdir / "tmp"
+        tmpdir.mkdir(exist_ok=True)
+        extra_env.setdefault("TMPDIR", str(tmpdir))
+        control = f"@runresume-{os.getpid()}-{number}-{secrets.token_hex(8)}"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(sock_path)
+        listener.bind(protocol.socket_address(control))
         listener.listen(16)
         threading.Thread(target=_accept_loop, args=(listener, events), daemon=True).start()
-        extra_env[protocol.ENV_CONTROL] = sock_path
+        extra_env[protocol.ENV_CONTROL] = control
         if preempt is not None:
             extra_env[protocol.ENV_TRIGGER] = preempt.trigger.to_env()
         status_r, status_w = os.pipe()
@@ -172,8 +220,8 @@ class Harness:
         t0 = time.monotonic()
         with open(logdir / "stdout.txt", "wb") as out, open(logdir / "stderr.txt", "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-I", str(SUPERVISOR), str(status_w), str(self.grace), "--", *argv],
-                cwd=str(cwd) if cwd is not None else str(self.workdir),
+                [sys.executable, "-I", str(SUPERVISOR), str(status_w), str(self.grace), str(os.getpid()), "--", *argv],
+                cwd=str(run_cwd),
                 env=self.env(extra_env),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -183,7 +231,7 @@ class Harness:
             )
         os.close(status_w)
         threading.Thread(target=_status_loop, args=(status_r, events), daemon=True).start()
-        ctx = _Attempt(argv, proc, logdir, start_clock, t0, timeline_from, preempt)
+        ctx = _Attempt(argv, proc, logdir, start_clock, t0, timeline_from, preempt, job=job)
         spawn_error: str | None = None
         deadline = t0 + timeout
         escalation: threading.Timer | None = None
@@ -194,6 +242,8 @@ class Harness:
                 except queue.Empty:
                     self._kill_hung(proc)
                     partial = self._result(ctx)
+                    if job is not None:
+                        partial.job = job.finish(partial)
                     raise SubprocessHung(
                         f"command did not finish within {timeout:g} s and was killed with its whole tree"
                         + render_findings(partial.findings)
@@ -208,17 +258,24 @@ class Harness:
                         spawn_error = payload["error"]
                     elif ev == "exited":
                         ctx.status = payload["status"]
+                        if job is not None:
+                            self._carry_out(job.on_exit(), ctx, {"point": "exit"})
                     elif ev == "killed":
                         ctx.killed.extend(payload["pids"])
                 elif kind == "eof":
                     break
                 elif kind == "message":
                     conn, msg = payload
+                    after: list[Delivery] = []
                     try:
-                        if msg.get("type") == protocol.EVENT:
+                        if not _in_tree(msg.get("pid"), proc.pid):
+                            pass  # not from the command's tree (the socket name is not a secret): ignored
+                        elif msg.get("type") == protocol.EVENT:
                             ctx.events.append(
                                 ProcessEvent(str(msg.get("event")), int(msg.get("pid") or 0), msg, len(ctx.sent))
                             )
+                            if job is not None:
+                                after = job.on_message(msg)
                         elif msg.get("type") == protocol.TRIGGER and preempt is not None:
                             sent = self._maybe_deliver(preempt, msg, ctx)
                             if sent is not None and preempt.escalate_after is not None and escalation is None:
@@ -233,23 +290,26 @@ class Harness:
                         except OSError:
                             pass
                         conn.close()
+                    if after:  # a request from inside the job (scontrol requeue): answered first, then acted on
+                        self._carry_out(after, ctx, {"point": "request", "request": msg.get("argv")})
             proc.wait(timeout=10)
         finally:
             if escalation is not None:
                 escalation.cancel()
+            for timer in ctx.timers:
+                timer.cancel()
             if proc.poll() is None:
                 self._kill_hung(proc)
             listener.close()
-            for name in os.listdir(sockdir):
-                os.unlink(os.path.join(sockdir, name))
-            os.rmdir(sockdir)
         if spawn_error is not None:
             raise FileNotFoundError(f"cannot start the command under test: {spawn_error}")
         if ctx.status is None:
             ctx.problems.append("the supervisor reported no exit status for the command (it was killed from outside?)")
         result = self._result(ctx)
+        if job is not None:
+            result.job = job.finish(result)
         self.results.append(result)
-        if preempt is not None and not ctx.sent:
+        if preempt is not None and not ctx.fired:
             steps = [r.last_step for r in result.runs]
             raise TriggerNotReached(
                 f"the process exited before reaching the trigger point ({preempt.trigger.describe()}"
@@ -297,12 +357,18 @@ class Harness:
         ctx.starts += 1
         if not preempt.fires_at(ctx.starts):
             return None
+        ctx.fired = True
+        if ctx.job is not None and preempt.signal != _signal.SIGKILL:  # SIGKILL: a node failure, sent as asked
+            ctx.rec = self._sync(preempt, msg, ctx)
+            self._carry_out(ctx.job.at_trigger(), ctx, msg)
+            return None
         sent = self._deliver(preempt, msg, ctx)
         sent.start = ctx.starts
         ctx.sent.append(sent)
         return sent
 
-    def _deliver(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> SentSignal:
+    def _sync(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> RunRecord | None:
+        """For a step trigger, wait until the backend holds the step the process logged; the run."""
         backend = self.backend
         rec = self._find_run(msg, ctx)
         # A row logged with an explicit step= is still pending in the client (nothing to wait for).
@@ -330,6 +396,11 @@ class Harness:
                 )
             if rec is None:
                 rec = self._find_run(msg, ctx)
+        return rec
+
+    def _deliver(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> SentSignal:
+        backend = self.backend
+        rec = self._sync(preempt, msg, ctx)
         point_pid = int(msg["pid"]) if isinstance(msg.get("pid"), int) else None
         pids = self._targets(preempt.target, ctx.pid, ctx.proc.pid, point_pid)
         if not pids:
@@ -354,6 +425,62 @@ class Harness:
                 _signal_data(sent, self._holders(ctx, rec.key.run_id), preempt.trigger.describe()),
             )
         return sent
+
+    def _carry_out(self, deliveries: list[Delivery], ctx: _Attempt, point: dict[str, Any]) -> None:
+        """Send each of a scheduler's deliveries now (``at`` <= 0) or after ``at`` seconds."""
+        for d in deliveries:
+            if d.at <= 0:
+                self._send_delivery(d, ctx, point)
+            else:
+                timer = threading.Timer(d.at, self._send_delivery, args=(d, ctx, point))
+                timer.daemon = True
+                ctx.timers.append(timer)
+                timer.start()
+
+    def _send_delivery(self, d: Delivery, ctx: _Attempt, point: dict[str, Any]) -> None:
+        """One scheduler signal: to the processes its target names now, recorded as a :class:`SentSignal`
+        (also when it reaches nobody: that is what the diagnosis names)."""
+        job = ctx.job
+        assert job is not None
+        view = TreeView(ctx.pid, lambda: _descendants(ctx.proc.pid))
+        pids, note = job.pids(d.target, view)
+        if not pids and d.signal == _signal.SIGKILL:
+            return  # nothing left to kill: the job ended in time
+        commands = {p: _command_line(p) for p in pids}
+        ignored = []
+        for p in pids:
+            why = job.deliverable(p, d.signal, view)
+            if why:
+                ignored.append(p)
+                note = why
+        delivered = _send([p for p in pids if p not in ignored], d.signal)
+        if not delivered and not ignored and pids:
+            return  # they exited in between
+        where = {"point": "escalation"} if d.grace_end else ({"point": d.point} if d.point else dict(point))
+        rec = ctx.rec
+        sent = SentSignal(
+            d.signal,
+            delivered + ignored,
+            time.time(),
+            where,
+            rec.last_step if rec is not None else None,
+            {p: commands.get(p, "?") for p in delivered + ignored},
+            (ctx.starts or None) if point.get("point") not in ("request", "exit") else None,
+            reason=d.reason,
+            note=note,
+        )
+        ctx.sent.append(sent)
+        if rec is not None:
+            data = _signal_data(sent, self._holders(ctx, rec.key.run_id), d.reason)
+            if ignored:  # sent to the holder, but its process ignores it: it did not get it
+                data["received"] = bool(set(data["holders"]) & {str(p) for p in delivered}) if data["holders"] else None
+            self.backend.record_event(
+                rec,
+                "signal",
+                f"{job.describe()}: {d.reason}: {d.signal.name} to {delivered + ignored}"
+                + (f" ({note})" if note else ""),
+                data,
+            )
 
     @staticmethod
     def _holders(ctx: _Attempt, run_id: str) -> dict[int, str]:
@@ -440,13 +567,22 @@ class _Attempt:
     t0: float
     timeline_from: dict[str, int]
     preempt: Preemption | None
+    job: Job | None = None
     pid: int | None = None
     status: int | None = None
     starts: int = 0
+    fired: bool = False
+    rec: RunRecord | None = None
+    timers: list[threading.Timer] = field(default_factory=list)
     killed: list[int] = field(default_factory=list)
     sent: list[SentSignal] = field(default_factory=list)
     events: list[ProcessEvent] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def _in_tree(pid: object, supervisor: int) -> bool:
+    """Whether ``pid`` is a process of the command's tree (below the supervisor)."""
+    return isinstance(pid, int) and not isinstance(pid, bool) and pid in _descendants(supervisor)
 
 
 def _command_line(pid: int) -> str:

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ..model import Backend, ManualClock
-from ..wire import InProcessBackend, ServedBackend
-from .harness import PytestHarness
 from .markers import CRASH_HELP, PREEMPT_HELP, PreemptSpec, parse_crash, parse_preempt
 from .options import add_options, resolve
 
-_harness_key = pytest.StashKey[PytestHarness]()
+if TYPE_CHECKING:  # the server, GraphQL and the harness load when a fixture first needs them
+    from ..model import Backend
+    from ..wire import InProcessBackend, ServedBackend
+    from .harness import PytestHarness
+
+_harness_key = pytest.StashKey["PytestHarness"]()
 _pictures_key = pytest.StashKey[list[Path]]()
 
 
@@ -38,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def runresume_server(request: pytest.FixtureRequest) -> Iterator[ServedBackend]:
     """The fake W&B backend, served on 127.0.0.1 at a free port for the whole session (one per
     pytest-xdist worker). Tests normally use :func:`wandb_backend`, which resets it."""
+    from ..model import Backend
+    from ..wire import ServedBackend
+
     crash_timeout = resolve(request.config, "runresume_crash_timeout")
     served = ServedBackend(Backend(crash_timeout=crash_timeout)).start()
     request.config.hook.pytest_runresume_backend_started(served=served)
@@ -67,6 +73,8 @@ def runresume_model() -> Backend:
     Seed runs (``create_run``, ``upsert``, ``file_stream``), ask states (``state(run)``) and the
     resume decision (``pytest_runresume.decide_resume``), and move time with ``advance_clock``.
     """
+    from ..model import Backend, ManualClock
+
     return Backend(clock=ManualClock())
 
 
@@ -76,6 +84,8 @@ def wandb_requests_mock(wandb_backend: ServedBackend) -> Iterator[InProcessBacke
     API with ``requests`` itself. Requests to ``wandb_backend.url`` are answered by the same model
     without a socket; a request to any other URL raises ``requests_mock.exceptions.NoMockAddress``
     (no real network). ``.mocker.request_history`` lists the calls."""
+    from ..wire import InProcessBackend
+
     with InProcessBackend(wandb_backend.app, wandb_backend.url) as inproc:
         yield inproc
 
@@ -89,6 +99,8 @@ def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_
     must end as it expects (default: state ``preempted``, exit code 128+signum, requeueable).
     Working directory and ``WANDB_DIR``: ``runresume.workdir`` (under ``tmp_path``).
     """
+    from .harness import PytestHarness
+
     spec = _marker_spec(request.node, request.config)
     harness = PytestHarness(
         wandb_backend, tmp_path, spec, hook=request.config.hook, timeout=resolve(request.config, "runresume_timeout")

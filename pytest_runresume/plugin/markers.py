@@ -7,16 +7,18 @@ from typing import Any
 
 import pytest
 
-from ..harness.diagnosis import CODES
+from ..harness.schedulers import SCHEDULERS, Scheduler, scheduler_from_name
 from ..harness.signals import parse_signal
 from ..harness.spec import Preemption, Trigger
 
 PREEMPT_HELP = (
     "preempt(signal='SIGUSR1', at_step=N | at='init'|'preempting'|'point:NAME'|'runtime:SECONDS', target='process'|'point'|'group', "
     "expect_state='preempted', expect_exit=128+signum, requeue=True, escalate_after=None, start=1|'every', "
-    "allow=()): the first runresume.run() of the test gets this signal at that point (at the first start of the training "
-    "code that reaches it), and its run must end as expected with no bug found by the diagnosis (allow: finding codes "
-    "to accept)"
+    "allow=(), scheduler=None|'slurm'|'kubernetes'|'spot-gcp'|'spot-aws'|Slurm(...)|Kubernetes(...)|SpotVM(...)): the first "
+    "runresume.run() of the test gets this signal at that point (at the first start of the training code that reaches "
+    "it), and its run must end as expected with no bug found by the diagnosis (allow: finding codes to accept); with "
+    "scheduler, every run and requeue of the test runs under that scheduler profile, which delivers its own signal "
+    "(docs/schedulers/)"
 )
 
 PREEMPT_KEYS = (
@@ -31,6 +33,7 @@ PREEMPT_KEYS = (
     "sync",
     "start",
     "allow",
+    "scheduler",
 )
 
 
@@ -57,6 +60,8 @@ class PreemptSpec:
     requeue: bool | None
     crash_clock: bool = False
     allow: tuple[str, ...] = ()
+    scheduler: Scheduler | None = None
+    signal_given: bool = True
 
 
 def _bad(item: pytest.Item, text: str) -> pytest.UsageError:
@@ -112,13 +117,48 @@ def parse_preempt(item: pytest.Item, marker: pytest.Mark, default_signal: Any) -
     allow = kw.get("allow", ())
     if isinstance(allow, str):
         allow = (allow,)
-    unknown_codes = sorted(set(allow) - set(CODES))
+    if allow:
+        from ..harness.diagnosis import CODES  # only when a marker allows a finding
+
+        unknown_codes = sorted(set(allow) - set(CODES))
+    else:
+        unknown_codes = []
     if unknown_codes:
         raise _bad(item, f"allow: unknown finding code(s) {unknown_codes}; known: {sorted(CODES)}")
+    scheduler = parse_scheduler(item, kw.get("scheduler"))
     expect_state = kw.get("expect_state", "preempted")
-    expect_exit = kw.get("expect_exit", preemption.exit_code)
+    # With a scheduler, the exit status a correct job ends with is the scheduler's (None: not looked at).
+    expect_exit = kw.get("expect_exit", preemption.exit_code if scheduler is None else None)
     requeue = kw.get("requeue", expect_state == "preempted" if expect_state else None)
-    return PreemptSpec(preemption, expect_state, expect_exit, requeue, allow=tuple(allow))
+    return PreemptSpec(
+        preemption,
+        expect_state,
+        expect_exit,
+        requeue,
+        allow=tuple(allow),
+        scheduler=scheduler,
+        signal_given=scheduler is None or "signal" in kw or "expect_exit" in kw,
+    )
+
+
+def parse_scheduler(item: pytest.Item, value: Any) -> Scheduler | None:
+    """The marker's ``scheduler``: ``None``, a profile name (:data:`SCHEDULERS`) or a profile object.
+
+    Raises:
+        pytest.UsageError: an unknown name or another type, naming the test and the known names.
+    """
+    if value is None or isinstance(value, Scheduler):
+        return value
+    if isinstance(value, str):
+        try:
+            return scheduler_from_name(value)
+        except ValueError as exc:
+            raise _bad(item, f"scheduler: {exc}") from None
+    raise _bad(
+        item,
+        f"scheduler: expected a name ({', '.join(sorted(SCHEDULERS))}) or a profile such as Slurm(kill_wait=5), "
+        f"got {value!r}",
+    )
 
 
 def parse_crash(item: pytest.Item, marker: pytest.Mark) -> PreemptSpec:

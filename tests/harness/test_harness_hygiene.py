@@ -9,6 +9,7 @@ process of the tree may be left, not even a zombie.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import socket
@@ -91,3 +92,51 @@ def test_ctrl_c_of_pytest_leaves_no_process_of_the_tree(pytester):
     assert inner.returncode == 2, text  # pytest's "interrupted"
     left = [pid for pid in tree if present(pid)]
     assert left == [], f"processes left after Ctrl-C: {left} of the tree {tree}"
+
+
+def test_sigkill_of_pytest_leaves_no_process_and_nothing_in_the_system_temp_dir(pytester, tmp_path):
+    """SIGKILL of pytest itself: no handler runs, yet the supervisor (told by the kernel, PDEATHSIG)
+    kills and reaps the whole tree; and the harness placed nothing in the system's temporary
+    directory: each command's TMPDIR (wandb's temp folders, wandb-core's port file) and the control
+    socket live under the test's own directory."""
+    system_tmp = tmp_path / "system-tmp"  # the inner pytest's tempfile.gettempdir()
+    system_tmp.mkdir()
+    sockdir = tempfile.mkdtemp(prefix="rrk")
+    path = os.path.join(sockdir, "s")
+    try:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(path)
+            listener.listen(1)
+            listener.settimeout(90)
+            pytester.makepyfile(test_inner=INNER_TEST.format(command=COMMAND))
+            env = dict(os.environ, HYGIENE_SOCKET=path, TMPDIR=str(system_tmp))
+            env.pop("PYTEST_XDIST_WORKER", None)
+            inner = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"],
+                cwd=pytester.path,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.settimeout(30)
+                    supervisor, command, grandchild, *core = map(int, conn.recv(200).split())
+                tree = descendants(inner.pid)
+                watch = os.pidfd_open(supervisor)
+                inner.kill()
+                inner.wait(timeout=30)
+                poller = select.poll()
+                poller.register(watch, select.POLLIN)
+                assert poller.poll(30_000), "the supervisor outlived pytest"  # its exit, not a sleep
+                os.close(watch)
+            finally:
+                if inner.poll() is None:
+                    inner.kill()
+                    inner.wait()
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)
+    left = [pid for pid in tree if present(pid) and pid != supervisor]
+    assert left == [], f"processes left after SIGKILL of pytest: {left} of the tree {tree}"
+    assert sorted(p.name for p in system_tmp.iterdir() if not p.name.startswith("pytest-of-")) == []

@@ -22,7 +22,8 @@ connection per message, sends one JSON object on one line and waits for one answ
 
 import json
 
-#: Path of the harness's Unix socket.
+#: Address of the harness's Unix socket: ``@name`` for a name in the abstract namespace (no file,
+#: nothing left behind after a kill), else a path.
 ENV_CONTROL = "RUNRESUME_CONTROL"
 #: The trigger point, as :func:`trigger_to_env` writes it.
 ENV_TRIGGER = "RUNRESUME_TRIGGER"
@@ -43,6 +44,11 @@ TRIGGER_KINDS = ("step", "init", "preempting", "point", "runtime")
 
 GO = b"go\n"
 OK = b"ok\n"
+
+
+def socket_address(text):
+    """The address to bind or connect for an :data:`ENV_CONTROL` value (``@name`` -> ``\\0name``)."""
+    return "\0" + text[1:] if text.startswith("@") else text
 
 
 def trigger_to_env(kind, step=None, name=None, seconds=None):

@@ -45,7 +45,7 @@ def _send(msg):
     msg = dict(msg, pid=os.getpid(), ppid=os.getppid())
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(_CONTROL)
+            sock.connect(protocol.socket_address(_CONTROL))
             sock.sendall(protocol.encode(msg))
             # Blocks here until the harness answers (for a trigger: after it has sent its signal).
             while True:
