@@ -27,6 +27,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "preempt_cycle": (["--reps", "6"], ["--reps", "2"]),
     "crash_wall": (["--reps", "6"], ["--reps", "2"]),
     "ingest": ([], ["--reps", "3", "--big", "200000", "--calls", "100"]),
+    "picture": ([], ["--reps", "3"]),
     "suite_parallel": (["--reps", "2"], ["--reps", "1"]),
     "determinism": (["--reps", "100"], ["--reps", "10"]),
     "plugin_import": (["--reps", "20"], ["--reps", "6"]),

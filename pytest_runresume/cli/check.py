@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..conformance.entrypoint import CHECKS, EntrypointBattery, render_details, render_table
+from ..conformance.entrypoint import CHECKS, EntrypointBattery, render_details, render_table, write_pictures
 from ..conformance.entrypoint import junit_xml as junit_report
 from ..harness import parse_signal
 from ..harness.schedulers import SCHEDULERS, scheduler_from_name
@@ -68,11 +68,16 @@ def _signal(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True, help="seconds per run"
 )
-@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="write a JUnit XML report here")
+@click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write a JUnit XML report here, and beside it a picture (HTML) of the runs of each failed check",
+)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="keep the checks' working directories (and W&B files) here instead of a temporary directory",
+    help="keep the checks' working directories (and W&B files) here instead of a temporary directory; "
+    "without --junit-xml, the pictures of failed checks go here too",
 )
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def check(
@@ -136,10 +141,14 @@ def check(
             result = battery.run_check(name)
             results.append(result)
             click.echo(f"  {result.name}: {result.status}", err=True)
+        where = junit_xml.parent if junit_xml is not None else workdir
+        pictures = write_pictures(results, where) if where is not None else []
         click.echo(render_table(results))
         details = render_details(results)
         if details:
             click.echo("\n" + details)
+        if pictures:
+            click.echo(f"\npictures of the failed checks' runs: {', '.join(str(p) for p in pictures)}")
     if junit_xml is not None:
         junit_xml.parent.mkdir(parents=True, exist_ok=True)
         junit_xml.write_bytes(junit_report(results, shlex.join(command)))

@@ -65,6 +65,7 @@ from ..harness import (
     parse_signal,
 )
 from ..harness.diagnosis import BUG
+from ..harness.pictures import write_pictures as harness_pictures
 from ..harness.requeue import RequeueResult
 from ..harness.schedulers import Scheduler
 from ..harness.spec import TARGETS
@@ -88,6 +89,8 @@ class CheckResult:
         reason: one line: what was seen (passed) or what went wrong and the likely cause.
         details: the harness's reports (timeline, exit, output tail) of the runs involved.
         duration: wall seconds.
+        runs: what the harness ran for this check, in order (a prerequisite's runs are its own).
+        pictures: the picture files written for it (:func:`write_pictures`; failed checks only).
     """
 
     check: Check
@@ -95,6 +98,8 @@ class CheckResult:
     reason: str
     details: str = ""
     duration: float = 0.0
+    runs: list[RunResult] = field(default_factory=list)
+    pictures: list[Path] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -203,6 +208,7 @@ class EntrypointBattery:
         self._preempted: tuple[Harness, str, RunResult] | None = None
         self._auto: tuple[Harness, RunResult, bool] | _Failed | _Skipped | None = None
         self._steps: int | None = None
+        self._harnesses: list[Harness] = []
 
     # ---- plumbing ------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -230,7 +236,9 @@ class EntrypointBattery:
 
     def _harness(self, name: str) -> Harness:
         assert self.base_dir is not None
-        return Harness(self.served, self.base_dir / name, timeout=self.timeout)
+        harness = Harness(self.served, self.base_dir / name, timeout=self.timeout)
+        self._harnesses.append(harness)
+        return harness
 
     def _preemption(self, sig: _signal.Signals | str | int | None = None) -> Preemption | Trigger:
         if self.scheduler is not None:
@@ -322,6 +330,7 @@ class EntrypointBattery:
             return self.results[name]
         check = BY_NAME[name]
         fn: Callable[[], str] = getattr(self, f"_check_{name}")
+        seen = {id(r) for h in self._harnesses for r in h.results}
         t0 = time.monotonic()
         try:
             reason = fn()
@@ -331,6 +340,7 @@ class EntrypointBattery:
         except _Skipped as exc:
             result = CheckResult(check, "skipped", str(exc))
         result.duration = time.monotonic() - t0
+        result.runs = [r for h in self._harnesses for r in h.results if id(r) not in seen]
         self.results[name] = result
         return result
 
@@ -573,6 +583,27 @@ class EntrypointBattery:
 
 
 # ---- reports --------------------------------------------------------------------------------------
+def write_pictures(results: Sequence[CheckResult], directory: Path) -> list[Path]:
+    """Write the picture of every run of every failed check into ``directory``
+    (``runresume-check-<check>-<project>-<run id>.html``), add each path to its check's details
+    (so the table's details and the JUnit XML name it) and :attr:`CheckResult.pictures`; returns
+    every file written."""
+    out: list[Path] = []
+    for result in results:
+        if result.status != "failed" or not result.runs:
+            continue
+        result.pictures = harness_pictures(
+            result.runs,
+            directory,
+            note=f"runresume check: {result.name} failed: {result.reason}",
+            prefix=f"runresume-check-{result.name}",
+        )
+        lines = "\n".join(f"picture: {path}" for path in result.pictures)
+        result.details = f"{result.details}\n{lines}" if result.details else lines
+        out.extend(result.pictures)
+    return out
+
+
 def render_table(results: Sequence[CheckResult]) -> str:
     """The results as a text table, then the counts."""
     rows = [("CHECK", "RESULT", "RULES", "TIME", "DETAIL")]

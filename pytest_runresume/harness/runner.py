@@ -419,7 +419,10 @@ class Harness:
         )
         if rec is not None:
             backend.record_event(
-                rec, "signal", f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}"
+                rec,
+                "signal",
+                f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}",
+                _signal_data(sent, self._holders(ctx, rec.key.run_id), preempt.trigger.describe()),
             )
         return sent
 
@@ -455,37 +458,59 @@ class Harness:
             return  # they exited in between
         where = {"point": "escalation"} if d.grace_end else ({"point": d.point} if d.point else dict(point))
         rec = ctx.rec
-        ctx.sent.append(
-            SentSignal(
-                d.signal,
-                delivered + ignored,
-                time.time(),
-                where,
-                rec.last_step if rec is not None else None,
-                {p: commands.get(p, "?") for p in delivered + ignored},
-                (ctx.starts or None) if point.get("point") not in ("request", "exit") else None,
-                reason=d.reason,
-                note=note,
-            )
+        sent = SentSignal(
+            d.signal,
+            delivered + ignored,
+            time.time(),
+            where,
+            rec.last_step if rec is not None else None,
+            {p: commands.get(p, "?") for p in delivered + ignored},
+            (ctx.starts or None) if point.get("point") not in ("request", "exit") else None,
+            reason=d.reason,
+            note=note,
         )
+        ctx.sent.append(sent)
         if rec is not None:
+            data = _signal_data(sent, self._holders(ctx, rec.key.run_id), d.reason)
+            if ignored:  # sent to the holder, but its process ignores it: it did not get it
+                data["received"] = bool(set(data["holders"]) & {str(p) for p in delivered}) if data["holders"] else None
             self.backend.record_event(
                 rec,
                 "signal",
                 f"{job.describe()}: {d.reason}: {d.signal.name} to {delivered + ignored}"
                 + (f" ({note})" if note else ""),
+                data,
             )
+
+    @staticmethod
+    def _holders(ctx: _Attempt, run_id: str) -> dict[int, str]:
+        """The processes of this command that hold run ``run_id`` (called ``wandb.init`` for it):
+        ``{pid: command line}``."""
+        return {
+            e.pid: " ".join(map(str, e.detail.get("argv") or [])) or "?"
+            for e in ctx.events
+            if e.event == "init" and str(e.detail.get("run_id", run_id)) == run_id
+        }
 
     def _escalate(self, preempt: Preemption, supervisor: int, sent: list[SentSignal]) -> None:
         targets = _descendants(supervisor) if preempt.target == "group" else (sent[-1].pids if sent else [])
         commands = {p: _command_line(p) for p in targets}
         pids = _send(targets, _signal.SIGKILL)
         if pids:
-            sent.append(
-                SentSignal(
-                    _signal.SIGKILL, pids, time.time(), {"point": "escalation"}, None, {p: commands[p] for p in pids}
-                )
+            kill = SentSignal(
+                _signal.SIGKILL, pids, time.time(), {"point": "escalation"}, None, {p: commands[p] for p in pids}
             )
+            sent.append(kill)
+            run_id = str(sent[0].point.get("run_id") or "") if sent else ""
+            with self.backend.lock:
+                recs = [r for r in self.backend.iter_runs() if run_id and r.key.run_id == run_id]
+            if len(recs) == 1:
+                self.backend.record_event(
+                    recs[0],
+                    "signal",
+                    f"harness sent SIGKILL to {pids}: the grace period ran out",
+                    _signal_data(kill, {}, "after the grace period"),
+                )
 
     def _kill_hung(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGTERM the supervisor (it SIGKILLs the tree and reaps it), then SIGKILL it if needed."""
@@ -568,6 +593,20 @@ def _command_line(pid: int) -> str:
     except OSError:
         return "?"
     return shlex.join(parts)[:200] if parts else "?"
+
+
+def _signal_data(sent: SentSignal, holders: dict[int, str], at: str) -> dict[str, Any]:
+    """The facts of a signal for the run's timeline (``TimelineEvent.data``): what went to which
+    pids, who holds the run, and whether one of them got it (``None``: no holder known)."""
+    return {
+        "signal": sent.signal.name,
+        "pids": list(sent.pids),
+        "commands": {str(p): c for p, c in sent.commands.items()},
+        "holders": {str(p): c for p, c in holders.items()},
+        "received": bool(set(holders) & set(sent.pids)) if holders else None,
+        "at": at,
+        "escalation": sent.escalation,
+    }
 
 
 def _send(pids: list[int], sig: _signal.Signals) -> list[int]:

@@ -192,10 +192,11 @@ class Backend:
             self._problem(text)
             self._bump()
 
-    def record_event(self, run: RunRecord, kind: str, detail: str) -> None:
-        """Add an event to ``run``'s timeline at the backend's clock (e.g. the harness's ``signal``)."""
+    def record_event(self, run: RunRecord, kind: str, detail: str, data: dict[str, Any] | None = None) -> None:
+        """Add an event to ``run``'s timeline at the backend's clock (e.g. the harness's ``signal``),
+        with its facts as ``data`` (see :class:`~.runs.TimelineEvent`)."""
         with self.lock:
-            run.event(self.now(), kind, detail)
+            run.event(self.now(), kind, detail, data)
             self._bump()
 
     def _problem(self, text: str) -> None:
@@ -358,7 +359,12 @@ class Backend:
             if state not in allowed or current not in allowed[state]:
                 raise RuleViolation(f"cannot update run {rec.key.path} from {current!r} to {state!r} (R52)")
             rec.forced_state = state
-            rec.event(self.now(), "state", f"state updated {current} -> {state} through the API (R52)")
+            rec.event(
+                self.now(),
+                "state",
+                f"state updated {current} -> {state} through the API (R52)",
+                {"from": current, "to": state},
+            )
             self._bump()
             return rec
 
@@ -643,6 +649,7 @@ class Backend:
                     "init",
                     f"process {number} started: {how}; history lines={len(rec.history_lines)}"
                     f" last_step={rec.last_step}",
+                    {"number": number, "resumed": resumed, "last_step": rec.last_step},
                 )
             else:
                 rec.event(now, "upsert", "run updated")
@@ -770,7 +777,12 @@ class Backend:
                 attempt.exit_code = exit_code
                 attempt.final_request = final
                 state = derive_state(attempt, now, self.crash_timeout, self.readings)
-                rec.event(now, "exit", f"exit code {exit_code} reported -> {state} (R55, R66, R70)")
+                rec.event(
+                    now,
+                    "exit",
+                    f"exit code {exit_code} reported -> {state} (R55, R66, R70)",
+                    {"exit_code": exit_code, "state": state},
+                )
                 self._run_ended(rec)
             self._bump()
             return attempt.stop_requested and not attempt.complete

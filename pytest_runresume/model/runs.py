@@ -66,11 +66,19 @@ class TimelineEvent:
         kind: ``init``, ``resume-status``, ``upsert``, ``history``, ``preempting``, ``exit``,
             ``heartbeat``, ``stop``, ``state``, ``signal`` ...
         detail: a short human-readable description.
+        lines: how many history lines the run held when it happened (``None`` if unknown): where
+            the event sits on the run's history, for pictures (:mod:`pytest_runresume.picture`).
+        data: the facts behind ``detail`` as JSON-able values, for events that have them: ``init``
+            (``number``, ``resumed``, ``last_step``), ``exit`` (``exit_code``, ``state``), ``state``
+            (``from``, ``to``), the harness's ``signal`` (``signal``, ``pids``, ``commands``,
+            ``holders``, ``received``, ``at``, ``escalation``).
     """
 
     t: float
     kind: str
     detail: str
+    lines: int | None = None
+    data: dict[str, Any] | None = None
 
 
 @dataclass
@@ -347,10 +355,11 @@ class RunRecord:
         self.summary = {}
 
     # ---- mutation helpers used by the backend ----------------------------------------------------
-    def event(self, t: float, kind: str, detail: str) -> None:
-        """Append a :class:`TimelineEvent`."""
-        self.timeline.append(TimelineEvent(t, kind, detail))
-        self._add_size("timeline", 4 * LINE_OVERHEAD + len(kind) + len(detail))
+    def event(self, t: float, kind: str, detail: str, data: dict[str, Any] | None = None) -> None:
+        """Append a :class:`TimelineEvent` (with the history lines held now, and ``data`` if given)."""
+        self.timeline.append(TimelineEvent(t, kind, detail, len(self.files[HISTORY]), data))
+        extra = len(json.dumps(data, default=str)) if data else 0
+        self._add_size("timeline", 4 * LINE_OVERHEAD + len(kind) + len(detail) + extra)
 
     def write_lines(self, name: str, offset: int, lines: list[str]) -> list[str]:
         """Write ``lines`` at line index ``offset`` of file ``name`` (file_stream semantics, R36).

@@ -1,5 +1,6 @@
 """The pytest plugin (entry point ``pytest11: runresume``): fixtures, the ``preempt`` marker,
-options, and the timeline section in failure reports. Thin: it wires the layers to pytest."""
+options, and the timeline section in failure reports (with the path of each run's picture, also
+attached to a pytest-html report when that plugin is installed). Thin: it wires the layers to pytest."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # the server, GraphQL and the harness load when a fixture fir
     from .harness import PytestHarness
 
 _harness_key = pytest.StashKey["PytestHarness"]()
+_pictures_key = pytest.StashKey[list[Path]]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -144,5 +146,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         for result in harness.results:
             extra = [line for lines in item.config.hook.pytest_runresume_report_lines(result=result) for line in lines]
             parts.append("\n".join([result.report(), *extra]))
+        if not item.stash.get(_pictures_key, None):
+            item.stash[_pictures_key] = _write_pictures(item, harness)
+        pictures = item.stash[_pictures_key]
+        parts.extend(f"picture of {path.name.removesuffix('.html')}: {path}" for path in pictures)
         text = "\n\n".join(parts)
         report.sections.append(("runresume timeline", text))
+        _attach_to_html_report(report, pictures)
+
+
+def _write_pictures(item: pytest.Item, harness: PytestHarness) -> list[Path]:
+    """The picture of every run of a failed test, in its ``tmp_path`` (once per test); [] if it
+    cannot be written (the failure report must not fail)."""
+    from ..harness.pictures import write_pictures  # only when a test failed: the plugin's import stays light
+
+    try:
+        return write_pictures(harness.results, harness.base_dir, note=f"{item.nodeid} failed")
+    except OSError:
+        return []
+
+
+def _attach_to_html_report(report: pytest.TestReport, pictures: list[Path]) -> None:
+    """With pytest-html installed, each picture goes into the HTML report as an extra (its page inline)."""
+    if not pictures:
+        return
+    try:
+        from pytest_html import extras  # type: ignore[import-not-found]  # optional
+    except ImportError:
+        return
+    items = list(getattr(report, "extras", []))
+    for path in pictures:
+        items.append(extras.html(path.read_text(encoding="utf-8").split("<body>", 1)[-1].split("</body>", 1)[0]))
+        items.append(extras.url(path.as_uri(), name=f"picture {path.name}"))
+    report.extras = items  # type: ignore[attr-defined]  # pytest-html reads it

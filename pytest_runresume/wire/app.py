@@ -8,7 +8,8 @@ Routes (what wandb 0.31 calls, NOTES.md section 1):
 - ``PUT  /upload/<entity>/<project>/<run>/<name>?sig=``  run files (signed URLs from CreateRunFiles)
 - ``POST /sdk/otel/...``                                  SDK telemetry: 404, so the SDK stops sending
 - ``/_runresume/...``                                     the control API (state, clock, reset, stop)
-- ``GET /healthz``, ``GET /`` and the run links           health probe and the read-only run page
+- ``GET /healthz``, ``GET /``                             health probe and the read-only page of every run
+- ``GET /<entity>/<project>/runs/<id>``, ``.../sweeps/<id>``  a run's page (its picture), a sweep's page
 
 Every request must carry ``Authorization: Basic base64("api:KEY")`` with this server's key, except
 the health probe, the read-only run page (on loopback; a server bound elsewhere asks for the key)
@@ -56,7 +57,9 @@ MAX_LINE_GAP = 100_000
 #: gzip bodies are inflated this many bytes at a time (each piece reserved in ``max_inflight_bytes``).
 _INFLATE_STEP = 1024 * 1024
 #: Endpoints anyone on the machine may call without the key.
-_PUBLIC = frozenset({"health", "ui", "ui_link", "telemetry"})
+_PUBLIC = frozenset({"health", "ui", "ui_link", "ui_run", "ui_sweep", "telemetry"})
+#: The read-only pages (no key on loopback).
+_PAGES = frozenset({"ui", "ui_link", "ui_run", "ui_sweep"})
 
 
 @dataclass
@@ -116,7 +119,8 @@ class FakeWandbApp:
                 Rule("/", endpoint="ui", methods=["GET"]),
                 Rule("/_runresume/ui", endpoint="ui", methods=["GET"]),
                 # The links wandb prints ("View run at .../<entity>/<project>/runs/<id>") open the page.
-                Rule("/<entity>/<project>/runs/<run_id>", endpoint="ui_link", methods=["GET"]),
+                Rule("/<entity>/<project>/runs/<run_id>", endpoint="ui_run", methods=["GET"]),
+                Rule("/<entity>/<project>/sweeps/<sweep>", endpoint="ui_sweep", methods=["GET"]),
                 Rule("/<entity>/<project>", endpoint="ui_link", methods=["GET"]),
             ]
         )
@@ -183,10 +187,10 @@ class FakeWandbApp:
             return _json({"errors": [{"message": text}]}, exc.code or 400), True
         if endpoint == "upload" and not authorized:
             authorized = self._signed(request, args)
-        elif endpoint in ("ui", "ui_link") and not self.ui_needs_key:
+        elif endpoint in _PAGES and not self.ui_needs_key:
             authorized = True
-        if not authorized and endpoint not in _PUBLIC - {"ui", "ui_link"}:
-            return _unauthorized(ui=endpoint in ("ui", "ui_link")), False
+        if not authorized and endpoint not in _PUBLIC - _PAGES:
+            return _unauthorized(ui=endpoint in _PAGES), False
         return self._dispatch(request, op, endpoint, args), True
 
     def _dispatch(self, request: Request, op: list[str | None], endpoint: str, args: Mapping[str, Any]) -> Response:
@@ -432,6 +436,12 @@ class FakeWandbApp:
 
     def on_ui_link(self, request: Request, op: list[str | None], **_: str) -> Response:
         return ui.page(self.backend, request)
+
+    def on_ui_run(self, request: Request, op: list[str | None], entity: str, project: str, run_id: str) -> Response:
+        return ui.run_page(self.backend, request, entity, project, run_id)  # the link wandb prints
+
+    def on_ui_sweep(self, request: Request, op: list[str | None], entity: str, project: str, sweep: str) -> Response:
+        return ui.sweep_page(self.backend, request, entity, project, sweep)
 
     def on_ctl_state(self, request: Request, op: list[str | None]) -> Response:
         return _json(self.backend.snapshot())

@@ -1,9 +1,14 @@
-"""A read-only web page of the fake backend's runs (``GET /`` and ``GET /_runresume/ui``).
+"""Read-only web pages of the fake backend (``GET /``, ``GET /_runresume/ui``, a run's and a sweep's).
 
-For manual work with ``runresume serve``: each run's state, steps, attempts (new or resumed),
-preempting flag, exit code and timeline, plus the problems the backend recorded. The page reloads
-itself every ``refresh`` seconds (``?refresh=N``, default 2; ``0`` turns it off): a small script
-fetches ``?part=content`` and swaps it in.
+For manual work with ``runresume serve``: the index lists each run's state, steps, attempts (new or
+resumed), preempting flag, exit code and timeline, the sweeps, plus the problems the backend
+recorded; each run links its page (``/<entity>/<project>/runs/<id>``, the link wandb prints), with
+the run's picture (:mod:`pytest_runresume.picture`: one lane per process on the step axis, signals,
+preempting, exits, resumes, duplicated and missing steps), its state transitions, config, summary
+and tags; each sweep its page (``/<entity>/<project>/sweeps/<id>``: state, queue, handouts, agents,
+runs). Every page reloads itself every ``refresh`` seconds (``?refresh=N``, default 2; ``0`` turns
+it off): a small script fetches ``?part=content`` and swaps it in. No script is needed to read
+them, and nothing is loaded from elsewhere: they work offline.
 
 No API key is needed to read it (a browser cannot send one): the server listens on loopback only,
 and the page shows no key and changes nothing.
@@ -17,24 +22,13 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..model import Backend
+from ..model import Backend, RunKey
+from ..picture import SweepRunView, run_content, sweep_content
+from ..picture.pages import STYLE
 
 DEFAULT_REFRESH = 2.0
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin-bottom: 1em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-.state { font-weight: bold; padding: 0.1em 0.5em; border-radius: 0.3em; }
-.state-running, .state-preempting { background: #dbeafe; }
-.state-finished { background: #dcfce7; }
-.state-failed, .state-crashed, .state-killed { background: #fee2e2; }
-.state-preempted { background: #fef3c7; }
-.state-pending { background: #eee; }
-.timeline td { font-family: ui-monospace, monospace; font-size: 0.9em; }
-.problems { color: #b91c1c; }
-"""
+_STYLE = STYLE
 
 
 def _e(value: Any) -> str:
@@ -53,7 +47,8 @@ def _run_row(run: dict[str, Any], now: float) -> str:
     state = run["state"]
     return (
         f'<tr class="run" id="run-{_e(run["path"])}" data-state="{_e(state)}">'
-        f"<td>{_e(run['path'])}</td>"
+        f'<td><a href="/{_e(run["path"].split("/", 2)[0])}/{_e(run["path"].split("/", 2)[1])}/runs/'
+        f'{_e(run["path"].split("/", 2)[2])}">{_e(run["path"])}</a></td>'
         f'<td><span class="state state-{_e(state)}">{_e(state)}</span></td>'
         f"<td>{_e(run['last_step'])}</td><td>{_e(run['history_lines'])}</td>"
         f"<td>{len(attempts)} ({_e(how)})</td>"
@@ -104,37 +99,109 @@ def render_content(snapshot: dict[str, Any]) -> str:
         parts.extend(_timeline(run) for run in runs)
     else:
         parts.append('<p id="empty">No runs yet. Point <code>WANDB_BASE_URL</code> at this server and start one.</p>')
+    sweeps = snapshot.get("sweeps") or []
+    if sweeps:
+        items = "".join(
+            f'<li><a href="/{_e(sw["entity"])}/{_e(sw["project"])}/sweeps/{_e(sw["name"])}">{_e(sw["path"])}</a> '
+            f'<span class="state state-{_e(sw["state"])}">{_e(sw["state"])}</span></li>'
+            for sw in sweeps
+        )
+        parts.append(f'<h2>Sweeps</h2><ul id="sweeps">{items}</ul>')
     if snapshot["problems"]:
         items = "".join(f"<li>{_e(p)}</li>" for p in snapshot["problems"])
         parts.append(f'<h2>Problems</h2><ul class="problems" id="problems">{items}</ul>')
     return "\n".join(parts)
 
 
-def render(snapshot: dict[str, Any], refresh: float = DEFAULT_REFRESH) -> str:
-    """The whole page for a :meth:`Backend.snapshot`. A small script fetches the content part again
-    every ``refresh`` seconds (without JavaScript, a ``noscript`` meta refresh reloads the page)."""
+def render(
+    snapshot: dict[str, Any],
+    refresh: float = DEFAULT_REFRESH,
+    content: str | None = None,
+    title: str = "runresume: fake W&amp;B backend",
+    heading: str = "pytest-runresume fake W&amp;B backend",
+) -> str:
+    """The whole page for a :meth:`Backend.snapshot` (or for ``content``, a run's or a sweep's
+    page). A small script fetches the content part again every ``refresh`` seconds (without
+    JavaScript, a ``noscript`` meta refresh reloads the page). ``title``/``heading`` are HTML."""
     noscript = f'<noscript><meta http-equiv="refresh" content="{refresh:g}"></noscript>' if refresh > 0 else ""
     note = f"refreshes every {refresh:g} s" if refresh > 0 else "does not refresh (refresh=0)"
     return "\n".join(
         [
             "<!DOCTYPE html>",
-            f'<html><head><meta charset="utf-8"><link rel="icon" href="data:,">{noscript}<title>runresume: fake W&amp;B backend</title>',
+            f'<html><head><meta charset="utf-8"><link rel="icon" href="data:,">{noscript}<title>{title}</title>',
             f"<style>{_STYLE}</style></head><body>",
-            f"<h1>pytest-runresume fake W&amp;B backend</h1><p>This page {note}.</p>",
-            f'<main id="content">{render_content(snapshot)}</main>',
+            f'<p class="top"><a href="/">all runs</a> · {heading} · this page {note}.</p>',
+            f'<main id="content">{render_content(snapshot) if content is None else content}</main>',
             f"<script>{_SCRIPT % f'{refresh:g}'}</script>",
             "</body></html>",
         ]
     )
 
 
+def _refresh(request: Request) -> float:
+    try:
+        return max(0.0, float(request.args.get("refresh", DEFAULT_REFRESH)))
+    except ValueError:
+        return DEFAULT_REFRESH
+
+
+def _answer(request: Request, content: str, title: str, status: int = 200) -> Response:
+    if request.args.get("part") == "content":
+        return Response(content, status=status, mimetype="text/html")
+    page_ = render({}, _refresh(request), content=content, title=_e(title))
+    return Response(page_, status=status, mimetype="text/html")
+
+
+def run_page(backend: Backend, request: Request, entity: str, project: str, run_id: str) -> Response:
+    """``GET /<entity>/<project>/runs/<run_id>``: the run's page (:func:`~pytest_runresume.picture.run_content`).
+
+    The run is copied under the backend's lock and drawn outside it. A run that does not exist (yet)
+    gets a page that says so and keeps refreshing (the link may be opened before the first upsert).
+    """
+    key = RunKey(entity, project, run_id)
+    with backend.lock:
+        live = backend.runs.get(key)
+        rec = live.copy() if live is not None else None
+        state = backend.state(live) if live is not None else ""
+    if rec is None:
+        content = f'<p id="no-run">No run <code>{_e(key.path)}</code> (yet): this page shows it once it starts.</p>'
+        return _answer(request, content, f"runresume: {key.path}")
+    return _answer(request, run_content(rec, state), f"runresume: {key.path} ({state})")
+
+
+def sweep_page(backend: Backend, request: Request, entity: str, project: str, name: str) -> Response:
+    """``GET /<entity>/<project>/sweeps/<name>``: the sweep's state, queue, handouts, agents and runs."""
+    sweeps = backend.sweeps
+    with backend.lock:
+        sweep = sweeps.find(entity, project, name)
+        if sweep is None:
+            content = f'<p id="no-sweep">No sweep <code>{_e(f"{entity}/{project}/{name}")}</code>.</p>'
+            return _answer(request, content, f"runresume: sweep {name}")
+        views = {}
+        for run_id in sweep.runs:
+            rec = sweeps.run_record(sweep, run_id)
+            if rec is not None:
+                views[run_id] = SweepRunView(run_id, backend.state(rec), len(rec.attempts), rec.last_step)
+        agents = [a for a in sweeps.agents.values() if a.sweep == sweep.name and a.project == sweep.project]
+        content = sweep_content(sweep, sweeps.state(sweep), views, agents, backend.now())
+    return _answer(request, content, f"runresume: sweep {sweep.path}")
+
+
 def page(backend: Backend, request: Request) -> Response:
     """The response to ``GET /_runresume/ui``: the page (``?refresh=SECONDS``), or with
     ``?part=content`` only its changing part (what the page's script fetches)."""
+    snapshot = backend.snapshot()
+    with backend.lock:
+        snapshot["sweeps"] = [
+            {
+                "entity": sw.entity,
+                "project": sw.project,
+                "name": sw.name,
+                "path": sw.path,
+                "state": backend.sweeps.state(sw),
+            }
+            for sw in backend.sweeps.sweeps.values()
+        ]
     if request.args.get("part") == "content":
-        return Response(render_content(backend.snapshot()), mimetype="text/html")
-    try:
-        refresh = max(0.0, float(request.args.get("refresh", DEFAULT_REFRESH)))
-    except ValueError:
-        refresh = DEFAULT_REFRESH
-    return Response(render(backend.snapshot(), refresh), mimetype="text/html")
+        return Response(render_content(snapshot), mimetype="text/html")
+    return Response(render(snapshot, _refresh(request)), mimetype="text/html")

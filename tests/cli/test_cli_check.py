@@ -167,6 +167,13 @@ def test_a_handler_that_exits_0_fails_the_preemption_check(tmp_path):
     assert "signal SIGUSR1 sent" in failure.text and "\nwandb: " in failure.text
     assert "\x1b" not in failure.text and "[0m" not in failure.text
 
+    # Beside the JUnit XML: the picture of the failed check's run, named in the output and the XML.
+    (picture,) = tmp_path.glob("runresume-check-preempted-*.html")
+    assert f"picture: {picture}" in failure.text and str(picture) in out
+    text = picture.read_text()
+    assert "runresume check: preempted failed: exit code 0, expected 138" in text
+    assert 'class="marker marker-signal"' in text and 'data-exit-code="0" data-state="finished"' in text
+
 
 def test_a_run_id_that_changes_each_start_fails_the_resume_check(tmp_path):
     script = broken_copy(tmp_path, 'run_id = args.run_id or state.get("run_id") or', "run_id = secrets.token_hex(4) or")
