@@ -64,7 +64,7 @@ from ..harness import (
     TriggerNotReached,
     parse_signal,
 )
-from ..harness.diagnosis import BUG
+from ..harness.diagnosis import BUG, run_findings
 from ..harness.pictures import write_pictures as harness_pictures
 from ..harness.requeue import RequeueResult
 from ..harness.schedulers import Scheduler
@@ -469,7 +469,8 @@ class EntrypointBattery:
         dup = sorted(st for st, n in Counter(steps).items() if st is not None and n > 1)
         if dup:
             raise _Failed(f"W&B steps logged more than once after the restart: {dup[:10]} (R35, R36)" + causes, details)
-        if steps != list(range(len(steps))):
+        gaps = [f for f in run_findings(run) if f.code == "steps-missing"]
+        if any(f.severity == BUG for f in gaps):
             raise _Failed(
                 f"W&B steps are not contiguous from 0 after the restart: {steps[:25]} (R35, R36)" + causes, details
             )
@@ -482,7 +483,9 @@ class EntrypointBattery:
         resumed_at = steps[attempt.start_line] if attempt.start_line < len(steps) else None
         return (
             f"killed by SIGKILL at step {killed_at}; the restart resumed run {killed_id} at step {resumed_at}; "
-            f"steps 0..{run.last_step} once each, finished" + self._sent_to(first)
+            f"steps 0..{run.last_step} once each, finished"
+            + (f" (note: {gaps[0].message})" if gaps else "")
+            + self._sent_to(first)
         )
 
     def _check_failed(self) -> str:

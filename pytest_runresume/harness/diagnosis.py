@@ -166,7 +166,11 @@ CODES: dict[str, Code] = {
         "see the attempt that exited 0: a preempted attempt must exit non-zero",
     ),
     "steps-missing": Code(
-        ("R35", "R36"), "W&B steps are not contiguous from 0, or fewer than expected", "see the other findings"
+        ("R35", "R36", "R63"),
+        "W&B steps are not contiguous from 0, or fewer than expected (a note when a SIGKILL explains the gap: "
+        "rows still in the killed process's client are lost)",
+        "resume from the step after the last one W&B holds (run.starting_step) or from a checkpoint saved in the "
+        "preemption handler; a restart must not skip steps",
     ),
     "not-finished": Code(
         ("R55",), "the last attempt of a requeue loop did not end finished", "see the last attempt's findings"
@@ -313,26 +317,71 @@ def run_findings(run: RunRecord, step_key: str | None = None) -> list[Finding]:
     key = _counter_key([r for rows in per_attempt for r in rows], step_key)
     if key is not None and len(per_attempt) >= 2:
         seen: set[Any] = set()
+        previous: list[Any] = []
         for number, rows in enumerate(per_attempt, start=1):
             values = [r[key] for r in rows if key in r]
             again = sorted({v for v in values if v in seen}, key=repr)
             if again and number > 1:
                 hard = not run.attempts[number - 2].complete
+                if hard:
+                    why = "expected after a SIGKILL, which no handler can catch (checkpoint more often to lose less)"
+                elif previous and again == [previous[-1]]:
+                    why = (
+                        f"only the last step before the signal ({again[0]}) was trained again: an off-by-one on "
+                        "resume — if the checkpoint holds the last completed step, start at that step + 1"
+                    )
+                else:
+                    why = (
+                        "the steps between the last checkpoint and the preemption were trained again — save the "
+                        "checkpoint in the preemption handler, before exiting"
+                    )
                 out.append(
                     finding(
                         "steps-repeated",
-                        f"{key!r} values {again[:10]} were logged again by process {number}: the steps between "
-                        "the last checkpoint and the preemption were trained twice — "
-                        + (
-                            "expected after a SIGKILL, which no handler can catch (checkpoint more often to lose less)"
-                            if hard
-                            else "save the checkpoint in the preemption handler, before exiting"
-                        ),
+                        f"{key!r} values {again[:10]} were logged again by process {number}: {why}",
                         NOTE if hard else BUG,
                     )
                 )
             seen.update(values)
+            previous = values or previous
+    out.extend(_gaps(run))
     return out
+
+
+def _gaps(run: RunRecord) -> list[Finding]:
+    """W&B steps missing from 0..last: a note where a SIGKILL explains them (rows still in the killed
+    process's client buffer are lost, R63: only metrics already sent are kept), else a bug."""
+    steps = [s for s in run.steps if s is not None]
+    if not steps or sorted(set(steps)) == list(range(max(steps) + 1)):
+        return []
+    missing = sorted(set(range(max(steps) + 1)) - set(steps))
+    explained: set[int] = set()
+    rows = _attempt_rows(run)
+    for k in range(1, len(rows)):
+        if run.attempts[k - 1].complete:
+            continue
+        before: list[int] = [r["_step"] for part in rows[:k] for r in part if isinstance(r.get("_step"), int)]
+        after: list[int] = [r["_step"] for r in rows[k] if isinstance(r.get("_step"), int)]
+        if after:
+            lo, hi = (max(before) if before else -1), min(after)
+            explained.update(range(lo + 1, hi))
+    unexplained = [s for s in missing if s not in explained]
+    if unexplained:
+        return [
+            finding(
+                "steps-missing",
+                f"W&B steps {unexplained[:10]} of run {run.key.path} are missing (steps not contiguous from 0)",
+            )
+        ]
+    return [
+        finding(
+            "steps-missing",
+            f"W&B steps {missing[:10]} of run {run.key.path} are missing: they were still in the client of the "
+            "process that was SIGKILLed (only rows already sent survive a SIGKILL) — expected; a restart that "
+            "resumes from its checkpoint logs the later steps",
+            NOTE,
+        )
+    ]
 
 
 def _starts(result: RunResult, run: RunRecord) -> list[Any]:
@@ -561,8 +610,10 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
     if len(result.runs) > 1 and sent:
         out.extend(_restart_findings(result, sent))
 
-    for m in DROPPED_ROWS.finditer(text):
+    dropped = list(DROPPED_ROWS.finditer(text))
+    for m in dropped[:1]:
         hard = run is not None and _after_hard_kill(run)
+        off_by_one = len(dropped) == 1 and int(m.group(1)) == int(m.group(2)) - 1
         out.append(
             finding(
                 "rows-dropped",
@@ -571,12 +622,14 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
                 + (
                     "(expected after a SIGKILL, which no handler can catch)"
                     if hard
+                    else "(only the step just before the restart: an off-by-one on resume — if the checkpoint "
+                    "holds the last completed step, start at that step + 1)"
+                    if off_by_one
                     else "(save the checkpoint in the preemption handler, or log without step=)"
                 ),
                 NOTE if hard else BUG,
             )
         )
-        break
 
     exc = _last_exception(result.stderr)
     cfg = _CONFIG_ERROR.search(text)

@@ -371,9 +371,18 @@ class Harness:
         """For a step trigger, wait until the backend holds the step the process logged; the run."""
         backend = self.backend
         rec = self._find_run(msg, ctx)
-        # A row logged with an explicit step= is still pending in the client (nothing to wait for).
-        if preempt.sync and preempt.trigger.kind == "step" and msg.get("run_id") and not msg.get("pending"):
-            step = int(msg["step"])
+        # A row logged with an explicit step= is still pending in the client: wait for the row that
+        # call committed (the previous explicit step), if any, so the server's data at the signal is
+        # the same every time.
+        committed = msg.get("committed_step")
+        pending = msg.get("pending")
+        if (
+            preempt.sync
+            and preempt.trigger.kind == "step"
+            and msg.get("run_id")
+            and (not pending or isinstance(committed, int))
+        ):
+            step = committed if pending and isinstance(committed, int) else int(msg["step"])
             key = rec.key if rec is not None else None
             run_id = str(msg["run_id"])
 

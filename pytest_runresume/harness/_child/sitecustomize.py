@@ -35,6 +35,7 @@ _CONTROL = os.environ.get(protocol.ENV_CONTROL)
 _TRIGGER = protocol.trigger_from_env(os.environ.get(protocol.ENV_TRIGGER))
 _fired = False
 _init_done_at = None  # time.monotonic() when wandb.init returned (runtime triggers)
+_last_explicit = None  # the last run.log(..., step=N) of this process: the row still pending
 _INJECT_AT = os.environ.get(protocol.ENV_INJECT)  # runresume check's "failed" check
 
 
@@ -132,17 +133,23 @@ def _patch_run(module):
         original_log = run_cls.log
 
         def log(self, *args, **kwargs):
+            global _last_explicit
             result = original_log(self, *args, **kwargs)
             explicit = kwargs.get("step", args[1] if len(args) > 1 else None)
             commit = kwargs.get("commit", args[2] if len(args) > 2 else None)
+            committed = None
             if explicit is not None and not commit:
                 # log(..., step=N): row N stays pending in the client until a later step or the
-                # exit commits it; the trigger still fires right after this call (R34).
+                # exit commits it; the trigger still fires right after this call (R34). A larger
+                # step commits the pending one: the harness waits for that row instead.
+                if isinstance(_last_explicit, int) and isinstance(explicit, int) and explicit > _last_explicit:
+                    committed = _last_explicit
+                _last_explicit = explicit
                 step, pending = explicit, True
             else:
                 step, pending = _current_step(self) - 1, False  # the step log() committed
             if step >= target:
-                _report("step", step=step, pending=pending, **_run_ids(self))
+                _report("step", step=step, pending=pending, committed_step=committed, **_run_ids(self))
             return result
 
         log.__wrapped__ = original_log

@@ -1,0 +1,72 @@
+"""The diagnosis on scripts a newcomer wrote: a correct script that logs with explicit steps and
+checkpoints every 2 steps passes the README's requeue pattern and `runresume check` (a SIGKILL loses
+the rows still in its client: a note, not a bug), and an off-by-one on resume is named as such.
+Real wandb SDK, real subprocesses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_runresume import ExpectationFailed, Preemption, Trigger
+
+SCRIPT = """
+    import json, os, signal, sys, wandb
+    ckpt = "ckpt.json"
+    state = json.load(open(ckpt)) if os.path.exists(ckpt) else {{"step": -1}}
+    run = wandb.init(project="nd", id=os.environ.get("WANDB_RUN_ID", "nd-run"), resume="allow")
+    def handler(signum, frame):
+        json.dump(state, open(ckpt, "w"))
+        run.mark_preempting()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGUSR1, handler)
+    start = {start}
+    for step in range(start, 8):
+        state["step"] = step
+        run.log({{"loss": 1.0 / (step + 1), "global_step": step}}{explicit})
+        if step % 2 == 1:
+            json.dump(state, open(ckpt, "w"))
+    run.finish()
+    os.remove(ckpt)
+"""
+
+
+def write(tmp_path: Path, explicit: bool, off_by_one: bool = False) -> list[str]:
+    path = tmp_path / "nd.py"
+    start = 'max(state["step"], 0)' if off_by_one else 'state["step"] + 1'
+    text = SCRIPT.format(start=start, explicit=", step=step" if explicit else "")
+    path.write_text(textwrap.dedent(text))
+    return ["python", str(path)]
+
+
+README_LOOP = [Preemption("SIGUSR1", Trigger.at_step(3), escalate_after=8), Preemption("SIGKILL", Trigger.at_step(6))]
+
+
+@pytest.mark.parametrize("explicit", [True, False], ids=["explicit-steps", "implicit-steps"])
+def test_a_correct_script_passes_the_requeue_pattern(runresume, tmp_path, explicit):
+    loop = runresume.requeue(write(tmp_path, explicit), README_LOOP)
+    loop.check()
+    assert loop.states == ["preempted", "running", "finished"]
+
+
+def test_a_correct_explicit_step_script_passes_restarted_after_kill(tmp_path):
+    script = write(tmp_path, explicit=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_runresume.cli", "check", "--only", "restarted_after_kill", "--", *script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+
+
+@pytest.mark.parametrize("explicit", [True, False], ids=["explicit-steps", "implicit-steps"])
+def test_an_off_by_one_on_resume_is_named(runresume, tmp_path, explicit):
+    loop = runresume.requeue(write(tmp_path, explicit, off_by_one=True), README_LOOP[:1])
+    with pytest.raises(ExpectationFailed, match=r"off-by-one on resume"):
+        loop.check()
