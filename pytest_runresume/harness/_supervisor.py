@@ -1,6 +1,6 @@
 """pytest-runresume's process supervisor. Standard library only; Linux.
 
-    python _supervisor.py STATUS_FD GRACE_SECONDS HARNESS_PID -- COMMAND...
+    python _supervisor.py STATUS_FD GRACE_SECONDS HARNESS_PID TMPDIR -- COMMAND...
 
 Becomes a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so every process the command starts - and
 ``wandb-core``, which the SDK starts in a session of its own - is re-parented here when its parent
@@ -21,6 +21,7 @@ re-parented to PID 1 or to whatever subreaper is above) and it exits at once.
 import ctypes
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -51,7 +52,7 @@ def descendants(root: int) -> list:
 
 
 def main():
-    status_fd, grace, harness_pid = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    status_fd, grace, harness_pid, tmpdir = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     cmd = sys.argv[sys.argv.index("--") + 1 :]
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -81,6 +82,8 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
     if os.getppid() != harness_pid:  # the harness died before we set PDEATHSIG (re-parented)
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
         return 1
     try:
         pid = os.posix_spawnp(cmd[0], cmd, os.environ)
@@ -104,6 +107,8 @@ def main():
             timer.start()
     if timer is not None:
         timer.cancel()
+    if tmpdir:  # the command's TMPDIR: every process that used it is gone
+        shutil.rmtree(tmpdir, ignore_errors=True)
     emit(event="done")
     return 0
 

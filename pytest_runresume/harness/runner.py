@@ -16,10 +16,12 @@ import os
 import queue
 import secrets
 import shlex
+import shutil
 import signal as _signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -199,12 +201,13 @@ class Harness:
         logdir = self.base_dir / "runs" / f"{next(self._run_numbers):02d}"
         logdir.mkdir(parents=True, exist_ok=True)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        # The command's own temporary directory (wandb's temp folders, wandb-core's port file) under
-        # the test's directory, and the control socket in the abstract namespace (no file): nothing
-        # is left in the system's temporary directory after a kill.
-        tmpdir = logdir / "tmp"
-        tmpdir.mkdir(exist_ok=True)
-        extra_env.setdefault("TMPDIR", str(tmpdir))
+        # The command's own temporary directory (wandb's temp folders and sockets, wandb-core's port
+        # file): short, since the SDK binds Unix sockets in it (108 bytes at most), and removed by the
+        # supervisor when the tree is gone, even after a SIGKILL of pytest; the control socket is in
+        # the abstract namespace (no file). Nothing is left in the system's temporary directory.
+        own_tmp = "" if "TMPDIR" in extra_env else tempfile.mkdtemp(prefix="rr-")
+        if own_tmp:
+            extra_env["TMPDIR"] = own_tmp
         control = f"@runresume-{os.getpid()}-{number}-{secrets.token_hex(8)}"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(protocol.socket_address(control))
@@ -220,7 +223,17 @@ class Harness:
         t0 = time.monotonic()
         with open(logdir / "stdout.txt", "wb") as out, open(logdir / "stderr.txt", "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-I", str(SUPERVISOR), str(status_w), str(self.grace), str(os.getpid()), "--", *argv],
+                [
+                    sys.executable,
+                    "-I",
+                    str(SUPERVISOR),
+                    str(status_w),
+                    str(self.grace),
+                    str(os.getpid()),
+                    own_tmp,
+                    "--",
+                    *argv,
+                ],
                 cwd=str(run_cwd),
                 env=self.env(extra_env),
                 stdin=subprocess.DEVNULL,
@@ -301,6 +314,8 @@ class Harness:
             if proc.poll() is None:
                 self._kill_hung(proc)
             listener.close()
+            if own_tmp:
+                shutil.rmtree(own_tmp, ignore_errors=True)
         if spawn_error is not None:
             raise FileNotFoundError(f"cannot start the command under test: {spawn_error}")
         if ctx.status is None:
