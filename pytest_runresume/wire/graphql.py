@@ -184,7 +184,12 @@ def _iso(t: float) -> str:
 
 
 def _project(ctx: Context, entity: str, project: str) -> dict[str, Any]:
-    return {"id": f"Project:{entity}/{project}", "name": project, "entity": {"id": f"Entity:{entity}", "name": entity}}
+    return {
+        "id": f"Project:{entity}/{project}",
+        "name": project,
+        "internalId": str(ctx.backend.project_number(entity, project)),
+        "entity": {"id": f"Entity:{entity}", "name": entity},
+    }
 
 
 def _viewer(ctx: Context) -> dict[str, Any]:
@@ -196,8 +201,14 @@ def _viewer(ctx: Context) -> dict[str, Any]:
         "email": f"{b.username}@example.invalid",
         "flags": "{}",
         "admin": False,
-        "teams": {"edges": []},
-        "apiKeys": {"edges": []},
+        "name": b.username,
+        "deletedAt": None,
+        # The user's own entity is one of its teams (the real server lists it), and the one key
+        # this server accepts, named by its first characters (never the key itself).
+        "teams": {"edges": [{"node": {"id": f"Entity:{b.entity}", "name": b.entity}}]},
+        "apiKeys": {
+            "edges": [{"node": {"id": "QXBpS2V5OjE=", "name": "runresume", "description": "the fake's API key"}}]
+        },
         "featureFlags": [],
         "organizations": [],
     }
@@ -340,9 +351,9 @@ def delete_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.Api().run(path).delete()`` (R25): the run is hidden from the public API and
     ``RunResumeStatus``, and its id can't be reused (a later ``UpsertBucket`` for it is a GraphQL
     error); ``Backend.undelete`` restores it within 7 days (R26). ``deleteArtifacts`` is accepted
-    and ignored (the fake stores no artifacts)."""
-    rec = ctx.backend.by_storage_id(str(v["id"]))
-    ctx.backend.delete(rec.key.path)
+    and ignored (the fake stores no artifacts). Deleting a run that is already deleted succeeds
+    and changes nothing, as on the real server."""
+    ctx.backend.delete_by_storage_id(str(v["id"]))
     return {"deleteRun": {"clientMutationId": None}}
 
 
@@ -409,10 +420,21 @@ def optional_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+#: Server features (``ServerFeaturesQuery``, wandb ``ServerFeature``) the fake really implements:
+#: gzip file_stream bodies (the app inflates them) and file names up to 1024 characters
+#: (``CreateRunFiles``). Every other feature is answered disabled, so the SDK keeps to the paths
+#: the fake serves.
+SERVER_FEATURES = ("FILESTREAM_GZIP", "LARGE_FILENAMES")
+#: Features answered as disabled (the SDK treats a missing one the same way).
+DISABLED_FEATURES = ("STRUCTURED_CONSOLE_LOGS", "MARK_RUN_FILES_UPLOADED", "SWEEPS_QUERY_FILTERING", "CLIENT_IDS")
+
+
 @handler("ServerFeaturesQuery")
 def server_features(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
-    """0.19's feature-flag query: no features."""
-    return {"serverInfo": {"features": []}}
+    """``serverInfo.features``: :data:`SERVER_FEATURES` enabled, :data:`DISABLED_FEATURES` not."""
+    features = [{"name": n, "isEnabled": True} for n in SERVER_FEATURES]
+    features += [{"name": n, "isEnabled": False} for n in DISABLED_FEATURES]
+    return {"serverInfo": {"features": features}}
 
 
 @handler("UpdateRunState")

@@ -119,9 +119,9 @@ def test_unknown_operation_is_an_error_naming_it_and_a_problem(served):
 
 def test_unknown_operation_from_the_document_is_named(served):
     """NOTES section 0: also when the name came from the document (public API, ``operationName: ""``)."""
-    r = gql(served, "#graphql\nquery RunFiles { project { run { files { edges { node { name } } } } } }", {}, "")
+    r = gql(served, "#graphql\nquery RunOutputArtifacts { project { run { outputArtifacts { edges { node { name } } } } } }", {}, "")
     text = error_of(r)
-    assert text == messages.UNKNOWN_OPERATION.format(name="RunFiles")
+    assert text == messages.UNKNOWN_OPERATION.format(name="RunOutputArtifacts")
     assert served.backend.problems == [text]
 
 
