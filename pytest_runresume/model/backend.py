@@ -475,9 +475,12 @@ class Backend:
         from the kept history; config is kept; console output is reset. The run as it was before is
         archived in ``run.archived`` (the "Forked From" original).
 
+        Preconditions (the rewind docs page): the run exists (a deleted one does not, R25), the
+        metric is ``_step``; anything else is refused and changes nothing.
+
         Raises:
-            KeyError: no such run.
-            RuleViolation: a metric other than ``_step`` (R45, R48).
+            RuleViolation: no such run (also a deleted one): :data:`~.messages.REWIND_NO_RUN`; a
+                metric other than ``_step`` (R45, R48).
             ValueError: ``value`` is not a finite number; nothing is changed.
             LimitExceeded: archiving the history would pass a storage limit; nothing is changed.
         """
@@ -487,7 +490,9 @@ class Backend:
         with self.lock:
             rec = self.get(entity, project, run_id)
             if rec is None:
-                raise KeyError(messages.NO_SUCH_RUN.format(path=self.key(entity, project, run_id).path))
+                # The server refuses it (a rule, not a gap of the fake): there is nothing to rewind.
+                path = self.key(entity, project, run_id).path
+                raise RuleViolation(messages.REWIND_NO_RUN.format(path=path))
             self.check_storage(
                 rec,
                 sum(line_cost(line) for line in rec.history_lines),
@@ -958,19 +963,51 @@ class Backend:
                 out[name] = FileChunk(len(rec.files.get(name, ())), fresh)
         return out, seen
 
-    def request_stop(self, path: str) -> None:
+    def request_stop(self, path: str) -> bool:
         """Ask a running run to stop, as the app's stop button does (R58).
 
         The next file_stream answer carries ``"stopped": true``; the SDK then raises
         ``KeyboardInterrupt`` in the run and reports exit code 255, and the run ends ``killed``.
+
+        A run that is no longer running (its process exited, or it is crashed by silence) is left
+        as it is, and asking twice is asking once: ``Run.stop()`` "on a run that is no longer
+        running has no effect" (wandb 0.31 ``Run.stop`` docstring).
+
+        Returns:
+            Whether the stop was recorded now (``False``: it was already asked, or the run is not running).
+
+        Raises:
+            KeyError: no such run.
+            ValueError: the run has not started (the control API's error: nothing to stop).
         """
         with self.lock:
             rec = self.run(path)
             if rec.attempt is None:
                 raise ValueError(f"run {path!r} has not started; nothing to stop")
-            rec.attempt.stop_requested = True
-            rec.event(self.now(), "stop", "stop requested by the server (R58)")
-            self._bump()
+            return self._stop(rec)
+
+    def _stop(self, rec: RunRecord) -> bool:
+        attempt = rec.attempt
+        if attempt is None or attempt.stop_requested or self.state(rec) not in ("running", "preempting"):
+            return False
+        attempt.stop_requested = True
+        rec.event(self.now(), "stop", "stop requested by the server (R58)")
+        self._bump()
+        return True
+
+    def stop_run(self, storage_id: str) -> bool:
+        """``StopRun`` (``wandb.Api().run(path).stop()``, R58): the stop flag of a running run; on a run
+        that is pending, already stopped or no longer running it has no effect (the SDK's docstring:
+        "Calling it again, or on a run that is no longer running, has no effect").
+
+        Returns:
+            Whether the stop was recorded now.
+
+        Raises:
+            KeyError: no run has that id.
+        """
+        with self.lock:
+            return self._stop(self.by_storage_id(storage_id))
 
     def upload(self, key: RunKey, name: str, data: bytes) -> None:
         """Store an uploaded run file (``PUT`` to an ``uploadUrl``).

@@ -447,9 +447,9 @@ def update_run_state(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 @handler("StopRun")
 def stop_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
-    """``Run.stop()`` / the app's stop button (R58): the run is told to stop on its next file_stream."""
-    rec = ctx.backend.by_storage_id(str(v["id"]))
-    ctx.backend.request_stop(rec.key.path)
+    """``Run.stop()`` / the app's stop button (R58): the run is told to stop on its next file_stream;
+    on a run that is not running, or asked twice, it has no effect (``Backend.stop_run``)."""
+    ctx.backend.stop_run(str(v["id"]))
     return {"stopRun": {"success": True}}
 
 
