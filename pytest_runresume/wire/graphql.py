@@ -101,7 +101,26 @@ def _names(query: str, limits: WireLimits = DEFAULT_LIMITS) -> tuple[str, ...]:
         raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=detail)) from None
     _check_shape(doc.definitions, limits)
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
-    return tuple(op.name.value for op in ops if op.name is not None)
+    names = [op.name.value for op in ops if op.name is not None]
+    if len(ops) == 1 and ops[0].name is None:
+        anonymous = _anonymous_name(ops[0])
+        if anonymous is not None:
+            names.append(anonymous)
+    return tuple(names)
+
+
+#: Anonymous documents older SDKs send, by their one root field -> the operation that answers them:
+#: ``query { viewer { id } }`` is wandb <= 0.28.0's API key check (``validate_api_key``).
+ANONYMOUS_OPERATIONS = {("query", "viewer"): "Viewer"}
+
+
+def _anonymous_name(op: OperationDefinitionNode) -> str | None:
+    """The operation that answers an anonymous document with one root field (see
+    :data:`ANONYMOUS_OPERATIONS`), or ``None``."""
+    fields = [sel for sel in op.selection_set.selections if isinstance(sel, FieldNode)]
+    if len(fields) != 1 or len(op.selection_set.selections) != 1:
+        return None
+    return ANONYMOUS_OPERATIONS.get((op.operation.value, fields[0].name.value))
 
 
 def _check_shape(definitions: Any, limits: WireLimits) -> None:
@@ -162,6 +181,8 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
     """
     name = operation_name(query, op_name, ctx.limits)
     fn = HANDLERS.get(name)
+    if fn is None and _introspection_only(query):
+        return introspect(query, variables)
     if fn is None:
         raise GraphQLRequestError(messages.UNKNOWN_OPERATION.format(name=name))
     if variables is not None and not isinstance(variables, dict):
@@ -176,6 +197,42 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
         raise GraphQLRequestError(f"{name}: {exc.args[0] if exc.args else exc}") from exc
     except RecursionError:
         raise GraphQLRequestError(f"{name}: variables nested too deep (max_json_depth)") from None
+
+
+def _introspection_only(query: str) -> bool:
+    """Whether every root field of the document's operations is ``__type`` or ``__schema``."""
+    try:
+        doc = parse(query, no_location=True)
+    except GraphQLError:
+        return False
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    fields = [sel for op in ops for sel in op.selection_set.selections]
+    return bool(fields) and all(isinstance(f, FieldNode) and f.name.value in ("__type", "__schema") for f in fields)
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> Any:
+    from importlib import resources
+
+    from graphql import build_schema
+
+    return build_schema(resources.files(__package__).joinpath("schema.graphql").read_text())
+
+
+def introspect(query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
+    """Answer a capability probe of older SDKs (``query ProbeRunInput { RunType: __type(name: "Run")
+    { fields { name } } }``, wandb 0.19-0.25) from ``schema.graphql``: the operations and fields the
+    fake answers. A type the fake does not model is ``null``, so the SDK keeps off that path.
+
+    Raises:
+        GraphQLRequestError: the document is not valid introspection.
+    """
+    from graphql import graphql_sync
+
+    result = graphql_sync(_schema(), query, variable_values=variables)
+    if result.errors:
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=result.errors[0].message))
+    return dict(result.data or {})
 
 
 # ---- shapes -------------------------------------------------------------------------------------
@@ -399,7 +456,10 @@ def upload_url(ctx: Context, entity: str, project: str, run_id: str, name: str) 
 
 
 def _public_run(ctx: Context, v: dict[str, Any]) -> RunRecord | None:
-    return ctx.backend.get(v.get("entity"), v.get("project"), v["name"])
+    """The run the variables name: ``entity``/``project``/``name``, or the ``entityName``/
+    ``projectName``/``runId`` of wandb <= 0.22's ``RunStoppedStatus``."""
+    name = v["name"] if "name" in v or "runId" not in v else v["runId"]
+    return ctx.backend.get(v.get("entity", v.get("entityName")), v.get("project", v.get("projectName")), name)
 
 
 @handler("Run", "RunState", "RunHistoryKeys", "RunStoppedStatus")
