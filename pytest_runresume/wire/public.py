@@ -330,11 +330,13 @@ def get_viewer(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     return {"viewer": _viewer(ctx)}
 
 
-@handler("CreateProject")
+@handler("CreateProject", "upsertModel")
 def create_project(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``api.create_project(name, entity)``: ``upsertModel`` creates the project (an upsert: an
-    existing project is kept). A bad name is a GraphQL error that creates nothing."""
-    inp = v.get("input")
+    existing project is kept). A bad name is a GraphQL error that creates nothing. wandb 0.31 sends
+    ``CreateProject`` with ``input`` (answer aliased ``result``); wandb <= 0.19 sends the mutation
+    named ``upsertModel`` with flat variables (answer ``upsertModel``)."""
+    inp = v.get("input", v)
     if not isinstance(inp, dict):
         raise ValueError("variable input must be an object {entityName, name}")
     entity = inp.get("entityName")
@@ -348,4 +350,5 @@ def create_project(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
         "access": "PRIVATE",
         "views": "{}",
     }
-    return {"result": {"project": project, "model": project, "inserted": inserted}}
+    answer = {"project": project, "model": project, "inserted": inserted}
+    return {"result": answer, "upsertModel": answer}

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from importlib.metadata import version
 from pathlib import Path
+
+import pytest
+
+#: ``Run.stop()`` is in the public API from wandb 0.28, ``Run.update_state()`` from 0.25.
+SDK = tuple(int(x) for x in version("wandb").split(".")[:2])
 
 SCRIPT = """
     import json, sys, wandb
@@ -42,6 +48,7 @@ def call(runresume, tmp_path: Path, *args: str) -> dict:
     return json.loads(line[4:])
 
 
+@pytest.mark.skipif(SDK < (0, 28), reason="wandb < 0.28 has no Run.stop()")
 def test_stop_on_a_failed_run_has_no_effect(runresume, tmp_path):
     """``Run.stop()``: "on a run that is no longer running, has no effect" (R58); called twice."""
     assert call(runresume, tmp_path, "fail") == {"ok": True}
@@ -51,6 +58,7 @@ def test_stop_on_a_failed_run_has_no_effect(runresume, tmp_path):
     assert not rec.attempt.stop_requested and runresume.backend.problems == []
 
 
+@pytest.mark.skipif(SDK < (0, 25), reason="wandb < 0.25 has no Run.update_state()")
 def test_update_state_of_a_sweep_run_is_refused(runresume, tmp_path):
     """``Run.update_state``: "Sweep runs cannot have their state updated" (R52): an error for the
     user, the run unchanged, not a problem of the test."""
@@ -68,4 +76,9 @@ def test_rewinding_a_run_that_does_not_exist_is_refused(runresume, tmp_path):
     and nothing is created."""
     out = call(runresume, tmp_path, "rewind", "ghost")
     assert "does not exist" in out["error"] and "ghost" in out["error"]
-    assert runresume.backend.get(None, "pc", "ghost") is None and runresume.backend.problems == []
+    problems = runresume.backend.problems
+    # wandb < 0.22 still asks for upload URLs of the run its refused init never made (an SDK
+    # difference, recorded as a problem of the wire): expected there, and only that one.
+    late = [p for p in problems if p.startswith("CreateRunFiles") and "/pc/ghost" in p] if SDK < (0, 22) else []
+    assert runresume.backend.get(None, "pc", "ghost") is None and problems == late
+    problems.clear()

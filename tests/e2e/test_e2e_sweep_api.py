@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from importlib.metadata import version
 from pathlib import Path
+
+import pytest
+
+SDK = tuple(int(x) for x in version("wandb").split(".")[:2])
 
 SCRIPT = """
     import json, wandb
@@ -61,6 +66,7 @@ SCRIPT = """
 """
 
 
+@pytest.mark.skipif(SDK < (0, 28), reason="Sweep.get(api, ...) and sweep.agents() are wandb >= 0.28")
 def test_sweep_states_bayes_prior_runs_and_agents_through_the_public_api(runresume, tmp_path: Path):
     script = tmp_path / "sweep_api.py"
     script.write_text(textwrap.dedent(SCRIPT))

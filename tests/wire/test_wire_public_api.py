@@ -126,3 +126,12 @@ def test_delete_run_twice_succeeds(served):
         assert gql(served, q, {"id": rec.storage_id}) == {"data": {"deleteRun": {"clientMutationId": None}}}
     assert "errors" in gql(served, q, {"id": "nope"})
     served.backend.problems.clear()
+
+
+def test_create_project_as_older_sdks_send_it(served):
+    """wandb <= 0.19: ``mutation upsertModel`` with flat variables, answered as ``upsertModel``."""
+    q = """mutation upsertModel($entityName: String, $name: String) {
+      upsertModel(input: {entityName: $entityName, name: $name}) { project { id name } inserted } }"""
+    out = gql(served, q, {"entityName": "testent", "name": "old-style"})
+    assert out["data"]["upsertModel"]["inserted"] is True and served.backend.has_project(None, "old-style")
+
