@@ -15,9 +15,11 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from . import concurrency, messages
+from . import filters as filters_mod
 from .clock import Clock, OffsetClock
 from .errors import LimitExceeded, RuleViolation
 from .limits import LINE_OVERHEAD, MAX_CLOCK, Limits, finite_number
@@ -46,6 +48,9 @@ RESERVED_RUN_ID_CHARS = ":;,#?/'"
 #: Characters the init reference (S5) forbids, and the length S6 allows (A05, ``run_id_rules="docs"``).
 DOCS_RESERVED_RUN_ID_CHARS = "/\\#?%:"
 DOCS_MAX_RUN_ID_LENGTH = 64
+#: W&B's project naming rules: at most 128 characters, none of these.
+MAX_PROJECT_NAME = 128
+RESERVED_PROJECT_CHARS = "/\\#?%:"
 #: How long a deleted run can be undeleted (R26, S22: "for 7 days"). Seconds of the backend clock.
 UNDELETE_WINDOW = 7 * 24 * 3600.0
 
@@ -74,6 +79,11 @@ def validate_run_id(run_id: object, rules: str = "sdk") -> str:
     if bad:
         raise ValueError(messages.BAD_RUN_ID.format(run_id=run_id, why=f"contains reserved {''.join(bad)!r}"))
     return run_id
+
+
+def iso_time(t: float) -> str:
+    """A backend time as the API's ``DateTime`` (UTC, seconds, no zone suffix)."""
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(frozen=True)
@@ -339,6 +349,102 @@ class Backend:
                     return rec
         raise KeyError(f"no run has the id {storage_id!r}")
 
+    def delete_by_storage_id(self, storage_id: str) -> tuple[RunRecord, bool]:
+        """``DeleteRun`` (R25): delete the run whose wire ``id`` is ``storage_id``. Deleting a run
+        that is already deleted succeeds and changes nothing, as the real server answers it (the
+        ``deleteRun`` mutation is idempotent; W&B's own system tests delete a run twice).
+
+        Returns:
+            ``(run, deleted_now)``: ``deleted_now`` is False for a run that was already deleted.
+
+        Raises:
+            KeyError: no run, live or deleted, has that id.
+        """
+        with self.lock:
+            for rec, _ in self.deleted.values():
+                if rec.storage_id == storage_id:
+                    return rec, False
+            rec = self.by_storage_id(storage_id)
+            return self.delete(rec.key.path), True
+
+    # ---- projects and run listings (the public API) -------------------------------------------
+    def create_project(self, entity: str | None, name: object) -> tuple[str, str, bool]:
+        """``wandb.Api().create_project(name, entity)`` (``CreateProject``/``upsertModel``): the
+        project exists afterwards (an existing one is kept: the mutation is an upsert).
+
+        Returns:
+            ``(entity, project, inserted)``.
+
+        Raises:
+            ValueError: a project name that is not a string of 1-128 characters without
+                ``/ \\ # ? % :`` (W&B's project naming rules); nothing is created.
+        """
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_PROJECT_NAME:
+            raise ValueError(
+                messages.BAD_PROJECT_NAME.format(name=name, why=f"not a string of 1-{MAX_PROJECT_NAME} characters")
+            )
+        bad = sorted({c for c in name if c in RESERVED_PROJECT_CHARS})
+        if bad:
+            raise ValueError(messages.BAD_PROJECT_NAME.format(name=name, why=f"contains reserved {''.join(bad)!r}"))
+        with self.lock:
+            ent = entity or self.entity
+            inserted = (ent, name) not in self._projects
+            self.project_number(ent, name)
+            self._bump()
+            return ent, name, inserted
+
+    def has_project(self, entity: str | None, project: str) -> bool:
+        """Whether the project was created (``create_project``) or holds a run, deleted or not."""
+        with self.lock:
+            ent = entity or self.entity
+            return (ent, project) in self._projects or any(
+                k.entity == ent and k.project == project for k in (*self.runs, *self.deleted)
+            )
+
+    def run_document(self, rec: RunRecord) -> dict[str, Any]:
+        """What the run filters of ``wandb.Api().runs(filters=...)`` look at (:mod:`.filters`)."""
+        with self.lock:
+            summary = rec.summary
+            wb = summary.get("_wandb")
+            runtime = wb.get("runtime") if isinstance(wb, dict) else None
+            if runtime is None:
+                runtime = summary.get("_runtime")
+            attempt = rec.attempt
+            return {
+                "name": rec.key.run_id,
+                "displayName": rec.display_name or rec.key.run_id,
+                "state": self.state(rec),
+                "createdAt": iso_time(rec.created_at),
+                "heartbeatAt": iso_time(attempt.last_heard if attempt else rec.created_at),
+                "duration": runtime,
+                "group": rec.group,
+                "host": rec.host,
+                "jobType": rec.job_type,
+                "tags": list(rec.tags),
+                "username": self.username,
+                "sweep": rec.sweep,
+                "config": rec.config,
+                "summary": summary,
+            }
+
+    def list_runs(self, entity: str | None, project: str, filters: Any = None, order: object = None) -> list[RunRecord]:
+        """The runs of a project that match ``filters``, in ``order`` (``Runs``, see :mod:`.filters`);
+        deleted runs are left out (R25).
+
+        Raises:
+            ValueError: a malformed filter or order, naming it.
+        """
+        filters = {} if filters is None else filters
+        filters_mod.check(filters)
+        filters_mod.order_key(order)
+        with self.lock:
+            ent = entity or self.entity
+            runs = [r for r in self.runs.values() if r.key.entity == ent and r.key.project == project]
+            docs = [(self.run_document(r), r) for r in runs]
+            by_id = {id(doc): rec for doc, rec in docs}
+            chosen = [doc for doc, _ in docs if filters_mod.matches(doc, filters)]
+            return [by_id[id(doc)] for doc in filters_mod.sort_runs(chosen, order)]
+
     def update_state(self, storage_id: str, state: str) -> RunRecord:
         """``wandb.Api().run(path).update_state(state)`` (R52): only to ``pending`` from
         ``running``, ``failed``, ``crashed`` or ``preempted`` (to requeue), and to ``failed`` from
@@ -375,9 +481,12 @@ class Backend:
         from the kept history; config is kept; console output is reset. The run as it was before is
         archived in ``run.archived`` (the "Forked From" original).
 
+        Preconditions (the rewind docs page): the run exists (a deleted one does not, R25), the
+        metric is ``_step``; anything else is refused and changes nothing.
+
         Raises:
-            KeyError: no such run.
-            RuleViolation: a metric other than ``_step`` (R45, R48).
+            RuleViolation: no such run (also a deleted one): :data:`~.messages.REWIND_NO_RUN`; a
+                metric other than ``_step`` (R45, R48).
             ValueError: ``value`` is not a finite number; nothing is changed.
             LimitExceeded: archiving the history would pass a storage limit; nothing is changed.
         """
@@ -387,7 +496,9 @@ class Backend:
         with self.lock:
             rec = self.get(entity, project, run_id)
             if rec is None:
-                raise KeyError(messages.NO_SUCH_RUN.format(path=self.key(entity, project, run_id).path))
+                # The server refuses it (a rule, not a gap of the fake): there is nothing to rewind.
+                path = self.key(entity, project, run_id).path
+                raise RuleViolation(messages.REWIND_NO_RUN.format(path=path))
             self.check_storage(
                 rec,
                 sum(line_cost(line) for line in rec.history_lines),
@@ -864,19 +975,51 @@ class Backend:
                 out[name] = FileChunk(len(rec.files.get(name, ())), fresh)
         return out, seen
 
-    def request_stop(self, path: str) -> None:
+    def request_stop(self, path: str) -> bool:
         """Ask a running run to stop, as the app's stop button does (R58).
 
         The next file_stream answer carries ``"stopped": true``; the SDK then raises
         ``KeyboardInterrupt`` in the run and reports exit code 255, and the run ends ``killed``.
+
+        A run that is no longer running (its process exited, or it is crashed by silence) is left
+        as it is, and asking twice is asking once: ``Run.stop()`` "on a run that is no longer
+        running has no effect" (wandb 0.31 ``Run.stop`` docstring).
+
+        Returns:
+            Whether the stop was recorded now (``False``: it was already asked, or the run is not running).
+
+        Raises:
+            KeyError: no such run.
+            ValueError: the run has not started (the control API's error: nothing to stop).
         """
         with self.lock:
             rec = self.run(path)
             if rec.attempt is None:
                 raise ValueError(f"run {path!r} has not started; nothing to stop")
-            rec.attempt.stop_requested = True
-            rec.event(self.now(), "stop", "stop requested by the server (R58)")
-            self._bump()
+            return self._stop(rec)
+
+    def _stop(self, rec: RunRecord) -> bool:
+        attempt = rec.attempt
+        if attempt is None or attempt.stop_requested or self.state(rec) not in ("running", "preempting"):
+            return False
+        attempt.stop_requested = True
+        rec.event(self.now(), "stop", "stop requested by the server (R58)")
+        self._bump()
+        return True
+
+    def stop_run(self, storage_id: str) -> bool:
+        """``StopRun`` (``wandb.Api().run(path).stop()``, R58): the stop flag of a running run; on a run
+        that is pending, already stopped or no longer running it has no effect (the SDK's docstring:
+        "Calling it again, or on a run that is no longer running, has no effect").
+
+        Returns:
+            Whether the stop was recorded now.
+
+        Raises:
+            KeyError: no run has that id.
+        """
+        with self.lock:
+            return self._stop(self.by_storage_id(storage_id))
 
     def upload(self, key: RunKey, name: str, data: bytes) -> None:
         """Store an uploaded run file (``PUT`` to an ``uploadUrl``).

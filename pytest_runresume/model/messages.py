@@ -36,6 +36,8 @@ RUN_DELETED = (
     " no error text, this one is the fake's)"
 )
 UNDELETE_EXPIRED = "run {path} was deleted {days:.1f} days ago: runs can be undeleted only for 7 days (R26)"
+REWIND_NO_RUN = "cannot rewind run {path}: it does not exist (resume_from names a run of this project, R47)"
+BAD_PROJECT_NAME = "bad project name {name!r}: {why}"
 NOT_DELETED = "run {path!r} is not a deleted run"
 LINE_GAP_LIMIT = (
     "{file} offset {offset} would leave {gap} more lines unsent; the run's {file} already has {held} and"

@@ -8,9 +8,13 @@ operations of ``wandb sweep`` and ``wandb agent`` (``UpsertSweep``, ``SweepWithR
 What the controller does, with the rules it implements:
 
 - A sweep is created from its YAML config (``wandb sweep cfg.yaml``). ``method: grid`` and
-  ``method: random`` are searched; ``method: bayes`` is refused with :data:`BAYES_NOT_SUPPORTED`.
-  Random search is deterministic: combination *n* is drawn from a generator seeded with
-  ``(sweep.seed, n)`` (the seed is stored on the sweep).
+  ``method: random`` are searched; ``method: bayes`` is accepted with the server's validation (a
+  ``metric`` with a ``name``, goal ``minimize``/``maximize``) and proposes runs by the seeded
+  stand-in of :mod:`.bayes`. Random search is deterministic: combination *n* is drawn from a
+  generator seeded with ``(sweep.seed, n)`` (the seed is stored on the sweep).
+- A new sweep is ``pending`` (wire ``PENDING``) until an agent registers for it (``CreateAgent``),
+  then ``running``, as W&B's server answers it. Runs named as ``priorRuns`` when it is created are
+  linked to it (their ``sweep`` is set; a bayes search learns from them); each must exist.
 - An agent asks with a heartbeat and gets at most one run at a time: first a run from the sweep's
   run queue, as a ``resume`` command with the same run id and exactly the same parameters (R81,
   R82, R72); only when the queue is empty a new combination, as a ``run`` command (R82).
@@ -48,10 +52,11 @@ import json
 import math
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import bayes
 from .errors import RuleViolation
 from .runs import PENDING, PREEMPTED, PREEMPTING, RUNNING, TimelineEvent
 
@@ -60,15 +65,17 @@ if TYPE_CHECKING:
     from .runs import RunRecord
 
 # ---- states -------------------------------------------------------------------------------------
+SWEEP_PENDING = "pending"
 SWEEP_RUNNING = "running"
 SWEEP_PAUSED = "paused"
 SWEEP_FINISHED = "finished"
 SWEEP_STOPPED = "stopped"
 SWEEP_CANCELLED = "cancelled"
-SWEEP_STATES = (SWEEP_RUNNING, SWEEP_PAUSED, SWEEP_FINISHED, SWEEP_STOPPED, SWEEP_CANCELLED)
+SWEEP_STATES = (SWEEP_PENDING, SWEEP_RUNNING, SWEEP_PAUSED, SWEEP_FINISHED, SWEEP_STOPPED, SWEEP_CANCELLED)
 
 #: Model state -> the state the wire answers (the SDK's ``SweepState``).
 WIRE_STATES = {
+    SWEEP_PENDING: "PENDING",
     SWEEP_RUNNING: "RUNNING",
     SWEEP_PAUSED: "PAUSED",
     SWEEP_FINISHED: "FINISHED",
@@ -85,13 +92,9 @@ FROM_WIRE_STATES = {
     "CANCELLED": SWEEP_CANCELLED,
 }
 
-METHODS = ("grid", "random")
+METHODS = ("grid", "random", "bayes")
 
 # ---- texts --------------------------------------------------------------------------------------
-BAYES_NOT_SUPPORTED = (
-    "sweep method 'bayes' is not supported by the fake sweep controller of pytest-runresume "
-    "(it has no Bayesian optimiser); use method: grid or method: random in tests"
-)
 BAD_SWEEP_CONFIG = "bad sweep config: {detail}"
 NO_SUCH_SWEEP = "sweep {path!r} does not exist"
 NO_SUCH_AGENT = "sweep agent {agent_id!r} does not exist (CreateAgent was never called for it)"
@@ -101,11 +104,6 @@ BAD_SWEEP_TRANSITION = "cannot set sweep {path} from {old} to {new} (R86)"
 class SweepConfigError(RuleViolation):
     """A sweep config the server refuses: not YAML, no or unknown method, bad parameters... A
     documented refusal: answered with an error, not recorded as a problem of the test."""
-
-
-class SweepNotSupported(ValueError):
-    """A valid sweep config the fake cannot run (``method: bayes``). Not a :class:`RuleViolation`: the
-    real server would accept it, so the test that sent it fails with this text."""
 
 
 class SweepStateError(RuleViolation):
@@ -300,8 +298,8 @@ def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any
         The config as a dict, with every parameter's distribution made explicit.
 
     Raises:
-        SweepNotSupported: ``method: bayes`` (:data:`BAYES_NOT_SUPPORTED`).
-        SweepConfigError: not a YAML mapping, no or unknown ``method``, no ``parameters``, a bad
+        SweepConfigError: not a YAML mapping, no or unknown ``method``, ``method: bayes`` without a
+            ``metric`` (or any bad ``metric``: no ``name``, a goal other than minimize/maximize), no ``parameters``, a bad
             parameter, a bad ``run_cap``, ``command`` not a list, or a grid over a continuous
             distribution.
     """
@@ -319,10 +317,11 @@ def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any
     if not isinstance(config, dict):
         raise _bad("the config must be a mapping")
     method = config.get("method")
-    if method == "bayes":
-        raise SweepNotSupported(BAYES_NOT_SUPPORTED)
     if method not in METHODS:
-        raise _bad(f"method must be one of {METHODS} (bayes is not supported), got {method!r}")
+        raise _bad(f"method must be one of {METHODS}, got {method!r}")
+    metric_problem = bayes.check_metric(config.get("metric"), required=method == "bayes")
+    if metric_problem is not None:
+        raise _bad(metric_problem)
     params = config.get("parameters")
     if not isinstance(params, dict) or not params:
         raise _bad("'parameters' must be a non-empty mapping")
@@ -445,13 +444,15 @@ class Sweep:
     seed: str
     created_at: float
     updated_at: float
-    user_state: str = SWEEP_RUNNING
+    user_state: str = SWEEP_PENDING
     runs: dict[str, SweepRun] = field(default_factory=dict)
     queue: deque[str] = field(default_factory=deque)
     handouts: list[Handout] = field(default_factory=list)
     timeline: list[TimelineEvent] = field(default_factory=list)
     description: str | None = None
     display_name: str | None = None
+    #: Runs linked when the sweep was created (``priorRuns``), in the order given.
+    prior_runs: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -612,6 +613,7 @@ class Sweeps:
         seed: str | int | None = None,
         description: str | None = None,
         display_name: str | None = None,
+        prior_runs: Sequence[str] | None = None,
     ) -> Sweep:
         """Create a sweep (``wandb sweep cfg.yaml``, ``UpsertSweep`` without ``id``).
 
@@ -620,11 +622,17 @@ class Sweeps:
             entity: default: the backend's entity.
             project: default: the config's ``project``, else ``uncategorized``.
             seed: the random search's seed; default: the sweep's name.
+            prior_runs: ids of runs of the sweep's project to link to it (``wandb.sweep(...,
+                prior_runs=[...])``): their ``sweep`` becomes this sweep.
 
         Raises:
-            SweepConfigError: see :func:`parse_sweep_config`.
+            SweepConfigError: see :func:`parse_sweep_config`; a prior run that does not exist in the
+                project, or is a run of another sweep (nothing is created).
         """
         parsed = parse_sweep_config(config)
+        priors = list(prior_runs or [])
+        if not all(isinstance(r, str) and r for r in priors):
+            raise _bad(f"priorRuns must be a list of run ids, got {prior_runs!r}")
         if isinstance(config, str):
             text = config
         else:
@@ -635,6 +643,14 @@ class Sweeps:
             now = self.backend.now()
             entity = entity or parsed.get("entity") or self.backend.entity
             project = project or parsed.get("project") or "uncategorized"
+            records = []
+            for rid in priors:
+                rec = self.backend.get(str(entity), str(project), rid)
+                if rec is None:
+                    raise _bad(f"prior run {entity}/{project}/{rid} does not exist")
+                if rec.sweep is not None:
+                    raise _bad(f"prior run {rec.key.path} already belongs to sweep {rec.sweep}")
+                records.append(rec)
             name = f"swp{next(self._numbers):05d}"
             sweep = Sweep(
                 name=name,
@@ -648,8 +664,12 @@ class Sweeps:
                 updated_at=now,
                 description=description,
                 display_name=display_name,
+                prior_runs=priors,
             )
             self.sweeps[(sweep.entity, sweep.project, name)] = sweep
+            for rec in records:
+                rec.sweep = name
+                rec.event(now, "sweep", f"linked to sweep {name} as a prior run")
             limit = sweep.max_runs()
             sweep.event(
                 now,
@@ -676,8 +696,9 @@ class Sweeps:
             return sweep
 
     def state(self, sweep: Sweep) -> str:
-        """The sweep's state now (R86, R87): the user's state, or ``finished`` once the search is
-        exhausted, the queue is empty and no run of the sweep is active."""
+        """The sweep's state now (R86, R87): ``pending`` until an agent registers, the user's state,
+        or ``finished`` once the search is exhausted, the queue is empty and no run of the sweep is
+        active."""
         with self.backend.lock:
             self._requeue_preempted(sweep)
             if sweep.user_state != SWEEP_RUNNING:
@@ -696,6 +717,11 @@ class Sweeps:
         Returns:
             The new state.
 
+        A pending sweep (no agent yet) can be resumed (it is then running), paused, stopped or
+        cancelled. (``wandb sweep --pause`` refuses a pending sweep in the client, "Cannot pause
+        pending sweep", before it asks; the server's answer to the request is not documented, so the
+        fake accepts it.)
+
         Raises:
             SweepStateError: for an unknown state, pausing a sweep that is not running or paused,
                 stopping or cancelling one that already ended, resuming a cancelled one.
@@ -706,10 +732,10 @@ class Sweeps:
         with self.backend.lock:
             old = self.state(sweep)
             allowed = {
-                SWEEP_PAUSED: (SWEEP_RUNNING, SWEEP_PAUSED),
-                SWEEP_STOPPED: (SWEEP_RUNNING, SWEEP_PAUSED),
-                SWEEP_CANCELLED: (SWEEP_RUNNING, SWEEP_PAUSED, SWEEP_STOPPED),
-                SWEEP_RUNNING: (SWEEP_RUNNING, SWEEP_PAUSED, SWEEP_STOPPED, SWEEP_FINISHED),
+                SWEEP_PAUSED: (SWEEP_PENDING, SWEEP_RUNNING, SWEEP_PAUSED),
+                SWEEP_STOPPED: (SWEEP_PENDING, SWEEP_RUNNING, SWEEP_PAUSED),
+                SWEEP_CANCELLED: (SWEEP_PENDING, SWEEP_RUNNING, SWEEP_PAUSED, SWEEP_STOPPED),
+                SWEEP_RUNNING: (SWEEP_PENDING, SWEEP_RUNNING, SWEEP_PAUSED, SWEEP_STOPPED, SWEEP_FINISHED),
             }[new]
             if old not in allowed:
                 raise SweepStateError(BAD_SWEEP_TRANSITION.format(path=sweep.path, old=old, new=new))
@@ -742,6 +768,9 @@ class Sweeps:
             agent = SweepAgent(agent_id, sweep.name, sweep.entity, sweep.project, host, now)
             self.agents[agent_id] = agent
             sweep.event(now, "agent", f"agent {agent_id} registered from {host}")
+            if sweep.user_state == SWEEP_PENDING:
+                sweep.user_state = SWEEP_RUNNING
+                sweep.event(now, "state", "pending -> running: an agent asked for runs")
             self._changed()
             return agent
 
@@ -818,13 +847,41 @@ class Sweeps:
 
     def _new_run(self, sweep: Sweep) -> SweepRun:
         index = len(sweep.runs)
-        values = sweep.combination(index)
+        if sweep.method == "bayes":
+            values = bayes.propose(
+                sweep.config["parameters"], sweep.seed, index, sweep.config["metric"],
+                self.observations(sweep), sample_parameter,
+            )  # fmt: skip
+        else:
+            values = sweep.combination(index)
         run_id = f"{sweep.name}-r{index + 1:03d}"
         srun = SweepRun(run_id, index, {k: {"value": v} for k, v in values.items()})
         sweep.runs[run_id] = srun
         rec = self.backend.create_run(run_id, project=sweep.project, entity=sweep.entity, config=values)
         rec.sweep = sweep.name
         return srun
+
+    def observations(self, sweep: Sweep) -> list[tuple[dict[str, Any], float]]:
+        """What a bayes search learns from: ``(config values, metric)`` of the sweep's prior runs and
+        finished runs whose summary holds the metric, prior runs first, then in creation order."""
+        metric = (sweep.config.get("metric") or {}).get("name")
+        out: list[tuple[dict[str, Any], float]] = []
+        for rid in [*sweep.prior_runs, *sweep.runs]:
+            rec = self.run_record(sweep, rid)
+            if rec is None or metric is None or self.backend.state(rec) != "finished":
+                continue
+            value = rec.summary.get(metric)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                config = {k: v.get("value") if isinstance(v, dict) else v for k, v in rec.config.items()}
+                out.append((config, float(value)))
+        return out
+
+    def agent_runs(self, agent: SweepAgent) -> list[str]:
+        """Ids of the runs handed to ``agent``, in the order it got them (each once)."""
+        with self.backend.lock:
+            sweep = self.find(agent.entity, agent.project, agent.sweep)
+            seen = [h.run_id for h in (sweep.handouts if sweep else []) if h.agent_id == agent.id]
+            return list(dict.fromkeys(seen))
 
     def _hand_out(self, sweep: Sweep, agent: SweepAgent, srun: SweepRun, kind: str) -> dict[str, Any]:
         now = self.backend.now()

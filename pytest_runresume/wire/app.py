@@ -45,7 +45,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..model import Backend, FileChunk, messages
 from ..model.errors import LimitExceeded
-from . import graphql, ui
+from . import graphql, public, ui
 from .faults import DroppedConnection, Faults, serve_with_faults
 from .limits import MAX_BODY, BoundedLog, ByteBudget, WireLimits, load_json
 
@@ -109,6 +109,8 @@ class FakeWandbApp:
                 Rule("/graphql", endpoint="graphql", methods=["POST"]),
                 Rule("/files/<entity>/<project>/<run_id>/file_stream", endpoint="file_stream", methods=["POST"]),
                 Rule("/upload/<entity>/<project>/<run_id>/<path:name>", endpoint="upload", methods=["PUT"]),
+                Rule("/files/<entity>/<project>/<run_id>/<path:name>", endpoint="download", methods=["GET"]),
+                Rule("/history/<entity>/<project>/<run_id>/<name>", endpoint="history_export", methods=["GET"]),
                 Rule("/sdk/<path:rest>", endpoint="telemetry"),
                 Rule("/_runresume/state", endpoint="ctl_state", methods=["GET"]),
                 Rule("/_runresume/clock", endpoint="ctl_clock", methods=["POST"]),
@@ -187,6 +189,8 @@ class FakeWandbApp:
             return _json({"errors": [{"message": text}]}, exc.code or 400), True
         if endpoint == "upload" and not authorized:
             authorized = self._signed(request, args)
+        elif endpoint in ("download", "history_export") and not authorized:
+            authorized = self._signed(request, args, f"GET {'files' if endpoint == 'download' else 'history'}/")
         elif endpoint in _PAGES and not self.ui_needs_key:
             authorized = True
         if not authorized and endpoint not in _PUBLIC - _PAGES:
@@ -248,9 +252,10 @@ class FakeWandbApp:
         """The signature of the upload URL of ``entity/project/run_id/name`` (this server only)."""
         return hmac.new(self._upload_secret, path.encode(), hashlib.sha256).hexdigest()[:40]
 
-    def _signed(self, request: Request, args: Mapping[str, Any]) -> bool:
+    def _signed(self, request: Request, args: Mapping[str, Any], prefix: str = "") -> bool:
+        """Whether the request carries the signature of its path (``prefix`` + ``entity/project/run/name``)."""
         sig = request.args.get("sig", "")
-        path = graphql.upload_path(args["entity"], args["project"], args["run_id"], args["name"])
+        path = prefix + graphql.upload_path(args["entity"], args["project"], args["run_id"], args["name"])
         return bool(sig) and hmac.compare_digest(sig.encode(), self.sign_upload(path).encode())
 
     def _read_body(self, request: Request) -> bytes:
@@ -423,6 +428,32 @@ class FakeWandbApp:
             self.backend.record_problem(str(exc))
             return _json({"error": str(exc)}, 413)
         return Response(b"", 200)
+
+    def on_download(
+        self, request: Request, op: list[str | None], entity: str, project: str, run_id: str, name: str
+    ) -> Response:
+        """``file.download()`` (``RunFiles`` hands out these signed URLs): the uploaded bytes;
+        ``Range`` requests are answered as such."""
+        op[0] = "download"
+        return self._send(request, lambda ctx: public.file_bytes(ctx, entity, project, run_id, name), name)
+
+    def on_history_export(
+        self, request: Request, op: list[str | None], entity: str, project: str, run_id: str, name: str
+    ) -> Response:
+        """The parquet export of a run's history (``RunParquetHistory`` hands out these signed URLs;
+        wandb-core reads them with ``Range`` requests)."""
+        op[0] = "history_export"
+        return self._send(request, lambda ctx: public.parquet_bytes(ctx, entity, project, run_id, name), name)
+
+    def _send(self, request: Request, get: Any, name: str) -> Response:
+        ctx = graphql.Context(self.backend, request.host_url.rstrip("/"), self.limits, self.sign_upload)
+        try:
+            data = get(ctx)
+        except KeyError as exc:
+            self.backend.record_problem(str(exc.args[0]))
+            return _json({"error": str(exc.args[0])}, 404)
+        response = Response(data, 200, mimetype="application/octet-stream")
+        return response.make_conditional(request, accept_ranges=True, complete_length=len(data))
 
     def on_telemetry(self, request: Request, op: list[str | None], rest: str) -> Response:
         op[0] = "telemetry"

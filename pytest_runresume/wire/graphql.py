@@ -101,7 +101,26 @@ def _names(query: str, limits: WireLimits = DEFAULT_LIMITS) -> tuple[str, ...]:
         raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=detail)) from None
     _check_shape(doc.definitions, limits)
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
-    return tuple(op.name.value for op in ops if op.name is not None)
+    names = [op.name.value for op in ops if op.name is not None]
+    if len(ops) == 1 and ops[0].name is None:
+        anonymous = _anonymous_name(ops[0])
+        if anonymous is not None:
+            names.append(anonymous)
+    return tuple(names)
+
+
+#: Anonymous documents older SDKs send, by their one root field -> the operation that answers them:
+#: ``query { viewer { id } }`` is wandb <= 0.28.0's API key check (``validate_api_key``).
+ANONYMOUS_OPERATIONS = {("query", "viewer"): "Viewer"}
+
+
+def _anonymous_name(op: OperationDefinitionNode) -> str | None:
+    """The operation that answers an anonymous document with one root field (see
+    :data:`ANONYMOUS_OPERATIONS`), or ``None``."""
+    fields = [sel for sel in op.selection_set.selections if isinstance(sel, FieldNode)]
+    if len(fields) != 1 or len(op.selection_set.selections) != 1:
+        return None
+    return ANONYMOUS_OPERATIONS.get((op.operation.value, fields[0].name.value))
 
 
 def _check_shape(definitions: Any, limits: WireLimits) -> None:
@@ -162,6 +181,8 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
     """
     name = operation_name(query, op_name, ctx.limits)
     fn = HANDLERS.get(name)
+    if fn is None and _introspection_only(query):
+        return introspect(query, variables)
     if fn is None:
         raise GraphQLRequestError(messages.UNKNOWN_OPERATION.format(name=name))
     if variables is not None and not isinstance(variables, dict):
@@ -178,13 +199,54 @@ def execute(ctx: Context, query: str, variables: dict[str, Any] | None, op_name:
         raise GraphQLRequestError(f"{name}: variables nested too deep (max_json_depth)") from None
 
 
+def _introspection_only(query: str) -> bool:
+    """Whether every root field of the document's operations is ``__type`` or ``__schema``."""
+    try:
+        doc = parse(query, no_location=True)
+    except GraphQLError:
+        return False
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    fields = [sel for op in ops for sel in op.selection_set.selections]
+    return bool(fields) and all(isinstance(f, FieldNode) and f.name.value in ("__type", "__schema") for f in fields)
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> Any:
+    from importlib import resources
+
+    from graphql import build_schema
+
+    return build_schema(resources.files(__package__).joinpath("schema.graphql").read_text())
+
+
+def introspect(query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
+    """Answer a capability probe of older SDKs (``query ProbeRunInput { RunType: __type(name: "Run")
+    { fields { name } } }``, wandb 0.19-0.25) from ``schema.graphql``: the operations and fields the
+    fake answers. A type the fake does not model is ``null``, so the SDK keeps off that path.
+
+    Raises:
+        GraphQLRequestError: the document is not valid introspection.
+    """
+    from graphql import graphql_sync
+
+    result = graphql_sync(_schema(), query, variable_values=variables)
+    if result.errors:
+        raise GraphQLRequestError(messages.MALFORMED_GRAPHQL.format(detail=result.errors[0].message))
+    return dict(result.data or {})
+
+
 # ---- shapes -------------------------------------------------------------------------------------
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _project(ctx: Context, entity: str, project: str) -> dict[str, Any]:
-    return {"id": f"Project:{entity}/{project}", "name": project, "entity": {"id": f"Entity:{entity}", "name": entity}}
+    return {
+        "id": f"Project:{entity}/{project}",
+        "name": project,
+        "internalId": str(ctx.backend.project_number(entity, project)),
+        "entity": {"id": f"Entity:{entity}", "name": entity},
+    }
 
 
 def _viewer(ctx: Context) -> dict[str, Any]:
@@ -196,8 +258,14 @@ def _viewer(ctx: Context) -> dict[str, Any]:
         "email": f"{b.username}@example.invalid",
         "flags": "{}",
         "admin": False,
-        "teams": {"edges": []},
-        "apiKeys": {"edges": []},
+        "name": b.username,
+        "deletedAt": None,
+        # The user's own entity is one of its teams (the real server lists it), and the one key
+        # this server accepts, named by its first characters (never the key itself).
+        "teams": {"edges": [{"node": {"id": f"Entity:{b.entity}", "name": b.entity}}]},
+        "apiKeys": {
+            "edges": [{"node": {"id": "QXBpS2V5OjE=", "name": "runresume", "description": "the fake's API key"}}]
+        },
         "featureFlags": [],
         "organizations": [],
     }
@@ -340,9 +408,9 @@ def delete_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.Api().run(path).delete()`` (R25): the run is hidden from the public API and
     ``RunResumeStatus``, and its id can't be reused (a later ``UpsertBucket`` for it is a GraphQL
     error); ``Backend.undelete`` restores it within 7 days (R26). ``deleteArtifacts`` is accepted
-    and ignored (the fake stores no artifacts)."""
-    rec = ctx.backend.by_storage_id(str(v["id"]))
-    ctx.backend.delete(rec.key.path)
+    and ignored (the fake stores no artifacts). Deleting a run that is already deleted succeeds
+    and changes nothing, as on the real server."""
+    ctx.backend.delete_by_storage_id(str(v["id"]))
     return {"deleteRun": {"clientMutationId": None}}
 
 
@@ -388,7 +456,10 @@ def upload_url(ctx: Context, entity: str, project: str, run_id: str, name: str) 
 
 
 def _public_run(ctx: Context, v: dict[str, Any]) -> RunRecord | None:
-    return ctx.backend.get(v.get("entity"), v.get("project"), v["name"])
+    """The run the variables name: ``entity``/``project``/``name``, or the ``entityName``/
+    ``projectName``/``runId`` of wandb <= 0.22's ``RunStoppedStatus``."""
+    name = v["name"] if "name" in v or "runId" not in v else v["runId"]
+    return ctx.backend.get(v.get("entity", v.get("entityName")), v.get("project", v.get("projectName")), name)
 
 
 @handler("Run", "RunState", "RunHistoryKeys", "RunStoppedStatus")
@@ -409,10 +480,21 @@ def optional_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+#: Server features (``ServerFeaturesQuery``, wandb ``ServerFeature``) the fake really implements:
+#: gzip file_stream bodies (the app inflates them) and file names up to 1024 characters
+#: (``CreateRunFiles``). Every other feature is answered disabled, so the SDK keeps to the paths
+#: the fake serves.
+SERVER_FEATURES = ("FILESTREAM_GZIP", "LARGE_FILENAMES")
+#: Features answered as disabled (the SDK treats a missing one the same way).
+DISABLED_FEATURES = ("STRUCTURED_CONSOLE_LOGS", "MARK_RUN_FILES_UPLOADED", "SWEEPS_QUERY_FILTERING", "CLIENT_IDS")
+
+
 @handler("ServerFeaturesQuery")
 def server_features(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
-    """0.19's feature-flag query: no features."""
-    return {"serverInfo": {"features": []}}
+    """``serverInfo.features``: :data:`SERVER_FEATURES` enabled, :data:`DISABLED_FEATURES` not."""
+    features = [{"name": n, "isEnabled": True} for n in SERVER_FEATURES]
+    features += [{"name": n, "isEnabled": False} for n in DISABLED_FEATURES]
+    return {"serverInfo": {"features": features}}
 
 
 @handler("UpdateRunState")
@@ -425,9 +507,9 @@ def update_run_state(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 @handler("StopRun")
 def stop_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
-    """``Run.stop()`` / the app's stop button (R58): the run is told to stop on its next file_stream."""
-    rec = ctx.backend.by_storage_id(str(v["id"]))
-    ctx.backend.request_stop(rec.key.path)
+    """``Run.stop()`` / the app's stop button (R58): the run is told to stop on its next file_stream;
+    on a run that is not running, or asked twice, it has no effect (``Backend.stop_run``)."""
+    ctx.backend.stop_run(str(v["id"]))
     return {"stopRun": {"success": True}}
 
 

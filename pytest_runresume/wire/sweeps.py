@@ -10,15 +10,22 @@
 - ``CreateAgent``: registers an agent.
 - ``Heartbeat`` (``agentHeartbeat``): ``runState`` is a JSON string of the runs still alive;
   ``commands`` is a JSON *string* of a list of ``run``/``resume``/``stop``/``exit`` commands.
+- ``Sweep`` (the custom query of ``Sweep.get(..., query=...)``: ``runCountExpected``, ``bestLoss``,
+  ``priorRuns``), ``GetSweepAgents`` (``sweep.agents()``), ``GetSweepAgent`` (``sweep.agent(id)``)
+  and ``GetAgentRuns`` (``Agent.runs()``).
+- ``UpsertSweep``'s ``priorRunsFilters`` (``wandb.sweep(..., prior_runs=[...])`` sends
+  ``{"$or": [{"name": id}, ...]}``) is evaluated like ``api.runs`` filters; the runs it matches are
+  linked to the new sweep.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from ..model.sweeps import WIRE_STATES, Sweep, SweepAgent
-from .graphql import Context, _iso, _project, handler
+from .graphql import Context, _bucket, _iso, _project, handler
 from .limits import load_json
 
 
@@ -79,16 +86,44 @@ def _sweep_locked(ctx: Context, sweep: Sweep, with_runs: bool) -> dict[str, Any]
         "heartbeatAt": _iso(sweep.updated_at),
         "updatedAt": _iso(sweep.updated_at),
         "earlyStopJobRunning": False,
-        "bestLoss": None,
+        "bestLoss": _best(sweeps, sweep),
         "controller": None,
         "scheduler": None,
         "runCount": len(sweep.runs),
         "runCountExpected": sweep.max_runs(),
         "project": _project(ctx, sweep.entity, sweep.project),
+        "priorRuns": {"edges": [{"node": _prior(ctx, sweep, rid)} for rid in sweep.prior_runs]},
     }
     if with_runs:
         out["runs"] = {"edges": _sweep_runs(ctx, sweep)}
     return out
+
+
+def _best(sweeps: Any, sweep: Sweep) -> float | None:
+    """The best metric value of the sweep's finished runs (lowest for ``minimize``, highest for
+    ``maximize``), or ``None`` without a metric or such a run."""
+    values = [v for _, v in sweeps.observations(sweep)]
+    if not values:
+        return None
+    goal = (sweep.config.get("metric") or {}).get("goal", "minimize")
+    return max(values) if goal == "maximize" else min(values)
+
+
+def _prior(ctx: Context, sweep: Sweep, run_id: str) -> dict[str, Any]:
+    rec = ctx.backend.get(sweep.entity, sweep.project, run_id)
+    return {"id": rec.storage_id if rec else None, "name": run_id}
+
+
+def _prior_runs(ctx: Context, v: dict[str, Any]) -> list[str]:
+    """The run ids ``priorRunsFilters`` matches in the sweep's project (R25: deleted runs never)."""
+    raw = v.get("priorRunsFilters")
+    if not raw:
+        return []
+    filters = load_json(raw, ctx.limits.max_json_depth) if isinstance(raw, str) else raw
+    project = v.get("projectName")
+    if not isinstance(project, str):
+        raise ValueError("UpsertSweep with priorRunsFilters needs projectName")
+    return [rec.key.run_id for rec in ctx.backend.list_runs(v.get("entityName"), project, filters)]
 
 
 @handler("UpsertSweep")
@@ -110,13 +145,14 @@ def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
             project=v.get("projectName"),
             description=v.get("description"),
             display_name=v.get("displayName"),
+            prior_runs=_prior_runs(ctx, v),
         )
-        if v.get("state"):
-            sweeps.set_state(sweep, str(v["state"]))
+        if v.get("state") and str(v["state"]).upper() != "PENDING":
+            sweeps.set_state(sweep, str(v["state"]))  # a new sweep is PENDING already
     return {"upsertSweep": {"sweep": _sweep(ctx, sweep), "configValidationWarnings": []}}
 
 
-@handler("SweepWithRuns", "GetSweep", "GetSweepLegacy", "GetSweepState")
+@handler("SweepWithRuns", "GetSweep", "GetSweepLegacy", "GetSweepState", "Sweep")
 def sweep_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """The sweep with its runs; ``sweep: null`` when there is none (the agent says "not found")."""
     entity, project, name = _sweep_path(ctx, v, "sweep" if "sweep" in v else "name")
@@ -149,3 +185,83 @@ def heartbeat(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     sweeps = ctx.backend.sweeps
     commands = sweeps.heartbeat(str(v["id"]), run_state)
     return {"agentHeartbeat": {"agent": _agent(sweeps.agent(str(v["id"]))), "commands": json.dumps(commands)}}
+
+
+def _agent_node(ctx: Context, agent: SweepAgent) -> dict[str, Any]:
+    """An agent as ``AgentFragment``: ``state`` is ``RUNNING`` until it was told to exit, then
+    ``FINISHED``; ``totalRuns`` counts the runs it was handed."""
+    return {
+        "id": agent.id,
+        "name": agent_name(agent),
+        "host": agent.host,
+        "state": "FINISHED" if agent.exited else "RUNNING",
+        "totalRuns": len(ctx.backend.sweeps.agent_runs(agent)),
+        "createdAt": _iso(agent.created_at),
+        "heartbeatAt": _iso(agent.last_heartbeat) if agent.last_heartbeat is not None else None,
+    }
+
+
+def agent_name(agent: SweepAgent) -> str:
+    """The agent's short name (what ``Agent.runs()`` names it by): its id without the base64."""
+    return base64.b64decode(agent.id).decode().removeprefix("Agent:")
+
+
+def _find_agent(ctx: Context, sweep: Sweep, key: str) -> SweepAgent | None:
+    for agent in ctx.backend.sweeps.agents.values():
+        if agent.sweep == sweep.name and agent.project == sweep.project and key in (agent.id, agent_name(agent)):
+            return agent
+    return None
+
+
+def _sweep_or_none(ctx: Context, v: dict[str, Any]) -> tuple[dict[str, Any], Sweep | None]:
+    entity, project, name = _sweep_path(ctx, v, "sweep")
+    sweep = ctx.backend.sweeps.find(entity, project, name)
+    return _project(ctx, entity, project or (sweep.project if sweep else "uncategorized")), sweep
+
+
+@handler("GetSweepAgents")
+def sweep_agents(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``sweep.agents()``: every agent registered for the sweep, oldest first."""
+    model, sweep = _sweep_or_none(ctx, v)
+    if sweep is None:
+        return {"project": {**model, "sweep": None}}
+    with ctx.backend.lock:
+        agents = [a for a in ctx.backend.sweeps.agents.values() if a.sweep == sweep.name and a.project == sweep.project]
+        edges = [{"node": _agent_node(ctx, a)} for a in agents]
+    return {"project": {**model, "sweep": {"agents": {"edges": edges}}}}
+
+
+@handler("GetSweepAgent", "GetAgentRuns")
+def sweep_agent(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``sweep.agent(name)`` and ``Agent.runs()``: the agent (by name or id), with the runs it was
+    handed, in the order it got them, paged by ``first``/``after``; ``agent: null`` for an unknown one."""
+    key = v.get("agentID")
+    if not isinstance(key, str):
+        raise ValueError(f"variable agentID must be a string, got {key!r:.80}")
+    model, sweep = _sweep_or_none(ctx, v)
+    if sweep is None:
+        return {"project": {**model, "sweep": None}}
+    agent = _find_agent(ctx, sweep, key)
+    if agent is None:
+        return {"project": {**model, "sweep": {"agent": None}}}
+    node = _agent_node(ctx, agent)
+    first = v.get("first") if v.get("first") is not None else 50
+    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+        raise ValueError(f"variable first must be an integer >= 0, got {first!r:.80}")
+    after = v.get("after")
+    run_ids = ctx.backend.sweeps.agent_runs(agent)
+    start = run_ids.index(after) + 1 if isinstance(after, str) and after in run_ids else 0
+    edges = []
+    for rid in run_ids[start : start + first]:
+        rec = ctx.backend.get(sweep.entity, sweep.project, rid)
+        if rec is not None:
+            edges.append({"cursor": rid, "node": _bucket(ctx, rec)})
+    node["runs"] = {
+        "pageInfo": {
+            "__typename": "PageInfo",
+            "endCursor": edges[-1]["cursor"] if edges else None,
+            "hasNextPage": start + first < len(run_ids),
+        },
+        "edges": edges,
+    }
+    return {"project": {**model, "sweep": {"agent": node}}}

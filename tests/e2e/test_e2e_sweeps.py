@@ -280,12 +280,16 @@ def test_agent_quits_on_failing_runs(runresume, env, runs, message):
 
 
 def test_pause_resume_stop_through_the_cli(runresume):
-    """R86, R80: ``wandb sweep --pause/--resume/--stop`` change the state on the server; an agent on a
+    """R86, R80: ``wandb sweep --pause/--resume/--stop`` change the state on the server (a new sweep is
+    PENDING: the CLI refuses to pause it, ``--resume`` makes it RUNNING); an agent on a
     stopped sweep is told to exit at its first heartbeat and runs nothing; ``--cancel`` on a stopped
     sweep is refused by the CLI itself ("already finished": --stop is written as FINISHED)."""
     sweep = create_sweep(runresume, [0.1, 0.01])
     states = runresume.backend.sweeps.state
-    for flag, state in (("--pause", "paused"), ("--resume", "running"), ("--stop", "stopped")):
+    assert states(sweep) == "pending"  # W&B's server: PENDING until an agent asks
+    pending = runresume.run([WANDB, "sweep", "--pause", sweep.path])
+    assert pending.returncode != 0 and "Cannot pause pending sweep" in pending.stderr  # the CLI's own check
+    for flag, state in (("--resume", "running"), ("--pause", "paused"), ("--resume", "running"), ("--stop", "stopped")):
         result = runresume.run([WANDB, "sweep", flag, sweep.path])
         assert result.returncode == 0, result.report()
         assert states(sweep) == state, flag

@@ -16,16 +16,15 @@ import pytest
 from pytest_runresume.model import Backend, ManualClock, RunKey
 from pytest_runresume.model.errors import RuleViolation
 from pytest_runresume.model.sweeps import (
-    BAYES_NOT_SUPPORTED,
     SWEEP_CANCELLED,
     SWEEP_FINISHED,
     SWEEP_PAUSED,
+    SWEEP_PENDING,
     SWEEP_RUNNING,
     SWEEP_STOPPED,
     WIRE_STATES,
     Sweep,
     SweepConfigError,
-    SweepNotSupported,
     SweepStateError,
     parse_sweep_config,
 )
@@ -123,14 +122,86 @@ parameters:
     assert dists == {"a": "categorical", "b": "constant", "c": "int_uniform", "d": "uniform", "e": "nested"}
 
 
-def test_bayes_is_refused_with_a_clear_error() -> None:
-    """``method: bayes`` is a valid W&B config the fake cannot run: a SweepNotSupported (not a rule
-    refusal), whose text says so and names the supported methods."""
-    with pytest.raises(SweepNotSupported) as info:
-        parse_sweep_config("method: bayes\nmetric: {name: loss, goal: minimize}\nparameters: {lr: {values: [1]}}")
-    assert str(info.value) == BAYES_NOT_SUPPORTED
-    assert "grid" in str(info.value) and "random" in str(info.value)
-    assert not isinstance(info.value, RuleViolation)
+BAYES = """
+method: bayes
+metric: {name: acc, goal: maximize}
+parameters:
+  lr: {min: 0.0, max: 1.0}
+  layers: {values: [1, 2, 3]}
+  depth: {min: 1, max: 8}
+"""
+
+
+def test_bayes_is_accepted_and_needs_a_metric_as_the_server_validates_it() -> None:
+    """``method: bayes`` is a valid W&B config: the server creates the sweep; without a ``metric``
+    (or with a bad one) it is refused, a rule refusal naming what is missing."""
+    assert parse_sweep_config(BAYES)["method"] == "bayes"
+    for bad, named in (
+        ("method: bayes\nparameters: {lr: {values: [1]}}", "needs a metric"),
+        ("method: bayes\nmetric: {goal: minimize}\nparameters: {lr: {values: [1]}}", "name"),
+        ("method: random\nmetric: {name: x, goal: up}\nparameters: {lr: {values: [1]}}", "goal"),
+    ):
+        with pytest.raises(SweepConfigError, match=named) as info:
+            parse_sweep_config(bad)
+        assert isinstance(info.value, RuleViolation)
+
+
+def _bayes_runs(backend: Backend, sweep: Sweep, n: int) -> list[dict[str, Any]]:
+    """Run ``n`` proposals of a bayes sweep to the end, each logging acc = lr * layers."""
+    a = agent(backend, sweep)
+    out = []
+    for _ in range(n):
+        (cmd,) = beat(backend, a)
+        params = {k: v["value"] for k, v in cmd["args"].items()}
+        start(backend, sweep, cmd["run_id"])
+        key = RunKey(sweep.entity, sweep.project, cmd["run_id"])
+        backend.runs[key].summary["acc"] = params["lr"] * params["layers"]
+        end(backend, sweep, cmd["run_id"], 0)
+        out.append(params)
+    return out
+
+
+def test_bayes_proposals_are_seeded_valid_and_start_from_the_best_run() -> None:
+    """The stand-in (model/bayes.py): two random draws, then moves from the best finished run; the
+    same seed and the same metrics give the same proposals; every value lies in its distribution."""
+    b1, b2 = Backend(clock=ManualClock()), Backend(clock=ManualClock())
+    runs1 = _bayes_runs(b1, make(b1, BAYES, seed=7), 6)
+    runs2 = _bayes_runs(b2, make(b2, BAYES, seed=7), 6)
+    assert runs1 == runs2
+    for params in runs1:
+        assert 0.0 <= params["lr"] <= 1.0 and params["layers"] in (1, 2, 3)
+        assert isinstance(params["depth"], int) and 1 <= params["depth"] <= 8
+    sweep = next(iter(b1.sweeps.sweeps.values()))
+    assert [v for _, v in b1.sweeps.observations(sweep)] == [p["lr"] * p["layers"] for p in runs1]
+
+
+def test_a_new_sweep_is_pending_until_an_agent_registers() -> None:
+    """W&B's server answers a new sweep ``PENDING``; it is running once an agent asks for runs. A
+    pending sweep can be resumed, paused, stopped or cancelled."""
+    backend = Backend(clock=ManualClock())
+    sweep = make(backend)
+    assert backend.sweeps.state(sweep) == SWEEP_PENDING and WIRE_STATES[SWEEP_PENDING] == "PENDING"
+    agent(backend, sweep)
+    assert backend.sweeps.state(sweep) == SWEEP_RUNNING
+    other = make(backend)
+    assert backend.sweeps.set_state(other, "CANCELED") == SWEEP_CANCELLED
+    third = make(backend)
+    assert backend.sweeps.set_state(third, "PAUSED") == SWEEP_PAUSED
+    assert backend.sweeps.set_state(third, "RUNNING") == SWEEP_RUNNING
+
+
+def test_prior_runs_are_linked_and_must_exist() -> None:
+    """``wandb.sweep(..., prior_runs=[...])``: the runs belong to the sweep; a missing one is refused
+    and nothing is created."""
+    backend = Backend(clock=ManualClock())
+    backend.upsert({"name": "old", "project": "sp", "host": "h"})
+    with pytest.raises(SweepConfigError, match="does not exist"):
+        make(backend, prior_runs=["old", "nope"])
+    assert backend.sweeps.sweeps == {} and backend.run("sp/old").sweep is None
+    sweep = make(backend, prior_runs=["old"])
+    assert sweep.prior_runs == ["old"] and backend.run("sp/old").sweep == sweep.name
+    with pytest.raises(SweepConfigError, match="already belongs"):
+        make(backend, prior_runs=["old"])
 
 
 @pytest.mark.parametrize(

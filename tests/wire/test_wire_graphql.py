@@ -119,9 +119,9 @@ def test_unknown_operation_is_an_error_naming_it_and_a_problem(served):
 
 def test_unknown_operation_from_the_document_is_named(served):
     """NOTES section 0: also when the name came from the document (public API, ``operationName: ""``)."""
-    r = gql(served, "#graphql\nquery RunFiles { project { run { files { edges { node { name } } } } } }", {}, "")
+    r = gql(served, "#graphql\nquery RunOutputArtifacts { project { run { outputArtifacts { edges { node { name } } } } } }", {}, "")
     text = error_of(r)
-    assert text == messages.UNKNOWN_OPERATION.format(name="RunFiles")
+    assert text == messages.UNKNOWN_OPERATION.format(name="RunOutputArtifacts")
     assert served.backend.problems == [text]
 
 
@@ -146,15 +146,23 @@ def test_operationName_not_in_the_document_is_an_error(served):
 @pytest.mark.parametrize(
     "doc",
     [
-        pytest.param("{ viewer { id } }", id="anonymous"),
+        pytest.param('{ project(name: "p") { id } }', id="anonymous"),
         pytest.param("query A { viewer { id } }\nquery B { viewer { id } }", id="two-operations"),
     ],
 )
 def test_document_without_exactly_one_named_operation_and_no_operationName(served, doc):
-    """NOTES section 0: without ``operationName`` the document must name exactly one operation."""
+    """NOTES section 0: without ``operationName`` the document must name exactly one operation (the
+    one anonymous document an SDK sends, ``query { viewer { id } }``, is the next test's)."""
     text = error_of(gql(served, doc, None, ""))
     assert text.startswith(messages.MALFORMED_GRAPHQL.format(detail=""))
     assert served.backend.problems == [text]
+
+
+@pytest.mark.parametrize("doc", ["query { viewer { id } }", "{ viewer { id } }"])
+def test_the_anonymous_viewer_query_of_older_sdks_is_answered_as_viewer(served, doc):
+    """wandb <= 0.28.0 checks the API key with an anonymous ``query { viewer { id } }``."""
+    body = gql(served, doc, None, "").json()
+    assert body["data"]["viewer"]["id"] and served.backend.problems == []
 
 
 @pytest.mark.parametrize(
@@ -281,3 +289,24 @@ def test_optional_queries_answer_empty_data(served, op):
     body = gql(served, f"query {op} {{ whatever }}", {"entityName": "testent"}, op).json()
     assert body == {"data": {}}
     assert served.backend.problems == []
+
+
+def test_type_probes_of_older_sdks_are_answered_from_the_schema(served):
+    """wandb 0.19-0.25 probe fields with ``__type`` (``ProbeRunInput``): the answer comes from
+    ``schema.graphql``; a type the fake does not model is null (the SDK then keeps off that path)."""
+    doc = 'query ProbeRunInput { RunType: __type(name:"Run") { fields { name } } }'
+    fields = [f["name"] for f in gql(served, doc, None, "").json()["data"]["RunType"]["fields"]]
+    assert "projectId" in fields and "history" in fields
+    doc = 'query ProbeDeleteFiles { T: __type(name:"DeleteFilesInput") { inputFields { name } } }'
+    assert gql(served, doc, None, "").json()["data"] == {"T": None}
+    assert served.backend.problems == []
+
+
+def test_run_stopped_status_of_older_sdks_names_the_run_by_run_id(served):
+    """wandb <= 0.22 polls ``RunStoppedStatus`` with ``entityName``/``projectName``/``runId``."""
+    served.backend.upsert({"name": "old", "project": "proj", "host": "h"})
+    doc = """query RunStoppedStatus($projectName: String, $entityName: String, $runId: String!) {
+      project(name: $projectName, entityName: $entityName) { run(name: $runId) { stopped } } }"""
+    variables = {"entityName": "testent", "projectName": "proj", "runId": "old"}
+    body = gql(served, doc, variables, "RunStoppedStatus").json()
+    assert body["data"]["project"]["run"]["stopped"] is False and served.backend.problems == []

@@ -18,7 +18,6 @@ import pytest
 import requests
 from test_wire_replay import load, missing_selected_fields  # the capture reader and field checker
 
-from pytest_runresume.model.sweeps import BAYES_NOT_SUPPORTED
 from pytest_runresume.wire import ServedBackend
 
 TIMEOUT = 10
@@ -135,14 +134,17 @@ def test_every_upsert_sweep_variant_the_cli_tries_is_answered(served, flags):
     assert body["data"]["upsertSweep"]["sweep"]["name"] == "swp00001"
 
 
-def test_bayes_is_answered_with_an_error_that_fails_the_test(served):
-    """``method: bayes``: a GraphQL error with the "not supported" text, recorded as a problem (the
-    real server would accept it, so a test that relies on it must not pass silently)."""
+def test_bayes_is_created_and_without_a_metric_refused(served):
+    """``method: bayes``: the real server creates the sweep (PENDING until an agent asks); without a
+    ``metric`` it is a GraphQL error naming it, a rule refusal and not a problem."""
     config = "method: bayes\nmetric: {name: loss, goal: minimize}\nparameters:\n  lr: {min: 0.1, max: 1.0}\n"
     body = call(served, CREATE["query"], {**CREATE["variables"], "config": config}, "UpsertSweep")
-    assert BAYES_NOT_SUPPORTED in body["errors"][0]["message"]
-    assert any(BAYES_NOT_SUPPORTED in p for p in served.backend.problems)
-    served.backend.problems.clear()
+    assert body["data"]["upsertSweep"]["sweep"]["name"] == "swp00001"
+    assert served.backend.sweeps.get("testent/sweepproj/swp00001").method == "bayes"
+    config = "method: bayes\nparameters:\n  lr: {min: 0.1, max: 1.0}\n"
+    body = call(served, CREATE["query"], {**CREATE["variables"], "config": config}, "UpsertSweep")
+    assert "needs a metric" in body["errors"][0]["message"]
+    assert served.backend.problems == [] and len(served.backend.sweeps.sweeps) == 1
 
 
 def test_bad_config_is_refused_without_failing_the_test(served):
@@ -205,7 +207,7 @@ def test_sweep_with_runs_answers_config_and_state_and_null_for_a_missing_sweep(s
     "not found"."""
     name = create_sweep(served)
     sweep = ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]
-    assert sweep["state"] == "RUNNING" and sweep["method"] == "grid" and sweep["runs"]["edges"] == []
+    assert sweep["state"] == "PENDING" and sweep["method"] == "grid" and sweep["runs"]["edges"] == []
     assert sweep["config"] == CREATE["variables"]["config"]
     assert ok(served, SWEEP_WITH_RUNS, sweep="nosuchsweep")["project"]["sweep"] is None
 
