@@ -24,7 +24,7 @@ import base64
 import json
 from typing import Any
 
-from ..model.sweeps import WIRE_STATES, Sweep, SweepAgent
+from ..model.sweep_records import WIRE_STATES, Sweep, SweepAgent
 from .graphql import Context, _bucket, _iso, _project, handler
 from .limits import load_json
 

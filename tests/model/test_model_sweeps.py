@@ -15,7 +15,8 @@ import pytest
 
 from pytest_runresume.model import Backend, ManualClock, RunKey
 from pytest_runresume.model.errors import RuleViolation
-from pytest_runresume.model.sweeps import (
+from pytest_runresume.model.search import SweepConfigError, parse_sweep_config
+from pytest_runresume.model.sweep_records import (
     SWEEP_CANCELLED,
     SWEEP_FINISHED,
     SWEEP_PAUSED,
@@ -24,9 +25,7 @@ from pytest_runresume.model.sweeps import (
     SWEEP_STOPPED,
     WIRE_STATES,
     Sweep,
-    SweepConfigError,
     SweepStateError,
-    parse_sweep_config,
 )
 
 GRID = """
