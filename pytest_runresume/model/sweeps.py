@@ -54,7 +54,9 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from . import bayes
+from . import bayes, messages
+from .errors import LimitExceeded
+from .limits import Limits
 from .runs import PENDING, PREEMPTED, PREEMPTING, RUNNING, RunRecord
 from .search import (
     SweepConfigError,
@@ -108,6 +110,7 @@ class SweepRunStore(Protocol):
 
     entity: str
     crash_timeout: float
+    limits: Limits
 
     @property
     def lock(self) -> AbstractContextManager[Any]:
@@ -242,6 +245,8 @@ class Sweeps:
         Raises:
             SweepConfigError: see :func:`parse_sweep_config`; a prior run that does not exist in the
                 project, or is a run of another sweep (nothing is created).
+            LimitExceeded: the backend already holds ``limits.max_sweeps`` sweeps (nothing is
+                created, no prior run is linked).
         """
         parsed = parse_sweep_config(config)
         priors = list(prior_runs or [])
@@ -265,6 +270,11 @@ class Sweeps:
                 if rec.sweep is not None:
                     raise _bad(f"prior run {rec.key.path} already belongs to sweep {rec.sweep}")
                 records.append(rec)
+            if len(self.sweeps) >= self.store.limits.max_sweeps:
+                cap = self.store.limits.max_sweeps
+                raise LimitExceeded(
+                    messages.TOO_MANY_SWEEPS.format(path=f"{entity}/{project}", limit=cap), "max_sweeps"
+                )
             name = f"swp{next(self._numbers):05d}"
             sweep = Sweep(
                 name=name,
@@ -372,11 +382,16 @@ class Sweeps:
 
         Raises:
             KeyError: if there is no such sweep.
+            LimitExceeded: the backend already holds ``limits.max_agents`` agents (nothing is
+                registered, the sweep's state is kept).
         """
         with self.store.lock:
             sweep = self.find(entity, project, sweep_name)
             if sweep is None:
                 raise KeyError(NO_SUCH_SWEEP.format(path=f"{entity}/{project}/{sweep_name}"))
+            if len(self.agents) >= self.store.limits.max_agents:
+                cap = self.store.limits.max_agents
+                raise LimitExceeded(messages.TOO_MANY_AGENTS.format(path=sweep.path, limit=cap), "max_agents")
             now = self.store.now()
             agent_id = _b64(f"Agent:a{next(self._agent_numbers):07d}")
             agent = SweepAgent(agent_id, sweep.name, sweep.entity, sweep.project, host, now)
@@ -401,6 +416,7 @@ class Sweeps:
 
         Raises:
             KeyError: for an unknown agent.
+            LimitExceeded: a new run of the sweep past ``limits.max_runs``; the sweep gets no run.
         """
         with self.store.lock:
             agent = self.agent(agent_id)
@@ -469,10 +485,11 @@ class Sweeps:
         else:
             values = sweep.combination(index)
         run_id = f"{sweep.name}-r{index + 1:03d}"
-        srun = SweepRun(run_id, index, {k: {"value": v} for k, v in values.items()})
-        sweep.runs[run_id] = srun
+        # The run first: past max_runs it raises, and the sweep must not hold a run without a record.
         rec = self.store.create_run(run_id, project=sweep.project, entity=sweep.entity, config=values)
         rec.sweep = sweep.name
+        srun = SweepRun(run_id, index, {k: {"value": v} for k, v in values.items()})
+        sweep.runs[run_id] = srun
         return srun
 
     def observations(self, sweep: Sweep) -> list[tuple[dict[str, Any], float]]:
