@@ -11,21 +11,21 @@ Neither the store nor the controller imports the other.
 
 from __future__ import annotations
 
-from .store import (
+from .core import iso_time
+from .ingest import FileChunk
+from .lifecycle import UNDELETE_WINDOW
+from .names import (
     DOCS_MAX_RUN_ID_LENGTH,
     DOCS_RESERVED_RUN_ID_CHARS,
     MAX_PROJECT_NAME,
     RESERVED_PROJECT_CHARS,
     RESERVED_RUN_ID_CHARS,
-    UNDELETE_WINDOW,
-    FileChunk,
-    RunStore,
-    iso_time,
     validate_run_id,
 )
+from .store import RunStore
 from .sweeps import Sweeps
 
-__all__ = [
+__all__ = [  # with the names this module held before the store was split out of it
     "DOCS_MAX_RUN_ID_LENGTH",
     "DOCS_RESERVED_RUN_ID_CHARS",
     "MAX_PROJECT_NAME",

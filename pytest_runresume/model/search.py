@@ -35,7 +35,8 @@ class SweepConfigError(RuleViolation):
     documented refusal: answered with an error, not recorded as a problem of the test."""
 
 
-def _bad(detail: str) -> SweepConfigError:
+def bad_config(detail: str) -> SweepConfigError:
+    """A :class:`SweepConfigError` saying what is wrong with the config."""
     return SweepConfigError(BAD_SWEEP_CONFIG.format(detail=detail))
 
 
@@ -52,7 +53,7 @@ def _quantize(x: float, q: float) -> float | int:
 def _check_categorical(name: str, dist: str, out: Spec) -> None:
     values = out.get("values")
     if not isinstance(values, list) or not values:
-        raise _bad(f"parameter {name!r}: 'values' must be a non-empty list")
+        raise bad_config(f"parameter {name!r}: 'values' must be a non-empty list")
     probs = out.get("probabilities")
     if probs is not None and (
         not isinstance(probs, list)
@@ -60,39 +61,39 @@ def _check_categorical(name: str, dist: str, out: Spec) -> None:
         or not all(_is_number(p) and p >= 0 for p in probs)
         or not math.isclose(sum(probs), 1.0, rel_tol=1e-6)
     ):
-        raise _bad(f"parameter {name!r}: 'probabilities' must be one number >= 0 per value, summing to 1")
+        raise bad_config(f"parameter {name!r}: 'probabilities' must be one number >= 0 per value, summing to 1")
 
 
 def _check_constant(name: str, dist: str, out: Spec) -> None:
     if "value" not in out:
-        raise _bad(f"parameter {name!r}: a constant needs 'value'")
+        raise bad_config(f"parameter {name!r}: a constant needs 'value'")
 
 
 def _check_normal(name: str, dist: str, out: Spec) -> None:
     out.setdefault("mu", 0.0)
     out.setdefault("sigma", 1.0)
     if not _is_number(out["mu"]) or not _is_number(out["sigma"]) or out["sigma"] < 0:
-        raise _bad(f"parameter {name!r}: mu and sigma must be numbers, sigma >= 0")
+        raise bad_config(f"parameter {name!r}: mu and sigma must be numbers, sigma >= 0")
 
 
 def _check_beta(name: str, dist: str, out: Spec) -> None:
     out.setdefault("a", 1.0)
     out.setdefault("b", 1.0)
     if not _is_number(out["a"]) or not _is_number(out["b"]) or out["a"] <= 0 or out["b"] <= 0:
-        raise _bad(f"parameter {name!r}: a and b must be numbers > 0")
+        raise bad_config(f"parameter {name!r}: a and b must be numbers > 0")
 
 
 def _check_range(name: str, dist: str, out: Spec) -> None:
     lo, hi = out.get("min"), out.get("max")
     if not _is_number(lo) or not _is_number(hi):
-        raise _bad(f"parameter {name!r}: distribution {dist} needs numeric 'min' and 'max'")
+        raise bad_config(f"parameter {name!r}: distribution {dist} needs numeric 'min' and 'max'")
     assert isinstance(lo, (int, float)) and isinstance(hi, (int, float))
     if lo > hi:
-        raise _bad(f"parameter {name!r}: min {lo} > max {hi}")
+        raise bad_config(f"parameter {name!r}: min {lo} > max {hi}")
     if dist == "int_uniform" and not (isinstance(lo, int) and isinstance(hi, int)):
-        raise _bad(f"parameter {name!r}: int_uniform needs integer min and max")
+        raise bad_config(f"parameter {name!r}: int_uniform needs integer min and max")
     if dist.endswith("_values") and lo <= 0:
-        raise _bad(f"parameter {name!r}: {dist} needs min > 0")
+        raise bad_config(f"parameter {name!r}: {dist} needs min > 0")
 
 
 # ---- the draws (before quantizing) -------------------------------------------------------------
@@ -212,8 +213,8 @@ def _implied_distribution(name: str, out: Mapping[str, Any]) -> str:
             return "int_uniform"
         if _is_number(lo) and _is_number(hi):
             return "uniform"
-        raise _bad(f"parameter {name!r}: min and max must be numbers")
-    raise _bad(f"parameter {name!r} needs 'values', 'value', 'min'/'max' or 'distribution'")
+        raise bad_config(f"parameter {name!r}: min and max must be numbers")
+    raise bad_config(f"parameter {name!r} needs 'values', 'value', 'min'/'max' or 'distribution'")
 
 
 def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
@@ -227,12 +228,12 @@ def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
         SweepConfigError: naming the parameter and what is wrong.
     """
     if not isinstance(spec, Mapping):
-        raise _bad(f"parameter {name!r} must be a mapping, got {spec!r}")
+        raise bad_config(f"parameter {name!r} must be a mapping, got {spec!r}")
     out = dict(spec)
     if "parameters" in out:
         nested = out["parameters"]
         if not isinstance(nested, Mapping) or not nested:
-            raise _bad(f"parameter {name!r}: 'parameters' must be a non-empty mapping")
+            raise bad_config(f"parameter {name!r}: 'parameters' must be a non-empty mapping")
         out["parameters"] = {str(k): normalize_parameter(f"{name}.{k}", v) for k, v in nested.items()}
         out["distribution"] = NESTED
         return out
@@ -240,13 +241,13 @@ def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
     if dist is None:
         dist = _implied_distribution(name, out)
     if dist not in TABLE:
-        raise _bad(f"parameter {name!r}: unknown distribution {dist!r}; expected one of {DISTRIBUTIONS}")
+        raise bad_config(f"parameter {name!r}: unknown distribution {dist!r}; expected one of {DISTRIBUTIONS}")
     out["distribution"] = dist
     TABLE[dist].normalize(name, dist, out)
     if dist.startswith("q_"):
         q = out.setdefault("q", 1)
         if not _is_number(q) or q <= 0:
-            raise _bad(f"parameter {name!r}: q must be a number > 0")
+            raise bad_config(f"parameter {name!r}: q must be a number > 0")
     return out
 
 
@@ -270,7 +271,7 @@ def grid_values(name: str, spec: Mapping[str, Any]) -> list[Any]:
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*columns)]
     grid = TABLE[dist].grid
     if grid is None:
-        raise _bad(
+        raise bad_config(
             f"parameter {name!r}: method grid needs discrete values ('values', 'value', int_uniform or "
             f"q_uniform), not distribution {dist}"
         )
@@ -326,32 +327,32 @@ def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any
         try:
             config = yaml.safe_load(text_or_config)
         except yaml.YAMLError as exc:
-            raise _bad(f"not valid YAML: {exc}") from exc
+            raise bad_config(f"not valid YAML: {exc}") from exc
         except RecursionError:
-            raise _bad("not valid YAML: nested too deep") from None
+            raise bad_config("not valid YAML: nested too deep") from None
     else:
         config = copy.deepcopy(dict(text_or_config))
     if not isinstance(config, dict):
-        raise _bad("the config must be a mapping")
+        raise bad_config("the config must be a mapping")
     method = config.get("method")
     if method not in METHODS:
-        raise _bad(f"method must be one of {METHODS}, got {method!r}")
+        raise bad_config(f"method must be one of {METHODS}, got {method!r}")
     metric_problem = bayes.check_metric(config.get("metric"), required=method == "bayes")
     if metric_problem is not None:
-        raise _bad(metric_problem)
+        raise bad_config(metric_problem)
     params = config.get("parameters")
     if not isinstance(params, dict) or not params:
-        raise _bad("'parameters' must be a non-empty mapping")
+        raise bad_config("'parameters' must be a non-empty mapping")
     config["parameters"] = {str(k): normalize_parameter(str(k), v) for k, v in params.items()}
     run_cap = config.get("run_cap")
     if run_cap is not None and (not isinstance(run_cap, int) or isinstance(run_cap, bool) or run_cap < 1):
-        raise _bad(f"run_cap must be a positive integer, got {run_cap!r}")
+        raise bad_config(f"run_cap must be a positive integer, got {run_cap!r}")
     command = config.get("command")
     if command is not None and not isinstance(command, list):
-        raise _bad("'command' must be a list")
+        raise bad_config("'command' must be a list")
     program = config.get("program")
     if program is not None and not isinstance(program, str):
-        raise _bad("'program' must be a string")
+        raise bad_config("'program' must be a string")
     if method == "grid":
         for name, spec in config["parameters"].items():
             grid_values(name, spec)

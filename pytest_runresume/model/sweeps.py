@@ -46,29 +46,21 @@ What the controller does, with the rules it implements:
 
 from __future__ import annotations
 
-import base64
-import copy
-import itertools
-import json
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any
 
-from . import bayes, messages
+from . import messages
 from .errors import LimitExceeded
-from .limits import Limits
-from .runs import PENDING, PREEMPTED, PREEMPTING, RUNNING, RunRecord
 from .search import (
     SweepConfigError,
-    _bad,
+    bad_config,
     parse_sweep_config,
-    sample_parameter,
 )
+from .sweep_agents import AgentOps
+from .sweep_base import SweepRunStore, opaque_id
 from .sweep_records import (
     BAD_SWEEP_TRANSITION,
     FROM_WIRE_STATES,
-    NO_SUCH_AGENT,
-    NO_SUCH_SWEEP,
     SWEEP_CANCELLED,
     SWEEP_FINISHED,
     SWEEP_PAUSED,
@@ -76,10 +68,8 @@ from .sweep_records import (
     SWEEP_RUNNING,
     SWEEP_STOPPED,
     WIRE_STATES,
-    Handout,
     Sweep,
     SweepAgent,
-    SweepRun,
     SweepStateError,
 )
 
@@ -101,46 +91,7 @@ __all__ = [  # the controller, and the names tests, the wire and the pages impor
 ]
 
 
-class SweepRunStore(Protocol):
-    """What the sweep controller needs of the run store, and nothing more.
-
-    The controller works under the store's lock, so that a sweep's state and its runs' states are
-    read and changed together; it never touches the store's dicts.
-    """
-
-    entity: str
-    crash_timeout: float
-    limits: Limits
-
-    @property
-    def lock(self) -> AbstractContextManager[Any]:
-        """The store's (re-entrant) lock."""
-
-    def now(self) -> float:
-        """The store's clock, seconds."""
-
-    def get(self, entity: str | None, project: str | None, run_id: str) -> RunRecord | None:
-        """The run at that path, or ``None``."""
-
-    def state(self, run: RunRecord) -> str:
-        """The run's state now."""
-
-    def create_run(self, run_id: str, *, project: str, entity: str, config: dict[str, Any]) -> RunRecord:
-        """Create a pending run with that config (R53)."""
-
-    def kill_on_silence(self, run: RunRecord) -> bool:
-        """Mark the run's current process as killed by a cancelled sweep (R59)."""
-
-    def notify_changed(self) -> None:
-        """Tell waiters that the model changed (called under the lock)."""
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-# ---- the controller -----------------------------------------------------------------------------
-class Sweeps:
+class Sweeps(AgentOps):
     """Every sweep and agent of one server: the sweep controller.
 
     Args:
@@ -151,77 +102,6 @@ class Sweeps:
     registers :meth:`run_ended` and :meth:`reset` as the store's listeners.
     """
 
-    def __init__(self, store: SweepRunStore) -> None:
-        self.store = store
-        self.sweeps: dict[tuple[str, str, str], Sweep] = {}
-        self.agents: dict[str, SweepAgent] = {}
-        self._numbers = itertools.count(1)
-        self._agent_numbers = itertools.count(1)
-
-    def reset(self) -> None:
-        """Forget every sweep and agent."""
-        with self.store.lock:
-            self.sweeps.clear()
-            self.agents.clear()
-            self._numbers = itertools.count(1)
-            self._agent_numbers = itertools.count(1)
-
-    def _changed(self) -> None:
-        self.store.notify_changed()
-
-    # ---- lookup -----------------------------------------------------------------------------------
-    def find(self, entity: str | None, project: str | None, name: str) -> Sweep | None:
-        """The sweep ``name`` in ``entity/project``; with no project, the only sweep of that name."""
-        with self.store.lock:
-            entity = entity or self.store.entity
-            if project:
-                return self.sweeps.get((entity, project, name))
-            found = [s for (e, _, n), s in self.sweeps.items() if n == name and e == entity]
-            return found[0] if len(found) == 1 else None
-
-    def get(self, path: str) -> Sweep:
-        """The sweep at ``entity/project/name``, ``project/name`` or ``name``.
-
-        Raises:
-            KeyError: naming the path.
-        """
-        parts = path.strip("/").split("/")
-        entity = parts[-3] if len(parts) >= 3 else None
-        project = parts[-2] if len(parts) >= 2 else None
-        sweep = self.find(entity, project, parts[-1])
-        if sweep is None:
-            raise KeyError(NO_SUCH_SWEEP.format(path=path))
-        return sweep
-
-    def by_storage_id(self, storage_id: str) -> Sweep:
-        """The sweep whose opaque ``id`` this is.
-
-        Raises:
-            KeyError: naming the id.
-        """
-        with self.store.lock:
-            for sweep in self.sweeps.values():
-                if sweep.storage_id == storage_id:
-                    return sweep
-            raise KeyError(NO_SUCH_SWEEP.format(path=storage_id))
-
-    def agent(self, agent_id: str) -> SweepAgent:
-        """The agent with that id.
-
-        Raises:
-            KeyError: naming the id.
-        """
-        with self.store.lock:
-            found = self.agents.get(agent_id)
-            if found is None:
-                raise KeyError(NO_SUCH_AGENT.format(agent_id=agent_id))
-            return found
-
-    def run_record(self, sweep: Sweep, run_id: str) -> RunRecord | None:
-        """The store's record of a sweep run."""
-        return self.store.get(sweep.entity, sweep.project, run_id)
-
-    # ---- creating and changing sweeps ---------------------------------------------------------------
     def create(
         self,
         config: str | Mapping[str, Any],
@@ -251,7 +131,7 @@ class Sweeps:
         parsed = parse_sweep_config(config)
         priors = list(prior_runs or [])
         if not all(isinstance(r, str) and r for r in priors):
-            raise _bad(f"priorRuns must be a list of run ids, got {prior_runs!r}")
+            raise bad_config(f"priorRuns must be a list of run ids, got {prior_runs!r}")
         if isinstance(config, str):
             text = config
         else:
@@ -266,9 +146,9 @@ class Sweeps:
             for rid in priors:
                 rec = self.store.get(str(entity), str(project), rid)
                 if rec is None:
-                    raise _bad(f"prior run {entity}/{project}/{rid} does not exist")
+                    raise bad_config(f"prior run {entity}/{project}/{rid} does not exist")
                 if rec.sweep is not None:
-                    raise _bad(f"prior run {rec.key.path} already belongs to sweep {rec.sweep}")
+                    raise bad_config(f"prior run {rec.key.path} already belongs to sweep {rec.sweep}")
                 records.append(rec)
             if len(self.sweeps) >= self.store.limits.max_sweeps:
                 cap = self.store.limits.max_sweeps
@@ -280,7 +160,7 @@ class Sweeps:
                 name=name,
                 entity=str(entity),
                 project=str(project),
-                storage_id=_b64(f"Sweep:{name}"),
+                storage_id=opaque_id(f"Sweep:{name}"),
                 config=parsed,
                 config_yaml=text,
                 seed=str(seed) if seed is not None else name,
@@ -318,18 +198,6 @@ class Sweeps:
             sweep.event(sweep.updated_at, "update", "config replaced")
             self._changed()
             return sweep
-
-    def state(self, sweep: Sweep) -> str:
-        """The sweep's state now (R86, R87): ``pending`` until an agent registers, the user's state,
-        or ``finished`` once the search is exhausted, the queue is empty and no run of the sweep is
-        active."""
-        with self.store.lock:
-            self._requeue_preempted(sweep)
-            if sweep.user_state != SWEEP_RUNNING:
-                return sweep.user_state
-            if sweep.search_exhausted() and not sweep.queue and not self._active_runs(sweep):
-                return SWEEP_FINISHED
-            return SWEEP_RUNNING
 
     def set_state(self, sweep: Sweep, state: str) -> str:
         """Change the state the way ``wandb sweep --pause/--resume/--stop/--cancel`` does (R86).
@@ -375,224 +243,3 @@ class Sweeps:
                         self.store.kill_on_silence(rec)
             self._changed()
             return self.state(sweep)
-
-    # ---- agents -------------------------------------------------------------------------------------
-    def create_agent(self, entity: str | None, project: str | None, sweep_name: str, host: str) -> SweepAgent:
-        """Register an agent (``CreateAgent``).
-
-        Raises:
-            KeyError: if there is no such sweep.
-            LimitExceeded: the backend already holds ``limits.max_agents`` agents (nothing is
-                registered, the sweep's state is kept).
-        """
-        with self.store.lock:
-            sweep = self.find(entity, project, sweep_name)
-            if sweep is None:
-                raise KeyError(NO_SUCH_SWEEP.format(path=f"{entity}/{project}/{sweep_name}"))
-            if len(self.agents) >= self.store.limits.max_agents:
-                cap = self.store.limits.max_agents
-                raise LimitExceeded(messages.TOO_MANY_AGENTS.format(path=sweep.path, limit=cap), "max_agents")
-            now = self.store.now()
-            agent_id = _b64(f"Agent:a{next(self._agent_numbers):07d}")
-            agent = SweepAgent(agent_id, sweep.name, sweep.entity, sweep.project, host, now)
-            self.agents[agent_id] = agent
-            sweep.event(now, "agent", f"agent {agent_id} registered from {host}")
-            if sweep.user_state == SWEEP_PENDING:
-                sweep.user_state = SWEEP_RUNNING
-                sweep.event(now, "state", "pending -> running: an agent asked for runs")
-            self._changed()
-            return agent
-
-    def heartbeat(self, agent_id: str, run_state: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """An agent's heartbeat: note which of its runs are alive, answer its commands.
-
-        Args:
-            agent_id: from :meth:`create_agent`.
-            run_state: run id -> ``True`` for each run process still alive (a run that ended is
-                left out, NOTES 1.8).
-
-        Returns:
-            The commands (``run``, ``resume``, ``stop``, ``exit``), at most one new run.
-
-        Raises:
-            KeyError: for an unknown agent.
-            LimitExceeded: a new run of the sweep past ``limits.max_runs``; the sweep gets no run.
-        """
-        with self.store.lock:
-            agent = self.agent(agent_id)
-            sweep = self.find(agent.entity, agent.project, agent.sweep)
-            if sweep is None:  # pragma: no cover - sweeps are never deleted
-                raise KeyError(NO_SUCH_SWEEP.format(path=agent.sweep))
-            now = self.store.now()
-            agent.last_heartbeat = now
-            agent.heartbeats += 1
-            alive = {str(rid) for rid, up in run_state.items() if up}
-            for srun in sweep.runs.values():
-                if srun.agent_id == agent_id:
-                    if srun.alive and srun.run_id not in alive:
-                        self._run_event(sweep, srun.run_id, "sweep", f"agent {agent_id} reports its process ended")
-                    srun.alive = srun.run_id in alive
-            agent.running = alive
-            commands = self._commands(sweep, agent, alive)
-            agent.commands.extend(commands)
-            if any(c["type"] == "exit" for c in commands):
-                agent.exited = True
-            self._changed()
-            return commands
-
-    def _commands(self, sweep: Sweep, agent: SweepAgent, alive: set[str]) -> list[dict[str, Any]]:
-        state = self.state(sweep)
-        if state == SWEEP_CANCELLED:
-            return [{"type": "exit"}]  # the agent SIGKILLs its runs: no handler runs (R86)
-        commands: list[dict[str, Any]] = []
-        for rid in sorted(alive):
-            rec = self.run_record(sweep, rid)
-            if rec is not None and rec.attempt is not None and rec.attempt.stop_requested and not rec.attempt.complete:
-                commands.append({"type": "stop", "run_id": rid})  # R58, R88
-        if alive:
-            return commands  # one run at a time per agent
-        if state in (SWEEP_STOPPED, SWEEP_FINISHED):
-            return [{"type": "exit"}]  # R80, R86
-        if state == SWEEP_PAUSED:
-            return []  # R86
-        srun = self._pop_queue(sweep)
-        kind = "resume"
-        if srun is None:
-            if sweep.search_exhausted():
-                return []  # a run of the sweep is still active and may come back (R81)
-            srun = self._new_run(sweep)
-            kind = "run"
-        return [self._hand_out(sweep, agent, srun, kind)]
-
-    def _pop_queue(self, sweep: Sweep) -> SweepRun | None:
-        """The first queued run that is still preempted (R82); stale entries (the run was restarted
-        outside the sweep meanwhile) are dropped."""
-        while sweep.queue:
-            rid = sweep.queue.popleft()
-            rec = self.run_record(sweep, rid)
-            if rec is not None and self.store.state(rec) == PREEMPTED:
-                return sweep.runs[rid]
-            self._run_event(sweep, rid, "sweep", "dropped from the run queue: no longer preempted")
-        return None
-
-    def _new_run(self, sweep: Sweep) -> SweepRun:
-        index = len(sweep.runs)
-        if sweep.method == "bayes":
-            values = bayes.propose(
-                sweep.config["parameters"], sweep.seed, index, sweep.config["metric"],
-                self.observations(sweep), sample_parameter,
-            )  # fmt: skip
-        else:
-            values = sweep.combination(index)
-        run_id = f"{sweep.name}-r{index + 1:03d}"
-        # The run first: past max_runs it raises, and the sweep must not hold a run without a record.
-        rec = self.store.create_run(run_id, project=sweep.project, entity=sweep.entity, config=values)
-        rec.sweep = sweep.name
-        srun = SweepRun(run_id, index, {k: {"value": v} for k, v in values.items()})
-        sweep.runs[run_id] = srun
-        return srun
-
-    def observations(self, sweep: Sweep) -> list[tuple[dict[str, Any], float]]:
-        """What a bayes search learns from: ``(config values, metric)`` of the sweep's prior runs and
-        finished runs whose summary holds the metric, prior runs first, then in creation order."""
-        metric = (sweep.config.get("metric") or {}).get("name")
-        out: list[tuple[dict[str, Any], float]] = []
-        for rid in [*sweep.prior_runs, *sweep.runs]:
-            rec = self.run_record(sweep, rid)
-            if rec is None or metric is None or self.store.state(rec) != "finished":
-                continue
-            value = rec.summary.get(metric)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                config = {k: v.get("value") if isinstance(v, dict) else v for k, v in rec.config.items()}
-                out.append((config, float(value)))
-        return out
-
-    def agent_runs(self, agent: SweepAgent) -> list[str]:
-        """Ids of the runs handed to ``agent``, in the order it got them (each once)."""
-        with self.store.lock:
-            sweep = self.find(agent.entity, agent.project, agent.sweep)
-            seen = [h.run_id for h in (sweep.handouts if sweep else []) if h.agent_id == agent.id]
-            return list(dict.fromkeys(seen))
-
-    def _hand_out(self, sweep: Sweep, agent: SweepAgent, srun: SweepRun, kind: str) -> dict[str, Any]:
-        now = self.store.now()
-        handout = Handout(now, srun.run_id, agent.id, kind, copy.deepcopy(srun.params))
-        srun.handouts.append(handout)
-        sweep.handouts.append(handout)
-        srun.agent_id = agent.id
-        srun.alive = True
-        rec = self.run_record(sweep, srun.run_id)
-        srun.attempts_at_handout = len(rec.attempts) if rec is not None else 0
-        # The parameters travel as the command's args; the agent writes them to the run's param file,
-        # and the SDK lays them over the keys passed to wandb.init(config=...) (R90).
-        command: dict[str, Any] = {"type": kind, "run_id": srun.run_id, "args": copy.deepcopy(srun.params)}
-        if sweep.program is not None:
-            command["program"] = sweep.program
-        why = "from the run queue, same id and parameters (R81, R82)" if kind == "resume" else "new combination"
-        self._run_event(
-            sweep, srun.run_id, "sweep", f"handed to agent {agent.id} as {kind!r} {json.dumps(srun.params)}: {why}"
-        )
-        return command
-
-    # ---- the run queue ------------------------------------------------------------------------------
-    def run_ended(self, rec: RunRecord) -> bool:
-        """Hook: a run reported its exit. Requeue it if it belongs to a sweep and is preempted.
-
-        Returns:
-            Whether it was requeued.
-        """
-        with self.store.lock:
-            if rec.sweep is None:
-                return False
-            sweep = self.find(rec.key.entity, rec.key.project, rec.sweep)
-            if sweep is None or rec.key.run_id not in sweep.runs:
-                return False
-            return self._maybe_requeue(sweep, sweep.runs[rec.key.run_id])
-
-    def _requeue_preempted(self, sweep: Sweep) -> None:
-        """Requeue runs that became preempted by the clock (preempting flag, then silence, R70c/e)."""
-        for srun in sweep.runs.values():
-            self._maybe_requeue(sweep, srun)
-
-    def _maybe_requeue(self, sweep: Sweep, srun: SweepRun) -> bool:
-        rec = self.run_record(sweep, srun.run_id)
-        if rec is None or rec.attempt is None or self.store.state(rec) != PREEMPTED:
-            return False
-        number = rec.attempt.number
-        if number in srun.requeued_attempts or srun.run_id in sweep.queue:
-            return False
-        srun.requeued_attempts.append(number)
-        sweep.queue.append(srun.run_id)
-        self._run_event(
-            sweep,
-            srun.run_id,
-            "requeue",
-            f"preempted (process {number}): back on the run queue of sweep {sweep.name}, "
-            f"position {len(sweep.queue)} (R81, R72)",
-        )
-        self._changed()
-        return True
-
-    def _active_runs(self, sweep: Sweep) -> list[str]:
-        """Runs of the sweep that may still end preempted: running or preempting, or handed out and
-        not started yet by an agent that reports (or has not yet reported) them alive and was heard
-        from within the crash timeout (R61)."""
-        now = self.store.now()
-        out = []
-        for srun in sweep.runs.values():
-            rec = self.run_record(sweep, srun.run_id)
-            state = self.store.state(rec) if rec is not None else PENDING
-            started = rec is not None and len(rec.attempts) > srun.attempts_at_handout
-            agent = self.agents.get(srun.agent_id) if srun.agent_id else None
-            heard = None if agent is None else (agent.last_heartbeat or agent.created_at)
-            fresh = heard is not None and now - heard < self.store.crash_timeout
-            if state in (RUNNING, PREEMPTING) or (not started and srun.alive and fresh):
-                out.append(srun.run_id)
-        return out
-
-    def _run_event(self, sweep: Sweep, run_id: str, kind: str, detail: str) -> None:
-        now = self.store.now()
-        sweep.event(now, kind, f"{run_id}: {detail}")
-        rec = self.run_record(sweep, run_id)
-        if rec is not None:
-            rec.event(now, kind, detail)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, messages
-from pytest_runresume.model.backend import UNDELETE_WINDOW
 from pytest_runresume.model.errors import RuleViolation
+from pytest_runresume.model.lifecycle import UNDELETE_WINDOW
 from pytest_runresume.wire.graphql import Context, execute
 
 TIMEOUT = 300.0

@@ -8,14 +8,11 @@ ended).
 
 from __future__ import annotations
 
-import ast
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_runresume import model
 from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey
 from pytest_runresume.model.search import (
     DISTRIBUTIONS,
@@ -86,30 +83,6 @@ def test_grid_order_and_size() -> None:
     with pytest.raises(IndexError):
         combination("grid", params, "seed", 6)
     assert combination("random", params, "s", 3) == combination("random", params, "s", 3)
-
-
-def _reaches(module: str) -> set[str]:
-    """The modules of ``pytest_runresume.model`` that ``module`` imports, directly or not (read from
-    the source, so the package's ``__init__`` does not blur it)."""
-    package = Path(model.__file__).parent
-    seen: set[str] = set()
-    todo = [module]
-    while todo:
-        tree = ast.parse((package / f"{todo.pop()}.py").read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                names = [node.module] if node.module else [a.name for a in node.names]
-                for name in names:
-                    if name not in seen and (package / f"{name}.py").exists():
-                        seen.add(name)
-                        todo.append(name)
-    return seen
-
-
-def test_the_search_is_pure_and_the_store_does_not_know_the_sweeps() -> None:
-    assert _reaches("search") <= {"bayes", "errors"}
-    assert not {"sweeps", "sweep_records", "search", "backend"} & _reaches("store")
-    assert not {"store", "backend"} & _reaches("sweeps")
 
 
 def test_a_bare_store_has_no_sweeps_and_tells_its_listeners() -> None:
