@@ -25,7 +25,8 @@ import json
 from typing import Any
 
 from ..model.sweep_records import WIRE_STATES, Sweep, SweepAgent
-from .graphql import Context, _bucket, _iso, _project, handler
+from .dispatch import Context, handler
+from .graphql import _bucket, _iso, _project
 from .limits import load_json
 
 
