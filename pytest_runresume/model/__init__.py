@@ -7,6 +7,7 @@ from .ingest import FileChunk
 from .limits import Limits
 from .names import validate_run_id
 from .readings import DEFAULT_READINGS, Readings
+from .requests import RunUpsert
 from .resume import Outcome, ResumeDecision, decide_resume, normalize_resume, starting_step
 from .runs import (
     DEFAULT_CRASH_TIMEOUT,
@@ -38,6 +39,7 @@ __all__ = [
     "RunKey",
     "RuleViolation",
     "RunRecord",
+    "RunUpsert",
     "TimelineEvent",
     "decide_resume",
     "derive_state",

@@ -7,6 +7,7 @@ Pure; a request is checked against the limits before anything of it is applied.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +146,38 @@ class FileStreamOps(StoreBase):
                 self._run_ended(rec)
             self._bump()
             return attempt.stop_requested and not attempt.complete
+
+    def log(self, path: str, *rows: Mapping[str, Any]) -> RunRecord:
+        """The run's process logs history rows (``run.log(row)``): each row is appended as one line of
+        ``wandb-history.jsonl`` after what the run holds, with the next ``_step`` unless it has one.
+
+        Raises:
+            KeyError: no such run.
+            LimitExceeded: more than the storage limits allow (nothing is written).
+        """
+        with self.lock:
+            rec = self.run(path)
+            step = -1 if rec.last_step is None else rec.last_step
+            lines = []
+            for row in rows:
+                step = int(row.get("_step", step + 1))
+                lines.append(json.dumps({**row, "_step": step}, separators=(",", ":")))
+            self.file_stream(rec.key, {HISTORY: FileChunk(len(rec.files.get(HISTORY, ())), lines)})
+            return rec
+
+    def exit(self, path: str, exit_code: int = 0, *, preempting: bool = False) -> RunRecord:
+        """The run's process exits and says so (``complete`` with ``exitcode``; R55, R66, R70):
+        ``preempting=True`` first marks it (``run.mark_preempting()``, R65).
+
+        Raises:
+            KeyError: no such run.
+        """
+        with self.lock:
+            rec = self.run(path)
+            if preempting:
+                self.file_stream(rec.key, {}, preempting=True)
+            self.file_stream(rec.key, {}, complete=True, exit_code=exit_code)
+            return rec
 
     def concurrent_writers(self, run: RunRecord) -> list[concurrency.ConcurrentWriters]:
         """Pairs of processes seen writing ``run`` at the same time (R16), with the evidence; see

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import concurrency, messages
-from .core import StoreBase, json_object
+from .core import StoreBase
 from .errors import LimitExceeded, RuleViolation
 from .limits import finite_number
 from .names import validate_run_id
+from .requests import RunUpsert
+from .resume import Outcome, decide_resume
 from .runs import (
     Attempt,
     RunKey,
@@ -92,8 +96,8 @@ class UpsertOps(StoreBase):
                 self._bump()
             return rec
 
-    def upsert(self, fields: dict[str, Any]) -> tuple[RunRecord, bool]:
-        """Create or update a run from ``UpsertBucket`` variables.
+    def upsert_run(self, req: RunUpsert) -> tuple[RunRecord, bool]:
+        """Create or update a run as one ``UpsertBucket`` asks (the wire's typed request).
 
         The first upsert of a process (it carries ``host`` or ``program``) starts a new
         :class:`Attempt`; it is *resumed* when it carries the stored run's ``id`` (R01/R03/R07), and a
@@ -111,28 +115,21 @@ class UpsertOps(StoreBase):
         Everything is checked before anything changes: a refused upsert leaves the backend as it was.
 
         Raises:
-            ValueError: on a missing or bad run id (R31), a config or summary that is not a JSON
-                object, a fork branch point whose ``step`` is not a finite number >= 0 (R44).
+            ValueError: a fork branch point whose ``step`` is not a finite number >= 0 (R44).
             RuleViolation: ``unset_resume="refuse"`` and an init without resume into an existing run
                 (A02).
             LimitExceeded: a new run past ``max_runs``, or more bytes than the storage limits allow.
         """
-        run_id = fields.get("name")
-        validate_run_id(run_id)
-        assert isinstance(run_id, str)
-        config, config_size = json_object(fields.get("config"), "config")
-        summary, summary_size = json_object(fields.get("summaryMetrics") or None, "summaryMetrics")
+        config, config_size, summary, summary_size = req.config, req.config_size, req.summary, req.summary_size
         branch = _branch_point(config)
         with self.lock:
             now = self.now()
-            key = self.key(fields.get("entity"), fields.get("project"), run_id)
+            key = self.key(req.entity, req.project, req.run_id)
             rec = self.runs.get(key)
             inserted = rec is None
-            resumed = rec is not None and fields.get("id") is not None and fields.get("id") == rec.storage_id
-            starts_process = (fields.get("host") is not None or fields.get("program") is not None) and (
-                rec is None or rec.attempt is None or not resumed or rec.resume_asked or rec.attempt.complete
-            )
-            unset_resume = starts_process and not resumed and rec is not None and rec.exists_for_resume
+            resumed = rec is not None and req.storage_id is not None and req.storage_id == rec.storage_id
+            starts = starts_process(rec, req)
+            unset_resume = starts and not resumed and rec is not None and rec.exists_for_resume
             if unset_resume and self.readings.unset_resume == "refuse":
                 assert rec is not None
                 raise RuleViolation(
@@ -157,31 +154,23 @@ class UpsertOps(StoreBase):
             if config is not None:
                 rec.config = config
                 rec.set_size("config", config_size)
-            if fields.get("tags") is not None:
-                rec.tags = list(fields["tags"])
-            for attr, var in (
-                ("notes", "notes"),
-                ("display_name", "displayName"),
-                ("group", "groupName"),
-                ("job_type", "jobType"),
-                ("sweep", "sweep"),
-                ("host", "host"),
-                ("program", "program"),
-            ):
-                if fields.get(var) is not None:
-                    setattr(rec, attr, fields[var])
+            if req.tags is not None:
+                rec.tags = list(req.tags)
+            for attr in ("notes", "display_name", "group", "job_type", "sweep", "host", "program"):
+                if getattr(req, attr) is not None:
+                    setattr(rec, attr, getattr(req, attr))
             if summary is not None:
                 rec.summary = summary
                 rec.set_size("summary", summary_size)
-            if inserted and fields.get("state") in ("pending", "running") and not fields.get("program"):
+            if inserted and req.state in ("pending", "running") and not req.program:
                 # Run.create(state=...) (R53): a run created ahead of time, not started by a process.
-                rec.created_pending = fields["state"] == "pending"
-                if fields["state"] == "running":
+                rec.created_pending = req.state == "pending"
+                if req.state == "running":
                     rec.attempts.append(Attempt(1, now, resumed=False, start_line=0, last_heard=now))
-                rec.event(now, "create", f"created with state={fields['state']} through the API (R53)")
+                rec.event(now, "create", f"created with state={req.state} through the API (R53)")
             if branch is not None and inserted:
                 self._fork(rec, branch[0], branch[1], now)
-            if starts_process:
+            if starts:
                 number = len(rec.attempts) + 1
                 previous = rec.attempt
                 rec.attempts.append(
@@ -212,6 +201,119 @@ class UpsertOps(StoreBase):
             concurrency.note_writer(rec)
             self._bump()
             return rec, inserted
+
+    def upsert(self, fields: dict[str, Any]) -> tuple[RunRecord, bool]:
+        """Deprecated: ``UpsertBucket`` variables as a dict. Seed runs with :meth:`start`,
+        :meth:`update`, :meth:`~.ingest.FileStreamOps.log` and :meth:`~.ingest.FileStreamOps.exit`;
+        the wire calls :meth:`upsert_run`. Kept for one release.
+
+        Raises:
+            ValueError: a missing or bad run id (R31), a config or summary that is not a JSON
+                object; and what :meth:`upsert_run` raises.
+        """
+        warnings.warn(
+            "Backend.upsert(fields) is deprecated: use model.start(...), model.update(...), model.log(...)"
+            " and model.exit(...) (or upsert_run(RunUpsert.from_variables(fields)))",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.upsert_run(RunUpsert.from_variables(fields))
+
+    def start(
+        self,
+        path: str,
+        resume: str | bool | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        host: str = "localhost",
+        program: str = "train.py",
+        tags: Sequence[str] | None = None,
+    ) -> RunRecord:
+        """A process starts the run at ``path`` (``entity/project/run_id`` or ``project/run_id``), as
+        ``wandb.init(id=..., resume=resume, config=config)`` does: the SDK's resume decision
+        (:func:`~.resume.decide_resume`, R01-R14), then ``RunResumeStatus`` when it resumes, then the
+        init upsert.
+
+        Args:
+            resume: ``"must"``, ``"allow"``, ``"never"``, ``"auto"``, ``True`` or unset.
+            config: plain values (``{"lr": 0.1}``), laid over the run's config as ``{"value": ...}``.
+
+        Returns:
+            The run; its new process is ``run.attempt``.
+
+        Raises:
+            RuleViolation: the decision is an error (``must`` on a missing run, R02; ``never`` on an
+                existing one, R05); nothing is changed.
+            ValueError: a bad path or run id (R31), an unknown resume mode.
+            LimitExceeded: see :meth:`upsert_run`.
+        """
+        key = self._path_key(path)
+        with self.lock:
+            rec = self.runs.get(key)
+            exists = rec is not None and self.exists_for_resume(rec)
+            decision = decide_resume(resume, exists, key.run_id)
+            if decision.outcome is Outcome.ERROR:
+                raise RuleViolation(f"{decision.error} ({decision.rule})")
+            storage_id = None
+            if decision.outcome is Outcome.RESUME and rec is not None:
+                self.resume_status(key.entity, key.project, key.run_id)
+                storage_id = rec.storage_id
+            merged = dict(rec.config) if rec is not None else {}
+            merged.setdefault("_wandb", {"value": {"t": {}}})  # wandb-core's marker of a started run (R43)
+            merged.update({k: {"value": v} for k, v in (config or {}).items()})
+            req = RunUpsert(
+                run_id=key.run_id, entity=key.entity, project=key.project, storage_id=storage_id,
+                host=host, program=program, config=merged, config_size=len(json.dumps(merged, default=str)),
+                tags=None if tags is None else tuple(tags),
+            )  # fmt: skip
+            return self.upsert_run(req)[0]
+
+    def update(
+        self,
+        path: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        notes: str | None = None,
+        display_name: str | None = None,
+    ) -> RunRecord:
+        """The running process updates the run (``run.config.update``, ``run.tags = ...``,
+        ``run.name = ...``; R38, R39): no new process starts.
+
+        Args:
+            config: plain values laid over the run's config (the client merges, R39).
+            summary: keys laid over the run's summary.
+
+        Raises:
+            KeyError: no such run.
+            LimitExceeded: see :meth:`upsert_run`.
+        """
+        with self.lock:
+            rec = self.run(path)
+            merged_config = None
+            if config is not None:
+                merged_config = {**rec.config, **{k: {"value": v} for k, v in config.items()}}
+            merged_summary = None if summary is None else {**rec.summary, **summary}
+            req = RunUpsert(
+                run_id=rec.key.run_id, entity=rec.key.entity, project=rec.key.project,
+                config=merged_config, config_size=len(json.dumps(merged_config, default=str)),
+                summary=merged_summary, summary_size=len(json.dumps(merged_summary, default=str)),
+                tags=None if tags is None else tuple(tags), notes=notes, display_name=display_name,
+            )  # fmt: skip
+            return self.upsert_run(req)[0]
+
+    def _path_key(self, path: str) -> RunKey:
+        """The key of ``entity/project/run_id`` or ``project/run_id``.
+
+        Raises:
+            ValueError: another shape, or a bad run id (R31).
+        """
+        parts = path.strip("/").split("/")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"not a run path: {path!r} (expected entity/project/run_id or project/run_id)")
+        entity = parts[0] if len(parts) == 3 else None
+        return self.key(entity, parts[-2], validate_run_id(parts[-1]))
 
     def _fork(self, rec: RunRecord, source_id: str, step: int, now: float) -> None:
         """``fork_from="<source>?_step=<step>"`` (R44-R46): the new run branches from the source at
@@ -249,3 +351,20 @@ def _branch_point(config: dict[str, Any] | None) -> tuple[str, int] | None:
         return None
     step = finite_number(branch.get("step", 0), "fork branch point step (_wandb.branch_point.step)", 0, 2.0**63)
     return str(branch["run_id"]), int(step)
+
+
+def starts_process(rec: RunRecord | None, req: RunUpsert) -> bool:
+    """Whether ``req`` starts a new process of ``rec`` (a new :class:`~.runs.Attempt`): the one place
+    that decides it.
+
+    Only a process sends ``host``/``program`` (``wandb.init``). Its first upsert starts a process when
+    the run is new or never started, when it does not name the stored run's ``id`` (no resume:
+    R14), after a ``RunResumeStatus``/``RewindRun`` (a resume: R01/R03/R07, R47), or after the last
+    process exited. A later upsert of the same process that sends every field again (wandb-core does
+    after ``run.tags += ...``) names the id without asking first: it starts nothing.
+    """
+    if not req.from_a_process:
+        return False
+    if rec is None or rec.attempt is None or rec.resume_asked or rec.attempt.complete:
+        return True
+    return req.storage_id is None or req.storage_id != rec.storage_id

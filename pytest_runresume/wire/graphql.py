@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..model import RunRecord, messages
+from ..model.requests import RunUpsert
 from .dispatch import (
     DEFAULT_LIMITS,
     HANDLERS,
@@ -184,7 +185,7 @@ def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     upsert for the id of a deleted run is refused (R25)."""
     v = public_update_variables(ctx, v)
     check_upsert_variables(v, ctx.limits.max_json_depth)
-    rec, inserted = ctx.backend.upsert(v)
+    rec, inserted = ctx.backend.upsert_run(RunUpsert.from_variables(v))
     return {"upsertBucket": {"bucket": _bucket(ctx, rec), "inserted": inserted}}
 
 

@@ -8,7 +8,16 @@ import math
 
 import pytest
 
-from pytest_runresume.model import Backend, FileChunk, LimitExceeded, Limits, ManualClock, OffsetClock, messages
+from pytest_runresume.model import (
+    Backend,
+    FileChunk,
+    LimitExceeded,
+    Limits,
+    ManualClock,
+    OffsetClock,
+    RunUpsert,
+    messages,
+)
 from pytest_runresume.model.limits import MAX_CLOCK, finite_number
 
 CONFIG = {"_wandb": {"value": {"t": {"1": [1]}}}}
@@ -19,7 +28,11 @@ def backend(**limits: int) -> Backend:
 
 
 def start(b: Backend, run_id: str = "run-a", **config: object) -> None:
-    b.upsert({"name": run_id, "project": "proj", "host": "h", "config": json.dumps({**CONFIG, **config})})
+    b.upsert_run(
+        RunUpsert.from_variables(
+            {"name": run_id, "project": "proj", "host": "h", "config": json.dumps({**CONFIG, **config})}
+        )
+    )
 
 
 def state(b: Backend) -> object:
@@ -48,7 +61,7 @@ def test_a_fork_with_a_bad_step_creates_no_run(step):
     before = state(b)
     config = {**CONFIG, "_wandb": {"value": {"t": {}, "branch_point": {"run_id": "src", "step": step}}}}
     with pytest.raises(ValueError, match=r"fork branch point step \(_wandb.branch_point.step\) must be"):
-        b.upsert({"name": "fork1", "project": "proj", "host": "h", "config": config})
+        b.upsert_run(RunUpsert.from_variables({"name": "fork1", "project": "proj", "host": "h", "config": config}))
     assert state(b) == before and b.get(None, "proj", "fork1") is None
 
 
@@ -56,7 +69,7 @@ def test_a_fork_with_a_bad_step_creates_no_run(step):
 def test_an_upsert_with_a_bad_config_creates_no_run(config):
     b = backend()
     with pytest.raises(ValueError, match="^config "):
-        b.upsert({"name": "run-a", "project": "proj", "host": "h", "config": config})
+        b.upsert_run(RunUpsert.from_variables({"name": "run-a", "project": "proj", "host": "h", "config": config}))
     assert b.runs == {}
 
 

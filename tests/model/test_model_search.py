@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey
+from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, RunUpsert
 from pytest_runresume.model.search import (
     DISTRIBUTIONS,
     GRID_DISTRIBUTIONS,
@@ -92,7 +92,7 @@ def test_a_bare_store_has_no_sweeps_and_tells_its_listeners() -> None:
     store.on_run_ended(lambda rec: ended.append(rec.key.run_id))
     store.on_reset(lambda: resets.append(1))
     assert not hasattr(store, "sweeps")
-    store.upsert({"name": "r1", "project": "p", "host": "h"})
+    store.upsert_run(RunUpsert.from_variables({"name": "r1", "project": "p", "host": "h"}))
     store.file_stream(RunKey("testent", "p", "r1"), {}, complete=True, exit_code=0)
     store.reset()
     assert ended == ["r1"] and resets == [1]
@@ -104,7 +104,7 @@ def test_the_composition_root_requeues_through_the_run_ended_listener() -> None:
     agent = backend.sweeps.create_agent(None, "sp", sweep.name, "h").id
     (cmd,) = backend.sweeps.heartbeat(agent, {})
     key = RunKey("testent", "sp", cmd["run_id"])
-    backend.upsert({"name": key.run_id, "project": "sp", "host": "h"})
+    backend.upsert_run(RunUpsert.from_variables({"name": key.run_id, "project": "sp", "host": "h"}))
     backend.file_stream(key, {"wandb-history.jsonl": FileChunk(0, ['{"_step": 0}'])}, preempting=True)
     assert not sweep.queue
     backend.file_stream(key, {}, complete=True, exit_code=1)
