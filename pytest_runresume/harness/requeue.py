@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .diagnosis import BUG, Finding, finding, render_findings, resolve, run_findings
 from .errors import ExpectationFailed
+from .findings import BUG, Finding, finding, render_findings, resolve
+from .history_findings import run_findings
 from .results import RunResult
 from .spec import Preemption, Trigger
 
