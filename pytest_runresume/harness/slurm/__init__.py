@@ -27,6 +27,7 @@ from __future__ import annotations
 from .commands import (
     EVENTS_ENV,
     FAKE_COMMANDS,
+    FAKE_MODULES,
     SlurmEvent,
     fake_bin_dir,
     install_fake_commands,
@@ -41,6 +42,7 @@ from .steps import SignalStep, preemption_steps, termination_steps, warning_sign
 __all__ = [
     "EVENTS_ENV",
     "FAKE_COMMANDS",
+    "FAKE_MODULES",
     "KILL_WAIT_DEFAULT",
     "SIGNAL_TIME_DEFAULT",
     "SbatchDirective",

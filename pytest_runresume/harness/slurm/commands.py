@@ -19,6 +19,8 @@ from typing import Any
 EVENTS_ENV = "RUNRESUME_SLURM_EVENTS"
 #: The fake client commands :func:`install_fake_commands` writes.
 FAKE_COMMANDS: tuple[str, ...] = ("scontrol", "squeue", "sbatch", "srun", "scancel")
+#: The modules of ``_slurm_bin`` the fake commands import from their own directory.
+FAKE_MODULES: tuple[str, ...] = ("fake_slurm_events.py", "fake_srun.py")
 
 
 def slurm_env(
@@ -127,8 +129,8 @@ def install_fake_commands(dest: str | os.PathLike[str], python: str | None = Non
     """Write the fake SLURM commands into ``dest`` (created if needed), executable.
 
     Each of :data:`FAKE_COMMANDS` is a copy of ``_slurm_bin/fake_slurm.py`` whose ``#!`` line
-    names ``python`` (default: this interpreter), so it runs whatever ``PATH`` holds. Put
-    ``dest`` first on the job's ``PATH``.
+    names ``python`` (default: this interpreter), so it runs whatever ``PATH`` holds; the modules
+    it imports (:data:`FAKE_MODULES`) are copied beside them. Put ``dest`` first on the job's ``PATH``.
 
     Args:
         dest: directory to write into.
@@ -145,6 +147,10 @@ def install_fake_commands(dest: str | os.PathLike[str], python: str | None = Non
     source = (fake_bin_dir() / "fake_slurm.py").read_text(encoding="utf-8")
     body = source.split("\n", 1)[1] if source.startswith("#!") else source
     interp = python or sys.executable
+    for module in FAKE_MODULES:  # first: a command found on PATH finds what it imports
+        tmp = out / f".{module}.tmp"
+        tmp.write_text((fake_bin_dir() / module).read_text(encoding="utf-8"), encoding="utf-8")
+        os.replace(tmp, out / module)
     for name in FAKE_COMMANDS:
         path = out / name
         tmp = out / f".{name}.tmp"
