@@ -20,6 +20,7 @@ TIMEOUT = 10
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 
 
+
 def captured(scenario: str, op: str) -> dict:
     """The first recorded GraphQL request ``op`` of a capture."""
     with open(CAPTURES / f"{scenario}.jsonl") as fh:
@@ -28,6 +29,7 @@ def captured(scenario: str, op: str) -> dict:
             if rec.get("graphql_op") == op:
                 return rec
     raise LookupError(f"{op} not in {scenario}")
+
 
 
 def post(served: ServedBackend, body: object, **kw) -> requests.Response:
@@ -117,12 +119,7 @@ def test_unknown_operation_is_an_error_naming_it_and_a_problem(served):
 
 def test_unknown_operation_from_the_document_is_named(served):
     """NOTES section 0: also when the name came from the document (public API, ``operationName: ""``)."""
-    r = gql(
-        served,
-        "#graphql\nquery RunOutputArtifacts { project { run { outputArtifacts { edges { node { name } } } } } }",
-        {},
-        "",
-    )
+    r = gql(served, "#graphql\nquery RunOutputArtifacts { project { run { outputArtifacts { edges { node { name } } } } } }", {}, "")
     text = error_of(r)
     assert text == messages.UNKNOWN_OPERATION.format(name="RunOutputArtifacts")
     assert served.backend.problems == [text]
