@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..model.tags import implements
-from .diagnosis import BUG, Finding, finding, render_findings, resolve, run_findings
 from .errors import ExpectationFailed
+from .findings import BUG, Finding, finding, render_findings, resolve
+from .history_findings import run_findings
 from .results import RunResult
 from .spec import Preemption, Trigger
 
