@@ -1,7 +1,8 @@
 """The documentation site and the reference pages moved out of the README: ``mkdocs build --strict``
 builds every page of ``docs/`` without a warning (broken links and anchors, pages left out of the
-navigation), the sweeps page's example runs as written with the real ``wandb sweep`` and
-``wandb agent``, and every relative link of the README points at a file of the repository."""
+navigation), the faults and sweeps pages' examples run as written with the real wandb SDK (and the
+real ``wandb sweep`` and ``wandb agent``), and every relative link of the README points at a file of
+the repository."""
 
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ def test_development_page_shows_the_readme_commands():
     commands = [line.split("#", 1)[0].strip() for line in readme.strip().splitlines()]
     (shown,) = blocks("development.md", "console")[:1]
     assert shown.strip().splitlines() == commands
+
+
+def test_faults_page_example_runs(pytester):
+    """The faults page's test beside ``examples/train.py``: injected 500s are retried by the SDK."""
+    (code,) = blocks("faults.md", "python")
+    (pytester.path / "train.py").write_text(TRAIN.read_text())
+    pytester.makepyfile(test_faults=code)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", timeout=300)
+    result.assert_outcomes(passed=1)
 
 
 def test_sweeps_page_example_runs(pytester, monkeypatch):
