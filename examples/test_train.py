@@ -20,6 +20,7 @@ def train(run_id: str, *args: str) -> list[str]:
     return ["python", str(TRAIN), "--run-id", run_id, "--steps", "12", *args]
 
 
+@pytest.mark.rules("R55", "R66", "R70a")
 def test_plain_run_finishes(runresume):
     """Exit 0 -> finished, never requeued (R55, R66, R70a)."""
     result = runresume.run(train("plain"))
@@ -28,6 +29,7 @@ def test_plain_run_finishes(runresume):
     assert not (runresume.workdir / "checkpoint.json").exists()
 
 
+@pytest.mark.rules("R55", "R57", "R70b")
 def test_exception_fails(runresume):
     """An uncaught exception -> exit code 1 -> failed, not preempted (R55, R57, R70b 'handler')."""
     result = runresume.run(train("boom", "--fail-at", "3"))
@@ -36,6 +38,7 @@ def test_exception_fails(runresume):
     assert result.run.steps == [0, 1, 2]
 
 
+@pytest.mark.rules("R35", "R36", "R65", "R66", "R67", "R68", "R70e", "R71")
 @pytest.mark.preempt(signal="SIGUSR1", at_step=4)
 def test_sigusr1_preempts_then_resumes_from_last_step(runresume):
     """SIGUSR1 after step 4: the handler checkpoints, calls mark_preempting() and exits 138 ->
@@ -55,6 +58,7 @@ def test_sigusr1_preempts_then_resumes_from_last_step(runresume):
     assert [row["_step"] for row in run.history] == list(range(12))
 
 
+@pytest.mark.rules("R70e")
 @pytest.mark.preempt(signal="SIGTERM", at_step=2)
 def test_sigterm_is_handled_too(runresume):
     """The example handles SIGTERM like SIGUSR1: exit 143, preempted (R70e)."""
@@ -62,6 +66,7 @@ def test_sigterm_is_handled_too(runresume):
     assert result.exit_code == 143
 
 
+@pytest.mark.rules("R60", "R61", "R70e")
 def test_unhandled_signal_crashes_after_the_timeout(runresume):
     """SIGUSR1 with no handler: the process dies, nothing reports an exit; the run stays running
     until the backend's clock passes the crash timeout, then it is crashed (R60, R61, R70e 'none')."""
@@ -77,6 +82,7 @@ def test_unhandled_signal_crashes_after_the_timeout(runresume):
     assert [f.code for f in result.findings] == ["no-handler"]
 
 
+@pytest.mark.rules("R42", "R51")
 def test_public_api_reports_the_same_state(runresume, wandb_backend):
     """``wandb.Api().run(path).state`` read through the fake gives the model's state (R51), and
     ``lastHistoryStep`` the last step (R42)."""
@@ -101,6 +107,7 @@ def test_public_api_reports_the_same_state(runresume, wandb_backend):
     assert wandb_backend.backend.state(wandb_backend.backend.run("runresume-example/api")) == "preempted"
 
 
+@pytest.mark.rules("R35", "R36", "R66", "R71")
 def test_requeue_loop_preempted_twice_then_finishes(runresume):
     """Like a scheduler requeue: preempted after step 3, again after step 8, then runs to the end.
     One run id, each restart resumed, W&B steps 0..11 once each, the script's own step counter never
@@ -114,6 +121,7 @@ def test_requeue_loop_preempted_twice_then_finishes(runresume):
     loop.check(total_steps=12, step_key="train_step")
 
 
+@pytest.mark.rules("R60", "R61", "R63", "R70c", "R73")
 @pytest.mark.crash(at_step=3)
 def test_sigkill_crashes_once_the_clock_passes_the_timeout(runresume):
     """SIGKILL cannot be handled (R73): no exit is reported; the marker checks the run is still

@@ -92,6 +92,7 @@ def job(runresume, tmp_path):
     return SlurmJob(runresume, tmp_path)
 
 
+@pytest.mark.rules("R35", "R36", "R65", "R66", "R67", "R68")
 def test_usr1_checkpoints_requeues_and_the_restart_resumes_one_run(job):
     """SIGUSR1 after W&B step 4: Lightning saves ``hpc_ckpt_1.ckpt`` and runs ``scontrol requeue
     4242`` (recorded by the fake, from restart 0); the example's callback marks the run preempting
@@ -118,6 +119,7 @@ def test_usr1_checkpoints_requeues_and_the_restart_resumes_one_run(job):
     assert first.killed == [] and second.killed == []  # every process of both runs ended on its own
 
 
+@pytest.mark.rules("R67")
 def test_sigterm_is_a_preemption_too(job):
     """SIGTERM (how SLURM ends a job: time limit, ``scancel``, preemption without
     ``send_user_signal``) after step 4: the example saves an hpc checkpoint itself and exits 143,
@@ -128,6 +130,7 @@ def test_sigterm_is_a_preemption_too(job):
     assert job.requeues() == []
 
 
+@pytest.mark.rules("R66", "R67")
 def test_broken_lightning_alone_exits_0_on_sigterm_so_the_run_is_finished(job):
     """The classic mistake: Lightning's own handlers only (``--on-preemption lightning``). On
     SIGTERM Lightning logs "Bypassing SIGTERM" and ends ``fit`` at the next batch with a bare
@@ -149,6 +152,7 @@ def test_broken_lightning_alone_exits_0_on_sigterm_so_the_run_is_finished(job):
     assert not list(job.root.glob("hpc_ckpt_*.ckpt"))
 
 
+@pytest.mark.rules("R21", "R28")
 def test_broken_restart_with_a_new_run_id_is_named(job):
     """The classic mistake: ``WandbLogger`` without an id (``--run-id none``). The preemption and
     Lightning's requeue go well, but the requeued job starts a second W&B run at step 0 instead of

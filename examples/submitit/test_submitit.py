@@ -80,6 +80,7 @@ def test_every_start_preempted_runs_submitit_out_of_restarts(runresume):
     assert [(a.exit_code, a.preempting) for a in result.run.attempts] == [(LOCAL_REQUEUE_EXIT, True)] * 6
 
 
+@pytest.mark.rules("R21", "R28")
 def test_broken_checkpoint_without_the_run_id_starts_a_second_run(runresume):
     """The classic mistake: the run id is drawn when the job starts (``--mistake new-run-id``), so
     the pickle submitit requeues carries none; the restarted task writes a second run at step 0.
@@ -95,6 +96,7 @@ def test_broken_checkpoint_without_the_run_id_starts_a_second_run(runresume):
     assert [f.code for f in result.findings] == ["run-id-changed"]
 
 
+@pytest.mark.rules("R35", "R36")
 def test_broken_job_without_checkpoint_trains_again_from_step_0(runresume):
     """The classic mistake: no ``checkpoint()`` method. submitit still requeues the preempted job,
     but from the original submission: the restarted task resumes the W&B run and trains steps 0..11

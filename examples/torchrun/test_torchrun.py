@@ -71,6 +71,7 @@ def test_worker_restarted_by_torchrun_resumes_the_same_run(runresume):
     assert result.killed == []  # the agent and both workers ended on their own: no orphan
 
 
+@pytest.mark.rules("R66", "R71")
 def test_broken_without_restarts_torchrun_fails_and_the_run_stays_preempted(runresume):
     """With ``--max-restarts 0`` (torchrun's default) the preempted worker is not restarted: torchrun
     exits 1 and the run is left preempted, requeueable by a scheduler outside (R66, R71) — the
@@ -83,6 +84,7 @@ def test_broken_without_restarts_torchrun_fails_and_the_run_stays_preempted(runr
     assert str(failed.value).startswith("exit code 1, expected 0; run state 'preempted', expected 'finished'")
 
 
+@pytest.mark.rules("R21", "R28")
 def test_broken_run_id_drawn_at_start_makes_every_restart_a_new_run(runresume):
     """The classic mistake: no fixed run id (``--run-id`` left out, drawn at each start). torchrun
     restarts the worker as it should, but the restart writes a second run; the diagnosis names the

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..rule_status import STATUSES
 from . import coverage
 from .check import check
 from .serve import serve
@@ -30,18 +31,33 @@ def main() -> None:
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--side", help="only rules whose side includes this (server, client, agent, user, ?)")
-@click.option("--untested", is_flag=True, help="only rules no test mentions")
-@click.option("-v", "--verbose", is_flag=True, help="list the modules and tests of each rule (table format)")
+@click.option("--status", type=click.Choice(STATUSES), help="only rules with this status")
+@click.option("--untested", is_flag=True, help="only rules no test is tagged with")
+@click.option("-v", "--verbose", is_flag=True, help="list the tagged code and tests of each rule (table format)")
 @click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="project to scan (default: this package's checkout, else the current directory)",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="write to this file")
-def rules(fmt: str, side: str | None, untested: bool, verbose: bool, root: Path | None, output: Path | None) -> None:
-    """The rules table (R01-R97, R70a-R70e) with coverage: implemented or not, and the tests that
-    check each rule. ``--format markdown`` gives the docs page (docs/rules.md)."""
-    cov = coverage.compute(root)
+def rules(
+    fmt: str,
+    side: str | None,
+    status: str | None,
+    untested: bool,
+    verbose: bool,
+    root: Path | None,
+    output: Path | None,
+) -> None:
+    """The rules table (R01-R97, R70a-R70e): each rule's status (modelled, other reading, not
+    modelled), the code tagged @implements(...) for it and the tests marked rules(...) for it.
+    ``--format markdown`` gives the docs page (docs/rules.md)."""
+    try:
+        cov = coverage.compute(root)
+    except coverage.TagError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if status:
+        cov = [c for c in cov if c.status == status]
     if side:
         cov = [c for c in cov if side in c.rule.sides]
     if untested:

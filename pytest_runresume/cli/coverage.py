@@ -1,13 +1,15 @@
-"""Rule coverage: for every R-id of :mod:`pytest_runresume.rules`, where the package implements it and
-which tests check it. Found by grepping for the id (R35, also written R35-R38 or R70b-e):
+"""Rule coverage: for every R-id of :mod:`pytest_runresume.rules`, its status
+(:mod:`pytest_runresume.rule_status`), what in the package implements it and which tests check it.
+Read from tags only, with :mod:`ast` (an R-id in prose, a comment, a docstring or a help text counts
+for nothing, and so does a range such as ``R35-R38``):
 
-- *implemented*: the id appears in the package's code, outside the rules table itself, the CLI and
-  the packaged conformance suites (those are tests, see below);
-- *tested*: the id appears in a test file (``test_*.py`` under ``tests/``, ``examples/`` and the
-  packaged ``conformance/``): in a test function (its name, decorators, docstring or body) it counts
-  for that test; elsewhere in the file (e.g. the module docstring) for the file. A file that
-  contains the text ``runresume: not rule coverage`` (tests of this scan, whose ids are data) is left
-  out.
+- *implemented by*: a function, class or method of the package decorated ``@implements("R61")``, or a
+  constant assigned ``NAME = implements_constant(value, "R61")`` (:mod:`pytest_runresume.model.tags`);
+- *tested by*: a test (``test_*.py`` under ``tests/``, ``examples/`` and the packaged ``conformance/``)
+  marked ``@pytest.mark.rules("R61")`` (or the conformance suites' ``runresume_rules``, also through a
+  module-level alias such as ``rules = pytest.mark.runresume_rules``): on the test function (also inside its decorators, e.g. a
+  ``pytest.param(..., marks=...)``), on its ``Test`` class or in the class's ``pytestmark`` (listed as
+  ``file::Class``), or in the module's ``pytestmark`` (listed as the file).
 
 ``runresume rules`` prints it; ``docs/rules.md`` is :func:`render_markdown` of it.
 """
@@ -16,44 +18,22 @@ from __future__ import annotations
 
 import ast
 import json
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..rule_status import STATUSES, note_of, status_of
 from ..rules import BY_ID, CONTRADICTIONS, RULES, Rule
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-#: Package parts whose R-ids are not implementations: the table, the CLI, the packaged tests.
-NOT_IMPLEMENTATION = ("rules.py", "cli", "conformance")
 TEST_ROOTS = ("tests", "examples", "pytest_runresume/conformance")
-#: Test files containing this are not scanned (their R-ids are test data, not claims).
-SKIP_MARK = "runresume: not rule coverage"
-#: A range counts for every id in it, up to this many ids (a wider range is a citation, not a claim).
-MAX_RANGE = 12
-
-_ID = re.compile(r"(?<!\w)R(\d{1,2})([a-e]?)(?!\w)")
-_RANGE = re.compile(r"(?<![\w-])R(\d{1,2})\s*[-–]\s*R(\d{1,2})(?![\w])")
-_SUB_RANGE = re.compile(r"(?<![\w-])R70([a-e])([-/])([a-e])(?![\w])")
+#: The names the scan reads as tags (``implements`` may also be reached as ``tags.implements``).
+IMPLEMENTS, IMPLEMENTS_CONSTANT = "implements", "implements_constant"
 
 
-def mentioned_ids(text: str) -> set[str]:
-    """The R-ids ``text`` mentions as whole words (``R5`` is R05; ``R35-R38`` and ``R70b-e``
-    count for every id in between; ``R70`` does not count for ``R70a``)."""
-    found: set[str] = set()
-    for m in _ID.finditer(text):
-        rid = f"R{int(m.group(1)):02d}{m.group(2)}"
-        if rid in BY_ID:
-            found.add(rid)
-    for m in _RANGE.finditer(text):
-        lo, hi = int(m.group(1)), int(m.group(2))
-        if 0 < hi - lo < MAX_RANGE:
-            found.update(f"R{i:02d}" for i in range(lo, hi + 1) if f"R{i:02d}" in BY_ID)
-    for m in _SUB_RANGE.finditer(text):
-        a, sep, b = m.groups()
-        letters = [chr(c) for c in range(ord(a), ord(b) + 1)] if sep == "-" else [a, b]
-        found.update(f"R70{c}" for c in letters)
-    return found
+class TagError(ValueError):
+    """A tag the scan cannot read: an id that is not a rule, or an id that is not a string literal
+    (the message names the file and line)."""
 
 
 @dataclass
@@ -62,13 +42,18 @@ class RuleCoverage:
 
     Attributes:
         rule: the rule.
-        implemented_in: package modules that mention it (paths relative to the package).
-        tests: tests that mention it (``path::test`` or ``path`` for a file-level mention).
+        implemented_in: tagged code, ``module.py::QualName`` (paths relative to the package).
+        tests: tagged tests, ``path::test`` (``path::Class`` or ``path`` for a class or module tag).
     """
 
     rule: Rule
     implemented_in: list[str] = field(default_factory=list)
     tests: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``modelled``, ``other reading`` or ``not modelled`` (:mod:`pytest_runresume.rule_status`)."""
+        return status_of(self.rule.id)
 
     @property
     def implemented(self) -> bool:
@@ -93,58 +78,165 @@ def _py_files(base: Path) -> Iterator[Path]:
         yield from sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def _test_units(path: Path, rel: str) -> Iterator[tuple[str, str]]:
-    """``(node id, text)`` for each test function of a file, then ``(rel, rest of the file)``."""
-    source = path.read_text(encoding="utf-8", errors="replace")
-    if SKIP_MARK in source:
-        return
+def _parse(path: Path, rel: str) -> ast.Module:
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        yield rel, source
-        return
-    lines = source.splitlines(keepends=True)
-    taken = [False] * len(lines)
+        return ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=rel)
+    except SyntaxError as exc:
+        raise TagError(f"{rel}:{exc.lineno}: cannot parse: {exc.msg}") from exc
 
-    def visit(nodes: Iterable[ast.stmt], prefix: str) -> Iterator[tuple[str, str]]:
-        for node in nodes:
-            if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                yield from visit(node.body, f"{prefix}{node.name}::")
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
-                first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-                last = node.end_lineno or node.lineno
-                for i in range(first, last):
-                    taken[i] = True
-                yield f"{rel}::{prefix}{node.name}", "".join(lines[first:last])
+
+def _name(func: ast.expr) -> str:
+    """The last name of a call's function: ``implements`` for ``implements`` and ``tags.implements``."""
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _ids(call: ast.Call, rel: str, skip: int = 0) -> list[str]:
+    """The rule ids a tag call gives (its positional arguments after ``skip``).
+
+    Raises:
+        TagError: an argument that is not a string literal, or not a rule id.
+    """
+    ids = []
+    for arg in call.args[skip:]:
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            raise TagError(f"{rel}:{arg.lineno}: a rule tag takes string literals, got {ast.unparse(arg)}")
+        if arg.value not in BY_ID:
+            raise TagError(f"{rel}:{arg.lineno}: {arg.value!r} is not a rule id (R01 ... R97, R70a ... R70e)")
+        ids.append(arg.value)
+    return ids
+
+
+def implementation_tags(tree: ast.Module, rel: str) -> Iterator[tuple[str, str]]:
+    """``(rule id, "rel::QualName")`` for each ``@implements`` / ``implements_constant`` tag of a module.
+
+    Raises:
+        TagError: see :func:`_ids`.
+    """
+
+    def visit(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, str]]:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                where = f"{rel}::{prefix}{node.name}"
+                for deco in node.decorator_list:
+                    if isinstance(deco, ast.Call) and _name(deco.func) == IMPLEMENTS:
+                        yield from ((rid, where) for rid in _ids(deco, rel))
+                yield from visit(node.body, f"{prefix}{node.name}.")
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                value = node.value
+                if isinstance(value, ast.Call) and _name(value.func) == IMPLEMENTS_CONSTANT:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    names = [ast.unparse(t) for t in targets]
+                    for rid in _ids(value, rel, skip=1):
+                        yield from ((rid, f"{rel}::{prefix}{name}") for name in names)
 
     yield from visit(tree.body, "")
-    yield rel, "".join(line for line, t in zip(lines, taken, strict=True) if not t)
+
+
+#: The markers that name the rules a test checks: this package's ``rules`` and the packaged
+#: conformance suites' ``runresume_rules`` (:mod:`pytest_runresume.conformance.plugin`).
+RULES_MARKS = ("rules", "runresume_rules")
+
+
+def _mark_name(node: ast.AST) -> str | None:
+    """``rules`` for ``pytest.mark.rules`` (or ``mark.rules``), likewise ``runresume_rules``; else ``None``."""
+    if isinstance(node, ast.Attribute) and node.attr in RULES_MARKS and _name(node.value) == "mark":
+        return node.attr
+    return None
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    """Module-level aliases of a rules marker: ``rules = pytest.mark.runresume_rules`` -> ``{"rules": ...}``."""
+    out: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and (mark := _mark_name(node.value)) is not None:
+            out.update((t.id, mark) for t in node.targets if isinstance(t, ast.Name))
+    return out
+
+
+def _marks_in(exprs: list[ast.expr], rel: str, aliases: dict[str, str]) -> list[str]:
+    """The ids of every rules mark called anywhere in ``exprs`` (decorators, a ``pytestmark`` value).
+    A ``runresume_rules`` mark whose ids are not literals (the entrypoint battery's, computed from
+    its checks) counts for nothing; a ``rules`` mark must have literal ids.
+
+    Raises:
+        TagError: see :func:`_ids`.
+    """
+    ids = []
+    for expr in exprs:
+        for node in ast.walk(expr):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            mark = aliases.get(func.id) if isinstance(func, ast.Name) else _mark_name(func)
+            if mark is None:
+                continue
+            literal = all(isinstance(a, ast.Constant) for a in node.args)
+            if mark == "rules" or literal:
+                ids.extend(_ids(node, rel))
+    return ids
+
+
+def _pytestmark(body: list[ast.stmt]) -> list[ast.expr]:
+    return [
+        node.value
+        for node in body
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
+    ]
+
+
+def test_tags(tree: ast.Module, rel: str) -> Iterator[tuple[str, str]]:
+    """``(rule id, node id)`` for each ``rules`` mark of a test module: ``rel`` for its ``pytestmark``,
+    ``rel::Class`` for a ``Test`` class's decorators and ``pytestmark``, ``rel::[Class::]test`` for a
+    test function's decorators.
+
+    Raises:
+        TagError: see :func:`_ids`.
+    """
+    aliases = _aliases(tree)
+    yield from ((rid, rel) for rid in _marks_in(_pytestmark(tree.body), rel, aliases))
+
+    def visit(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, str]]:
+        for node in body:
+            if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                where = f"{rel}::{prefix}{node.name}"
+                yield from (
+                    (rid, where) for rid in _marks_in([*node.decorator_list, *_pytestmark(node.body)], rel, aliases)
+                )
+                yield from visit(node.body, f"{prefix}{node.name}::")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                where = f"{rel}::{prefix}{node.name}"
+                yield from ((rid, where) for rid in _marks_in(node.decorator_list, rel, aliases))
+
+    yield from visit(tree.body, "")
 
 
 def compute(root: Path | None = None) -> list[RuleCoverage]:
     """The coverage of every rule, scanning ``root`` (default :func:`find_root`).
 
     The package scanned is ``root/pytest_runresume`` if there is one, else the installed package.
+
+    Raises:
+        TagError: a tag that is not a rule id or not a string literal, or a file that does not parse.
     """
     root = (root or find_root()).resolve()
     package = root / "pytest_runresume" if (root / "pytest_runresume").is_dir() else PACKAGE_DIR
     cov = {r.id: RuleCoverage(r) for r in RULES}
     for path in _py_files(package):
         rel = path.relative_to(package).as_posix()
-        if rel.split("/", 1)[0] in NOT_IMPLEMENTATION:
-            continue
-        for rid in mentioned_ids(path.read_text(encoding="utf-8", errors="replace")):
-            cov[rid].implemented_in.append(rel)
+        for rid, where in implementation_tags(_parse(path, rel), rel):
+            cov[rid].implemented_in.append(where)
     for sub in TEST_ROOTS:
         for path in _py_files(root / sub):
-            if not path.name.startswith("test_"):
-                continue
-            rel = path.relative_to(root).as_posix()
-            for node_id, text in _test_units(path, rel):
-                for rid in mentioned_ids(text):
+            if path.name.startswith("test_"):
+                rel = path.relative_to(root).as_posix()
+                for rid, node_id in test_tags(_parse(path, rel), rel):
                     cov[rid].tests.append(node_id)
     for c in cov.values():
-        c.implemented_in.sort()
+        c.implemented_in = sorted(set(c.implemented_in))
         c.tests = sorted(set(c.tests))
     return list(cov.values())
 
@@ -164,29 +256,36 @@ def summary_rows(coverage: list[RuleCoverage]) -> list[tuple[str, int, int, int]
     return rows
 
 
+def status_counts(coverage: list[RuleCoverage]) -> str:
+    """``"85 modelled, 5 other reading, 12 not modelled"``."""
+    return ", ".join(f"{sum(c.status == s for c in coverage)} {s}" for s in STATUSES)
+
+
 def summary_line(coverage: list[RuleCoverage]) -> str:
     """One line: the figures for all rules and for the server-side ones."""
     rows = {r[0]: r for r in summary_rows(coverage)}
     _, n, impl, tested = rows["all"]
     _, sn, simpl, stested = rows["server"]
     return (
-        f"{n} rules: {impl} implemented, {tested} tested; "
+        f"{n} rules ({status_counts(coverage)}): {impl} implemented, {tested} tested; "
         f"server-side (side includes server): {sn} rules, {simpl} implemented, {stested} tested"
     )
 
 
 def render_table(coverage: list[RuleCoverage], width: int = 120, verbose: bool = False) -> str:
-    """The terminal table: id, side, basis, implemented, number of tests, title (cut to ``width``)."""
-    head = f"{'ID':<5} {'SIDE':<13} {'BASIS':<10} {'IMPL':<4} {'TESTS':>5}  TITLE"
+    """The terminal table: id, side, basis, status, tagged implementations and tests, title (cut to
+    ``width``); ``verbose`` lists the implementations and tests under each rule."""
+    head = f"{'ID':<5} {'SIDE':<13} {'BASIS':<10} {'STATUS':<13} {'IMPL':>4} {'TESTS':>5}  TITLE"
     out = [head]
     room = max(20, width - len(head) + len("TITLE"))
     for c in coverage:
         r = c.rule
         title = r.title if len(r.title) <= room else r.title[: room - 1] + "…"
-        impl = "yes" if c.implemented else "-"
-        out.append(f"{r.id:<5} {r.side:<13} {r.basis:<10} {impl:<4} {len(c.tests):>5}  {title}")
+        out.append(
+            f"{r.id:<5} {r.side:<13} {r.basis:<10} {c.status:<13} {len(c.implemented_in):>4} {len(c.tests):>5}  {title}"
+        )
         if verbose:
-            out.extend(f"{'':<8}implemented in {m}" for m in c.implemented_in)
+            out.extend(f"{'':<8}implemented by {m}" for m in c.implemented_in)
             out.extend(f"{'':<8}tested by {t}" for t in c.tests)
     out.append("")
     out.append(f"{'side':<8} {'rules':>5} {'implemented':>11} {'tested':>6}")
@@ -206,18 +305,22 @@ def render_markdown(coverage: list[RuleCoverage]) -> str:
         "",
         "<!-- GENERATED by `runresume rules --format markdown --output docs/rules.md`: do not edit. -->",
         "",
-        "Every rule of `rules.md` (the documented W&B run-resume rules, R01-R97 with R70a-R70e), the",
-        "side that decides it, its basis (DOC: the docs say so, SDK: the SDK's source does it, INF: an",
-        "inference), where this package implements it and which tests check it. Regenerate with",
-        "`runresume rules --format markdown --output docs/rules.md`; a test fails when this page is stale.",
+        "Every rule of the rules reference (`pytest_runresume/rules.md`: the documented W&B run-resume",
+        "rules, R01-R97 with R70a-R70e), the side that decides it, its basis (DOC: the docs say so, SDK:",
+        "the SDK's source does it, INF: an inference), its status in this package, what implements it and",
+        "which tests check it. Regenerate with `runresume rules --format markdown --output docs/rules.md`;",
+        "a test fails when this page is stale.",
         "",
-        "A rule counts as *implemented* when its R-id appears in the package's code (outside the rules",
-        "table, the CLI and the packaged conformance suites), and as *tested* when it appears in a test: in",
-        "a test function (listed as `file::test`) or elsewhere in a test file, such as its docstring",
-        "(listed as the file). A range such as `R35-R38` counts for every rule in it. Client-, agent- and",
-        "user-side rules are decided by the SDK, the sweep agent or the user's code: for them",
-        "*implemented* means the fake answers what the client needs, or the harness checks the user's",
-        "side.",
+        "*Status* (`pytest_runresume/rule_status.py`): **modelled**, the package does what the rule says",
+        "(the fake decides it, answers what the client needs to decide it, or the harness checks the",
+        "user's side); **other reading**, the rule is one side of a contradiction (A01-A14) and the fake",
+        "follows another reading by default (`docs/contradictions.md`); **not modelled**, the package does",
+        "not do it (the note says why).",
+        "",
+        "*Implemented by* and *tested by* come from tags only: code decorated `@implements(...)`",
+        "(`pytest_runresume.model.tags`), tests marked `@pytest.mark.rules(...)` (listed as `file::test`,",
+        "`file::Class` for a class mark, or the file for a module's `pytestmark`). An R-id in a docstring",
+        "or a comment counts for nothing.",
         "",
         f"**{summary_line(coverage)}.**",
         "",
@@ -234,13 +337,15 @@ def render_markdown(coverage: list[RuleCoverage]) -> str:
                 "",
                 f"## {section}",
                 "",
-                "| rule | side | basis | title | implemented in | tests |",
-                "|---|---|---|---|---|---|",
+                "| rule | side | basis | status | title | implemented by | tested by |",
+                "|---|---|---|---|---|---|---|",
             ]
         impl = ", ".join(f"`{m}`" for m in c.implemented_in) or "—"
         tests = f"{len(c.tests)}: " + ", ".join(f"`{t}`" for t in c.tests) if c.tests else "—"
         see = f" (see {', '.join(r.see)})" if r.see else ""
-        out.append(f"| {r.id} | {r.side} | {_md(r.basis)} | {_md(r.title)}{see} | {impl} | {_md(tests)} |")
+        out.append(
+            f"| {r.id} | {r.side} | {_md(r.basis)} | {_status_md(r.id)} | {_md(r.title)}{see} | {_md(impl)} | {_md(tests)} |"
+        )
     out += ["", "## Ambiguities and contradictions", "", "| id | what | rules that refer to it |", "|---|---|---|"]
     for a in CONTRADICTIONS:
         refs = ", ".join(r.id for r in RULES if a.id in r.see) or "—"
@@ -248,7 +353,15 @@ def render_markdown(coverage: list[RuleCoverage]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _status_md(rid: str) -> str:
+
+    note = note_of(rid)
+    return _md(f"{status_of(rid)}: {note}" if note else status_of(rid))
+
+
 def render_json(coverage: list[RuleCoverage]) -> str:
+    """JSON: one object per rule (id, title, side, basis, section, status, note, implemented_in, tests)."""
+
     return json.dumps(
         [
             {
@@ -257,6 +370,8 @@ def render_json(coverage: list[RuleCoverage]) -> str:
                 "side": c.rule.side,
                 "basis": c.rule.basis,
                 "section": c.rule.section,
+                "status": c.status,
+                "note": note_of(c.rule.id),
                 "implemented_in": c.implemented_in,
                 "tests": c.tests,
             }

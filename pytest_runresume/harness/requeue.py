@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .diagnosis import BUG, Finding, finding, render_findings, resolve, run_findings
+from ..model.tags import implements
 from .errors import ExpectationFailed
+from .findings import BUG, Finding, finding, render_findings, resolve
+from .history_findings import run_findings
 from .results import RunResult
 from .spec import Preemption, Trigger
 
@@ -36,6 +38,7 @@ class RequeueResult:
         """Every attempt's report, numbered, each as that attempt ended."""
         return "\n\n".join(f"=== attempt {i + 1} ===\n{r.report()}" for i, r in enumerate(self.results))
 
+    @implements("R21", "R28", "R35", "R36", "R66", "R67", "R73")
     def findings(self, total_steps: int | None = None, step_key: str | None = None) -> list[Finding]:
         """Everything wrong with the loop as a whole, bugs and notes (see :meth:`check`)."""
         out: list[Finding] = []
@@ -122,6 +125,7 @@ class RequeueResult:
         return self
 
 
+@implements("R66", "R69")
 def requeue_loop(
     harness: Harness,
     command: str | Sequence[str],

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import RunRecord, TimelineEvent
 from .errors import ExpectationFailed
+from .findings import Finding, render_findings
 
 if TYPE_CHECKING:
     from ..wire import ServedBackend
-    from .diagnosis import Finding
     from .spec import Preemption
 
 
@@ -68,7 +68,7 @@ class JobRecord:
         requeue_reason: why (or why not), in the scheduler's terms.
         expected_exit: the exit status a correct job ends with after a preemption, or ``None``
             when the scheduler does not look at it (SLURM: the batch script's status decides nothing).
-        findings: the profile's own diagnosis of this run (codes of :data:`.diagnosis.CODES`).
+        findings: the profile's own diagnosis of this run (codes of :data:`.findings.CODES`).
         title: the job in the scheduler's words (``"SLURM job 4242"``).
     """
 
@@ -210,19 +210,17 @@ class RunResult:
     @cached_property
     def findings(self) -> list[Finding]:
         """The diagnosis of this process (:func:`.diagnosis.diagnose`), computed once."""
+        # The one call up the harness: the diagnosis reads a RunResult, a RunResult asks for its
+        # diagnosis (declared in pyproject.toml's import contracts).
         from .diagnosis import diagnose
 
         return diagnose(self)
 
     def _causes(self, allow: tuple[str, ...] = ()) -> str:
-        from .diagnosis import render_findings
-
         return render_findings([f for f in self.findings if f.code not in allow])
 
     def report(self, tail: int = 30) -> str:
         """The diagnosis, this process's timeline and its last output lines, for failure messages."""
-        from .diagnosis import render_findings
-
         lines = [f"command: {shlex.join(self.command)}"]
         if self.job is not None:
             j = self.job
@@ -290,7 +288,7 @@ class RunResult:
             state: the run's expected state as the process left it (compared lowercase, R51/A13).
             exit_code: the expected shell exit code (``128 + signum`` after a handled signal, R67).
             requeueable: whether the backend must consider the run requeueable (R66, R71).
-            allow: finding codes (:data:`.diagnosis.CODES`) this test produces on purpose; every
+            allow: finding codes (:data:`.findings.CODES`) this test produces on purpose; every
                 other finding of severity ``bug`` fails the expectation, even when the state and
                 exit code match (e.g. ``run.mark_preempting()`` called before any signal, R69).
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal as _signal
 from dataclasses import dataclass, field
 
+from ..model.tags import implements
 from . import protocol
 from .signals import parse_signal, signal_exit_code
 
@@ -125,6 +126,7 @@ class Preemption:
             raise ValueError(f"escalate_after must be seconds >= 0, got {self.escalate_after!r}")
 
     @property
+    @implements("R67")
     def exit_code(self) -> int:
         """128 + signum: the exit code a correct handler ends with (R67)."""
         return signal_exit_code(self.signal)

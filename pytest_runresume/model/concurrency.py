@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from . import messages
 from .runs import EVENTS, HISTORY, Attempt, RunRecord
+from .tags import implements
 
 
 class _Chunk(Protocol):  # backend.FileChunk (not imported: backend imports this module)
@@ -70,6 +71,7 @@ def writer(attempt: Attempt) -> str:
     return f"process {attempt.number} (started {started} UTC{who})"
 
 
+@implements("R16")
 def note_start(rec: RunRecord, previous: Attempt | None, now: float, crash_timeout: float) -> None:
     """Called when a process starts on ``rec``: remember an overlap with a live ``previous`` one."""
     new = rec.attempt
@@ -144,6 +146,7 @@ def evidence(
     return found
 
 
+@implements("R16")
 def confirm(rec: RunRecord, attempt: Attempt, found: list[str]) -> ConcurrentWriters | None:
     """Record ``found`` on ``attempt``; return the pair the first time there is evidence, else ``None``."""
     if not found or attempt.overlaps is None:

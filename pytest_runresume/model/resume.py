@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from . import messages
+from .tags import implements
 
 RESUME_MODES = ("must", "allow", "never", "auto")
 
@@ -39,6 +40,7 @@ class ResumeDecision:
     error: str | None = None
 
 
+@implements("R13", "R18")
 def normalize_resume(mode: str | bool | None) -> str | None:
     """Map a ``resume`` argument or ``WANDB_RESUME`` value to a mode (R13, R18).
 
@@ -56,6 +58,7 @@ def normalize_resume(mode: str | bool | None) -> str | None:
     raise ValueError(messages.BAD_RESUME_MODE.format(mode=mode))
 
 
+@implements("R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R14")
 def decide_resume(mode: str | bool | None, run_exists: bool, run_id: str = "<id>") -> ResumeDecision:
     """Decide what ``wandb.init(id=run_id, resume=mode)`` does.
 
@@ -87,6 +90,7 @@ def decide_resume(mode: str | bool | None, run_exists: bool, run_id: str = "<id>
     return table[(m, run_exists)]
 
 
+@implements("R35")
 def starting_step(history_line_count: int, last_step: int | None) -> int:
     """The first step a resumed run logs (R35): last ``_step`` + 1, or 0 for a run with no history.
 

@@ -5,8 +5,10 @@ run and sweep pages of ``runresume serve``), the harness (a failed test's pictur
 above import it.
 """
 
-from .chart import Chart, Lane, Marker, build_chart, esc, render_svg, run_svg
+from .build import build_chart
+from .chart import Chart, Lane, Marker, esc
 from .pages import SweepRunView, document, run_content, run_document, sweep_content
+from .svg import render_svg, run_svg
 
 __all__ = [
     "Chart",

@@ -14,7 +14,9 @@ from typing import Any
 
 from ..model import RunRecord
 from ..model.sweeps import Sweep, SweepAgent
-from .chart import Chart, build_chart, esc, render_svg
+from .build import build_chart
+from .chart import Chart, esc
+from .svg import render_svg
 
 #: The most config or summary keys a page lists, and the characters of one value it shows.
 MAX_KEYS, MAX_VALUE = 200, 300

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .markers import CRASH_HELP, PREEMPT_HELP, PreemptSpec, parse_crash, parse_preempt
+from .markers import CRASH_HELP, PREEMPT_HELP, RULES_HELP, PreemptSpec, check_rules, parse_crash, parse_preempt
 from .options import add_options, resolve
 
 if TYPE_CHECKING:  # the server, GraphQL and the harness load when a fixture first needs them
@@ -35,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", PREEMPT_HELP)
     config.addinivalue_line("markers", CRASH_HELP)
+    config.addinivalue_line("markers", RULES_HELP)
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +123,7 @@ def _marker_spec(item: pytest.Item, config: pytest.Config) -> PreemptSpec | None
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        check_rules(item)
         if _marker_spec(item, config) is not None:  # fail at collection on a bad marker
             if "runresume" not in getattr(item, "fixturenames", ()):
                 raise pytest.UsageError(

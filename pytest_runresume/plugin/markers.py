@@ -45,6 +45,11 @@ CRASH_HELP = (
 
 CRASH_KEYS = ("at_step", "at", "target", "expect_state", "sync", "start", "allow")
 
+RULES_HELP = (
+    "rules('R61', ...): this test checks these rules of rules.md (runresume rules lists each rule's tests from "
+    "these markers, also as pytestmark; an R-id in a docstring or comment counts for nothing)"
+)
+
 
 @dataclass(frozen=True)
 class PreemptSpec:
@@ -183,3 +188,21 @@ def parse_crash(item: pytest.Item, marker: pytest.Mark) -> PreemptSpec:
         crash_clock=True,
         allow=spec.allow,
     )
+
+
+def check_rules(item: pytest.Item) -> None:
+    """Validate the test's ``rules`` markers: positional R-ids of :mod:`pytest_runresume.rules` only.
+
+    Raises:
+        pytest.UsageError: no id, a keyword, or an id that is not a rule, naming the test.
+    """
+    from ..rules import BY_ID
+
+    for marker in item.iter_markers("rules"):
+        if marker.kwargs or not marker.args:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.rules takes rule ids only, e.g. rules('R61')")
+        unknown = [rid for rid in marker.args if rid not in BY_ID]
+        if unknown:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.rules: {unknown!r} not a rule id (R01 ... R97, R70a ... R70e)"
+            )

@@ -146,6 +146,7 @@ def test_the_example_passes_the_battery(tmp_path):
     assert [c.get("name") for c in suite.iter("testcase")] == [c.name for c in CHECKS]
 
 
+@pytest.mark.rules("R66", "R67")
 def test_a_handler_that_exits_0_fails_the_preemption_check(tmp_path):
     script = broken_copy(tmp_path, "sys.exit(128 + signum)", "sys.exit(0)")
     report = tmp_path / "check.xml"
@@ -184,6 +185,7 @@ def test_a_run_id_that_changes_each_start_fails_the_resume_check(tmp_path):
     assert "FAILED" in line and "expected one run id across restarts" in line and "WANDB_RUN_ID" in line
 
 
+@pytest.mark.rules("R69")
 def test_mark_preempting_right_after_init_fails_the_exception_and_crash_checks(tmp_path):
     """The R69 anti-pattern: every failure would count as a preemption and be requeued."""
     script = broken_copy(
@@ -239,6 +241,7 @@ def test_the_help_says_which_checks_give_the_run_id():
     assert "needs its run id from outside" in text
 
 
+@pytest.mark.rules("R21", "R28")
 def test_an_id_persisted_only_in_the_handler_fails_the_restart_after_kill(tmp_path):
     """The preemption path hides it (the handler saves the id, the restart resumes); a SIGKILL runs no
     handler, so the restart writes a new run (R21, R28, R63, R73)."""
@@ -260,6 +263,7 @@ def test_an_id_persisted_only_in_the_handler_fails_the_restart_after_kill(tmp_pa
     assert "2 passed, 1 failed, 0 skipped" in out
 
 
+@pytest.mark.rules("R14", "R35")
 def test_a_restart_without_resume_fails_the_restart_after_kill(tmp_path):
     """Same id, resume unset: wandb.init writes the run again from step 0 instead of resuming (R14, R35)."""
     script = broken_copy(tmp_path, ', resume="allow"', "")
@@ -270,6 +274,7 @@ def test_a_restart_without_resume_fails_the_restart_after_kill(tmp_path):
     assert "instead of continuing after step 2; pass resume='allow' or 'must' with the run id" in line
 
 
+@pytest.mark.rules("R57")
 def test_the_exception_injection_fails_the_run(runresume):
     """The harness hook's RUNRESUME_INJECT_EXCEPTION_AT_STEP: run.log raises after that step (R57)."""
     result = runresume.run(["python", str(TRAIN), "--run-id", "inj"], env={"RUNRESUME_INJECT_EXCEPTION_AT_STEP": "2"})

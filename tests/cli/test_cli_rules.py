@@ -1,12 +1,11 @@
-"""``runresume rules``: the rules table as package data, the coverage scan, and the generated
-``docs/rules.md`` (which must be what the command gives now).
-
-The R-ids in this file are test data: runresume: not rule coverage.
-"""
+"""``runresume rules``: the rules table as package data (generated from the reference shipped beside
+it), each rule's status, the coverage read from tags, and the generated ``docs/rules.md`` (which must
+be what the command gives now). The R-ids in this file are test data: only tags count."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,11 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from pytest_runresume.cli import main
-from pytest_runresume.cli.coverage import compute, mentioned_ids, render_markdown
+from pytest_runresume.cli.coverage import TagError, compute, render_markdown
+from pytest_runresume.model.tags import implements, implements_constant
+from pytest_runresume.rule_status import EXCEPTIONS, NOT_MODELLED, OTHER_READING, STATUSES, note_of, status_of
 from pytest_runresume.rules import BY_ID, CONTRADICTIONS, RULES
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_RULES = ROOT.parent / "shared" / "rules.md"
+RULES_MD = ROOT / "pytest_runresume" / "rules.md"
 
 
 def test_every_rule_id_is_in_the_table_once():
@@ -44,69 +45,162 @@ def test_sides_and_basis_as_rules_md_gives_them():
     assert BY_ID["R14"].see == ("A02",)
 
 
-@pytest.mark.skipif(not SHARED_RULES.is_file(), reason="needs ../shared/rules.md beside the checkout")
-def test_the_table_is_generated_from_the_current_rules_md():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "gen_rules.py"), "--source", str(SHARED_RULES), "--check"],
-        capture_output=True,
-        text=True,
-    )
+def test_the_table_is_generated_from_the_rules_reference_in_the_repository(tmp_path):
+    """The reference text ships in the package (``pytest_runresume/rules.md``): the check needs nothing
+    beside the checkout, and fails on a stale table."""
+    gen = [sys.executable, str(ROOT / "tools" / "gen_rules.py"), "--source", str(RULES_MD), "--check"]
+    proc = subprocess.run(gen, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    stale = tmp_path / "rules.py"
+    stale.write_text((ROOT / "pytest_runresume" / "rules.py").read_text().replace("R97", "R98"))
+    proc = subprocess.run([*gen, "--output", str(stale)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "out of date" in proc.stderr
+
+
+def test_every_rule_has_one_status_and_a_reason_unless_modelled():
+    assert {status_of(r.id) for r in RULES} == set(STATUSES)
+    assert set(EXCEPTIONS) <= set(BY_ID)
+    for rid, (status, note) in EXCEPTIONS.items():
+        assert status in (OTHER_READING, NOT_MODELLED) and note, rid
+    assert status_of("R61") == "modelled" and note_of("R61") == ""
+    with pytest.raises(KeyError, match="R98"):
+        status_of("R98")
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(textwrap.dedent(text))
+    (tmp_path / "pytest_runresume").mkdir(exist_ok=True)
+    return tmp_path
+
+
+def test_a_mention_is_no_coverage_a_tag_is(tmp_path):
+    """R84 only in a comment, a docstring, a range or a string: nothing; tagged: implemented and tested."""
+    mentions = {
+        "pytest_runresume/model/x.py": '''
+            """The sweep race (R84), see R74-R92."""
+            def claim():  # R84
+                return "R84"
+            ''',
+        "tests/test_x.py": '''
+            """R84 and R54, also R52-R56."""
+            def test_claim():
+                """R84: one agent gets the run."""
+                assert "R54"  # R54
+            ''',
+    }
+    cov = {c.rule.id: c for c in compute(_project(tmp_path, mentions))}
+    assert not any(c.implemented or c.tested for c in cov.values())
+
+    tagged = {
+        "pytest_runresume/model/x.py": """
+            from pytest_runresume.model import tags
+            from pytest_runresume.model.tags import implements, implements_constant
+
+            @implements("R84")
+            def claim():
+                pass
+
+            class Queue:
+                @tags.implements("R84", "R87")
+                def take(self):
+                    pass
+
+            TIMEOUT = implements_constant(300.0, "R61")
+            """,
+        "tests/test_x.py": """
+            import pytest
+
+            pytestmark = [pytest.mark.rules("R01"), pytest.mark.slow]
+
+            @pytest.mark.rules("R84")
+            def test_claim():
+                pass
+
+            @pytest.mark.parametrize("x", [pytest.param(1, marks=pytest.mark.rules("R54"))])
+            def test_wait(x):
+                pass
+
+            @pytest.mark.rules("R02")
+            class TestGroup:
+                pytestmark = pytest.mark.rules("R03")
+
+                @pytest.mark.rules("R61")
+                def test_two(self):
+                    pass
+
+            def helper():
+                return pytest.mark.rules("R05")
+            """,
+    }
+    cov = {c.rule.id: c for c in compute(_project(tmp_path, tagged))}
+    assert cov["R84"].implemented_in == ["model/x.py::Queue.take", "model/x.py::claim"]
+    assert cov["R87"].implemented_in == ["model/x.py::Queue.take"]
+    assert cov["R61"].implemented_in == ["model/x.py::TIMEOUT"]
+    assert cov["R84"].tests == ["tests/test_x.py::test_claim"]
+    assert cov["R54"].tests == ["tests/test_x.py::test_wait"]
+    assert cov["R01"].tests == ["tests/test_x.py"]
+    assert cov["R02"].tests == cov["R03"].tests == ["tests/test_x.py::TestGroup"]
+    assert cov["R61"].tests == ["tests/test_x.py::TestGroup::test_two"]
+    assert not cov["R05"].tested  # a mark outside a test, its class or pytestmark is no claim
+    assert sum(c.implemented for c in cov.values()) == 3 and sum(c.tested for c in cov.values()) == 6
 
 
 @pytest.mark.parametrize(
-    ("text", "ids"),
+    ("code", "error"),
     [
-        ("see R35.", {"R35"}),
-        ("R5 and R05", {"R05"}),
-        ("(R35-R38)", {"R35", "R36", "R37", "R38"}),
-        ("R55–R58", {"R55", "R56", "R57", "R58"}),
-        ("R01-R97", {"R01", "R97"}),  # too wide to be a claim about each rule
-        ("R70 only", {"R70"}),
-        ("R70a, R70b-e", {"R70a", "R70b", "R70c", "R70d", "R70e"}),
-        ("R70c/e", {"R70c", "R70e"}),
-        ("R98 XR01 R011 R01x AR01", set()),
+        ('@implements("R98")\ndef f(): pass\n', "model/x.py:1: 'R98' is not a rule id"),
+        ('RIDS = ("R61",)\n@implements(*RIDS)\ndef f(): pass\n', "model/x.py:2: a rule tag takes string literals"),
+        ('X = implements_constant(1, "R7")\n', "model/x.py:1: 'R7' is not a rule id"),
     ],
 )
-def test_mentioned_ids(text, ids):
-    assert mentioned_ids(text) == ids
+def test_a_bad_tag_is_a_named_error(tmp_path, code, error):
+    _project(tmp_path, {"pytest_runresume/model/x.py": code})
+    with pytest.raises(TagError, match=re.escape(error)):
+        compute(tmp_path)
+    result = CliRunner().invoke(main, ["rules", "--root", str(tmp_path)])
+    assert result.exit_code == 1 and error in result.output
 
 
-def test_coverage_of_a_project(tmp_path):
-    (tmp_path / "pytest_runresume" / "model").mkdir(parents=True)
-    (tmp_path / "pytest_runresume" / "model" / "x.py").write_text('"""The crash rule (R61)."""\n')
-    (tmp_path / "pytest_runresume" / "cli").mkdir()
-    (tmp_path / "pytest_runresume" / "cli" / "y.py").write_text("# R62 is only cited here\n")
-    (tmp_path / "tests" / "e2e").mkdir(parents=True)
-    (tmp_path / "tests" / "e2e" / "test_a.py").write_text(
-        textwrap.dedent(
-            '''
-            """Module docstring: R01."""
-            import pytest
+def test_the_tag_sets_an_attribute_and_checks_its_ids():
+    @implements("R61")
+    @implements("R60")
+    def derive():
+        return 1
 
-            @pytest.mark.parametrize("x", [1])  # R02
-            def test_one(x):
-                """R35: resumes at the last step + 1."""
+    assert derive.__rules__ == ("R60", "R61") and derive() == 1
+    assert implements_constant(300.0, "R61") == 300.0
+    for bad in [(), ("R1",), ("r61",), (61,)]:
+        with pytest.raises(ValueError, match="implements"):
+            implements(*bad)
+    with pytest.raises(ValueError, match="implements_constant"):
+        implements_constant(1.0)
 
-            class TestGroup:
-                def test_two(self):
-                    assert "R61"
 
-            def helper():
-                return "R03"
-            '''
-        )
+def test_the_rules_marker_is_registered_and_checked(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.rules("R61")
+        def test_ok():
+            pass
+        """
     )
-    (tmp_path / "tests" / "helpers.py").write_text("R04\n")  # not a test file
-    (tmp_path / "tests" / "test_skipped.py").write_text("# R05 runresume: not rule coverage\n")
-    cov = {c.rule.id: c for c in compute(tmp_path)}
-    assert cov["R61"].implemented_in == ["model/x.py"]
-    assert cov["R61"].tests == ["tests/e2e/test_a.py::TestGroup::test_two"]
-    assert not cov["R62"].implemented
-    assert cov["R01"].tests == ["tests/e2e/test_a.py"] and cov["R03"].tests == ["tests/e2e/test_a.py"]
-    assert cov["R02"].tests == cov["R35"].tests == ["tests/e2e/test_a.py::test_one"]
-    assert not cov["R04"].tested
-    assert sum(c.tested for c in cov.values()) == 5
+    pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.rules("R98")
+        def test_bad():
+            pass
+        """
+    )
+    result = pytester.runpytest("--strict-markers")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_bad*rules*R98*not a rule id*"])
 
 
 def test_the_rules_command_prints_the_table_with_coverage():
@@ -115,13 +209,20 @@ def test_the_rules_command_prints_the_table_with_coverage():
     lines = result.output.splitlines()
     for rule in RULES:
         assert any(line.startswith(f"{rule.id} ") for line in lines), rule.id
-    assert "102 rules:" in lines[-1] and "implemented" in lines[-1] and "tested" in lines[-1]
+    assert "102 rules (" in lines[-1] and "modelled" in lines[-1] and "tested" in lines[-1]
 
     as_json = json.loads(CliRunner().invoke(main, ["rules", "--format", "json", "--side", "server"]).output)
     assert as_json and all("server" in r["side"] for r in as_json)
-    r55 = next(r for r in as_json if r["id"] == "R55")
-    assert "model/runs.py" in r55["implemented_in"]
-    assert "examples/test_train.py::test_plain_run_finishes" in r55["tests"]
+    r35 = next(r for r in as_json if r["id"] == "R35")
+    assert r35["status"] == "modelled" and "model/resume.py::starting_step" in r35["implemented_in"]
+    assert "tests/model/test_model_resume.py::test_r35_no_history_starts_at_zero" in r35["tests"]
+    assert all("::" in where for r in as_json for where in r["implemented_in"])
+
+    not_modelled = json.loads(
+        CliRunner().invoke(main, ["rules", "--format", "json", "--status", "not modelled"]).output
+    )
+    assert {r["id"] for r in not_modelled} == {rid for rid, (s, _) in EXCEPTIONS.items() if s == NOT_MODELLED}
+    assert all(r["note"] for r in not_modelled)
 
     untested = CliRunner().invoke(main, ["rules", "--untested", "-v"]).output
     assert all(" 0  " in line for line in untested.splitlines()[1:] if line[:1] == "R")
@@ -133,6 +234,6 @@ def test_docs_page_is_what_the_command_generates_now():
     changed = sorted(set(fresh.splitlines()) ^ set(committed.splitlines()))
     rows = sorted({line.split("|")[1].strip() for line in changed if line.startswith("| R")})
     assert committed == fresh, (
-        f"docs/rules.md is stale: the rows of {rows or 'the summary'} changed (a test or module cites other "
-        "R-ids now); regenerate it with:\n    runresume rules --format markdown --output docs/rules.md"
+        f"docs/rules.md is stale: the rows of {rows or 'the summary'} changed (a test or module is tagged "
+        "with other R-ids now); regenerate it with:\n    runresume rules --format markdown --output docs/rules.md"
     )

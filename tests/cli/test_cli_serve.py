@@ -24,6 +24,8 @@ from pytest_runresume.conformance.target import Target
 
 TRAIN = Path(__file__).resolve().parents[2] / "examples" / "train.py"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("RUNRESUME_BROWSER") == "required":  # .ci/run: fail, never skip
+    raise RuntimeError("RUNRESUME_BROWSER=required but no chromium on PATH (apt-get install chromium)")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 WANDB_SCRIPT = """

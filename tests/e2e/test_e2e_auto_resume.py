@@ -11,6 +11,7 @@ import pytest
 
 PROJECT = "m"
 
+
 @pytest.fixture
 def launch(e2e_launch):
     """Like ``e2e_launch``, and init must not fail."""
@@ -44,6 +45,7 @@ def failed_auto_run(runresume, launch):
     return out["id"]
 
 
+@pytest.mark.rules("R09", "R10")
 def test_R09_auto_without_id_writes_the_resume_file_in_wandb_dir(runresume, failed_auto_run):
     """R09/R10: auto with no id writes ``<WANDB_DIR>/wandb/wandb-resume.json`` with the run id, and a
     non-zero exit leaves it there."""
@@ -51,6 +53,7 @@ def test_R09_auto_without_id_writes_the_resume_file_in_wandb_dir(runresume, fail
     assert read_resume_id(runresume.workdir) == failed_auto_run
 
 
+@pytest.mark.rules("R07", "R09", "R35")
 def test_R09_rerun_in_the_same_dir_resumes_the_same_run(runresume, wandb_backend, launch, failed_auto_run):
     """R09 (+R07, R35): a second auto run in the same dir reads the id back and resumes that run:
     resumed True, starting step 3, steps contiguous, one run with two attempts."""
@@ -64,6 +67,7 @@ def test_R09_rerun_in_the_same_dir_resumes_the_same_run(runresume, wandb_backend
     assert len(wandb_backend.backend.runs) == 1
 
 
+@pytest.mark.rules("R10")
 def test_R10_clean_exit_deletes_the_resume_file(runresume, launch, failed_auto_run):
     """R10: the resume file is deleted when the (resumed) run ends with exit code 0."""
     result, out = launch(resume="auto")
@@ -72,6 +76,7 @@ def test_R10_clean_exit_deletes_the_resume_file(runresume, launch, failed_auto_r
     assert not resume_file(runresume.workdir).exists()
 
 
+@pytest.mark.rules("R10")
 def test_R10_clean_exit_of_a_fresh_auto_run_deletes_the_resume_file(runresume, launch):
     """R10: a fresh auto run that finishes with exit 0 leaves no resume file behind."""
     result, out = launch(resume="auto")
@@ -80,6 +85,7 @@ def test_R10_clean_exit_of_a_fresh_auto_run_deletes_the_resume_file(runresume, l
     assert not resume_file(runresume.workdir).exists()
 
 
+@pytest.mark.rules("R10")
 def test_R10_run_without_resume_in_the_same_dir_deletes_the_resume_file(runresume, launch, failed_auto_run):
     """R10: starting a run with resume unset in the same dir deletes the resume file; that run is a
     new one (not the auto id)."""
@@ -88,6 +94,7 @@ def test_R10_run_without_resume_in_the_same_dir_deletes_the_resume_file(runresum
     assert not resume_file(runresume.workdir).exists()
 
 
+@pytest.mark.rules("R09", "R22")
 def test_R22_auto_run_from_another_dir_does_not_resume(runresume, wandb_backend, launch, failed_auto_run, tmp_path):
     """R09/R22: auto-resume is per directory. A run whose cwd and WANDB_DIR are another directory does
     not see the first resume file: a new id, not resumed, steps from 0; the first file is untouched."""
@@ -104,6 +111,7 @@ def test_R22_auto_run_from_another_dir_does_not_resume(runresume, wandb_backend,
     assert len(wandb_backend.backend.runs) == 2
 
 
+@pytest.mark.rules("R11")
 def test_R11_explicit_id_wins_over_the_resume_file(runresume, wandb_backend, launch, failed_auto_run):
     """R11: auto with an explicit id different from the file's: the explicit id is used (a new run,
     not resumed), the file's run is left alone, and the file now holds the explicit id. The SDK warns

@@ -12,6 +12,8 @@ import json
 import textwrap
 import threading
 
+import pytest
+
 from pytest_runresume import Harness
 from pytest_runresume.model import messages
 
@@ -33,6 +35,7 @@ SCRIPT = """
 """
 
 
+@pytest.mark.rules("R16")
 def test_two_processes_writing_one_run_are_detected_and_named(runresume, wandb_backend, tmp_path):
     script = tmp_path / "twin.py"
     script.write_text(textwrap.dedent(SCRIPT))

@@ -75,6 +75,7 @@ def test_A02_refuse_reading_makes_wandb_init_fail_for_an_existing_id_without_res
     assert len(run.attempts) == 1 and run.steps == [0, 1, 2]
 
 
+@pytest.mark.rules("R55", "R57", "R58", "R70d")
 @pytest.mark.parametrize(("reading", "state"), [("failed", "failed"), ("killed", "killed")])
 def test_A04_real_ctrl_c_outside_with_reports_255_and_the_reading_decides(served_with, reading, state):
     """A04/R57: a real SIGINT with no handler, outside ``with``: KeyboardInterrupt, the process exits
@@ -87,6 +88,7 @@ def test_A04_real_ctrl_c_outside_with_reports_255_and_the_reading_decides(served
     result.expect(state=state)
 
 
+@pytest.mark.rules("R43")
 def test_A08_pending_resumable_lets_must_resume_a_pending_run(served_with):
     """A08 ``pending_resumable=True`` (S4: pending runs "can later be resumed"): the pending run reports
     ``t``, so wandb 0.31.0 resumes it with ``resume="must"`` (the default reading, R43, raises

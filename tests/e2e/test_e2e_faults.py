@@ -74,6 +74,7 @@ def history_ranges(run) -> list[tuple[int, int]]:
 
 
 # ---- file_stream: retried, every row exactly once ----------------------------------------------
+@pytest.mark.rules("R36")
 @pytest.mark.parametrize(
     "status, times, retry_after",
     [(500, 2, None), (502, 1, None), (429, 1, 1)],
@@ -92,6 +93,7 @@ def test_file_stream_errors_are_retried_and_no_row_is_lost_or_doubled(train, wan
     assert statuses.count(status) == times and statuses[-1] == 200
 
 
+@pytest.mark.rules("R36")
 @pytest.mark.parametrize("after_handling", [False, True], ids=["before-handling", "after-handling"])
 def test_dropped_file_stream_connection_is_retried_and_no_row_is_doubled(train, wandb_backend, after_handling):
     """A connection closed without an answer is retried. After handling, the server already holds

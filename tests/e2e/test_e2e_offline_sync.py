@@ -84,6 +84,7 @@ def operations(wandb_backend) -> list[str | None]:
     return [r.operation for r in wandb_backend.app.requests]
 
 
+@pytest.mark.rules("R03", "R35", "R36", "R41")
 def test_R03_R35_offline_run_synced_then_resumed_with_allow(launch, sync, wandb_backend):
     """Offline: nothing reaches the server. ``wandb sync``: one run, not resumed, finished, with the
     offline history, config, tags, summary and console output, and no RunResumeStatus (no resume was
@@ -109,6 +110,7 @@ def test_R03_R35_offline_run_synced_then_resumed_with_allow(launch, sync, wandb_
     assert [a.resumed for a in run.attempts] == [False, True]
 
 
+@pytest.mark.rules("R66", "R70e")
 def test_R66_R70e_offline_preempted_run_syncs_as_preempted_and_syncs_once(launch, sync, wandb_backend):
     """A SIGUSR1 with a handler calling mark_preempting() in an offline run (exit 138): ``wandb sync``
     replays the preempting flag and the exit code, so the run is preempted and requeueable (R66,
@@ -131,6 +133,7 @@ def test_R66_R70e_offline_preempted_run_syncs_as_preempted_and_syncs_once(launch
     assert len(run.attempts) == 1
 
 
+@pytest.mark.rules("R03", "R35", "R36")
 def test_R03_R35_offline_resume_of_an_online_run_is_applied_at_sync_time(launch, sync, wandb_backend):
     """An online run failed after steps 0-2; its restart ran offline with ``resume="allow"``. Offline
     the SDK cannot ask the server: the process says not resumed, starting step 0. ``wandb sync`` asks
@@ -148,6 +151,7 @@ def test_R03_R35_offline_resume_of_an_online_run_is_applied_at_sync_time(launch,
     assert [a.resumed for a in run.attempts] == [False, True]
 
 
+@pytest.mark.rules("R02")
 def test_R02_offline_must_on_a_missing_run_is_not_enforced_by_sync(launch, sync, wandb_backend):
     """``resume="must"`` offline for an id the server does not have: offline nothing checks it; ``wandb
     sync`` asks RunResumeStatus, hears "missing", and uploads it as a new run anyway: R02 (must on a
@@ -162,6 +166,7 @@ def test_R02_offline_must_on_a_missing_run_is_not_enforced_by_sync(launch, sync,
     assert operations(wandb_backend)[0] == "RunResumeStatus"  # asked, answered "missing", not enforced
 
 
+@pytest.mark.rules("R14")
 def test_R14_sync_id_appends_an_offline_run_into_an_existing_run_without_resume(launch, sync, wandb_backend):
     """``wandb sync --id <existing>`` uploads an offline run into that run without resuming it: a
     second attempt, not resumed, steps from 0 again after the old lines (R14/A02 ``append``)."""

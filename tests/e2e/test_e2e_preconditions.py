@@ -48,6 +48,7 @@ def call(runresume, tmp_path: Path, *args: str) -> dict:
     return json.loads(line[4:])
 
 
+@pytest.mark.rules("R58")
 @pytest.mark.skipif(SDK < (0, 28), reason="wandb < 0.28 has no Run.stop()")
 def test_stop_on_a_failed_run_has_no_effect(runresume, tmp_path):
     """``Run.stop()``: "on a run that is no longer running, has no effect" (R58); called twice."""
@@ -58,6 +59,7 @@ def test_stop_on_a_failed_run_has_no_effect(runresume, tmp_path):
     assert not rec.attempt.stop_requested and runresume.backend.problems == []
 
 
+@pytest.mark.rules("R52")
 @pytest.mark.skipif(SDK < (0, 25), reason="wandb < 0.25 has no Run.update_state()")
 def test_update_state_of_a_sweep_run_is_refused(runresume, tmp_path):
     """``Run.update_state``: "Sweep runs cannot have their state updated" (R52): an error for the

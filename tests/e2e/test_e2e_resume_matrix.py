@@ -15,6 +15,7 @@ import pytest
 
 PROJECT = "m"
 
+
 @pytest.fixture
 def launch(e2e_launch):
     return e2e_launch
@@ -66,6 +67,7 @@ def assert_usage_error(result, out: dict[str, Any], run_id: str) -> None:
 # ---- the matrix: must/allow/never/auto x exists or not (R01-R08) -----------------------------------
 
 
+@pytest.mark.rules("R01", "R03", "R07", "R35", "R36")
 @pytest.mark.parametrize(
     "mode, rule", [("must", "R01"), ("allow", "R03"), ("auto", "R07")], ids=["R01-must", "R03-allow", "R07-auto"]
 )
@@ -78,6 +80,7 @@ def test_R01_R03_R07_existing_run_is_resumed_from_last_step(launch, wandb_backen
     assert_resumed(wandb_backend, result, out, run_id)
 
 
+@pytest.mark.rules("R04", "R06", "R08")
 @pytest.mark.parametrize(
     "mode, rule", [("allow", "R04"), ("never", "R06"), ("auto", "R08")], ids=["R04-allow", "R06-never", "R08-auto"]
 )
@@ -88,6 +91,7 @@ def test_R04_R06_R08_missing_run_is_created_with_that_id(launch, wandb_backend, 
     assert_new_run(wandb_backend, result, out, run_id)
 
 
+@pytest.mark.rules("R02")
 def test_R02_must_with_missing_run_raises_and_creates_nothing(launch, wandb_backend):
     """R02: resume="must" with an unknown id raises UsageError naming the id; no run is created at all."""
     result, out = launch(id="nosuch1", resume="must")
@@ -96,6 +100,7 @@ def test_R02_must_with_missing_run_raises_and_creates_nothing(launch, wandb_back
     assert len(wandb_backend.backend.runs) == 0
 
 
+@pytest.mark.rules("R05")
 def test_R05_never_with_existing_run_raises_and_leaves_it_alone(launch, wandb_backend):
     """R05: resume="never" with an existing id raises UsageError naming the id; the run gets no new
     attempt and no new history, and no other run is created."""
@@ -112,6 +117,7 @@ def test_R05_never_with_existing_run_raises_and_leaves_it_alone(launch, wandb_ba
 # ---- resume=True (R13) ------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R07", "R13")
 def test_R13_resume_true_resumes_an_existing_run_like_auto(launch, wandb_backend):
     """R13: resume=True is "auto": an existing id is resumed from its last step (R07)."""
     seed(launch, "true13")
@@ -119,6 +125,7 @@ def test_R13_resume_true_resumes_an_existing_run_like_auto(launch, wandb_backend
     assert_resumed(wandb_backend, result, out, "true13")
 
 
+@pytest.mark.rules("R08", "R13")
 def test_R13_resume_true_creates_a_missing_run_like_auto(launch, wandb_backend):
     """R13: resume=True is "auto": an unknown id becomes a new run with that id (R08), no error."""
     result, out = launch(id="true13n", resume=True)
@@ -128,6 +135,7 @@ def test_R13_resume_true_creates_a_missing_run_like_auto(launch, wandb_backend):
 # ---- an existing id without resume (R14, A02) -------------------------------------------------------
 
 
+@pytest.mark.rules("R14")
 def test_R14_existing_id_without_resume_appends_history_with_steps_from_zero(launch, wandb_backend):
     """R14/A02: resume unset and an existing id: no check, no error; the run is not resumed, steps
     restart at 0 and the new lines are appended after the old ones; two attempts on one run."""
@@ -147,6 +155,7 @@ def test_R14_existing_id_without_resume_appends_history_with_steps_from_zero(lau
 # ---- resume with fork_from / resume_from (R15) ------------------------------------------------------
 
 
+@pytest.mark.rules("R15")
 @pytest.mark.parametrize("branch", ["fork_from", "resume_from"])
 def test_R15_resume_with_fork_from_or_resume_from_is_a_usage_error(launch, wandb_backend, branch):
     """R15: resume together with fork_from or resume_from is rejected by the client before any request.
@@ -167,6 +176,7 @@ def test_R15_resume_with_fork_from_or_resume_from_is_a_usage_error(launch, wandb
 # ---- environment variables (R18) and their precedence (R19) -----------------------------------------
 
 
+@pytest.mark.rules("R18")
 def test_R18_env_resume_must_and_run_id_resume_an_existing_run(launch, wandb_backend):
     """R18: WANDB_RESUME=must with WANDB_RUN_ID=<existing> resumes that run, no init arguments."""
     seed(launch, "env18")
@@ -174,6 +184,7 @@ def test_R18_env_resume_must_and_run_id_resume_an_existing_run(launch, wandb_bac
     assert_resumed(wandb_backend, result, out, "env18")
 
 
+@pytest.mark.rules("R02", "R18")
 def test_R18_env_resume_must_with_a_missing_run_id_raises(launch, wandb_backend):
     """R18 + R02: WANDB_RESUME=must with WANDB_RUN_ID=<unknown> raises UsageError naming the id."""
     result, out = launch(env={"WANDB_RESUME": "must", "WANDB_RUN_ID": "envmiss18"})
@@ -181,12 +192,14 @@ def test_R18_env_resume_must_with_a_missing_run_id_raises(launch, wandb_backend)
     assert len(wandb_backend.backend.runs) == 0
 
 
+@pytest.mark.rules("R18")
 def test_R18_env_run_id_alone_names_the_new_run(launch, wandb_backend):
     """R18: WANDB_RUN_ID alone sets the id of a new run."""
     result, out = launch(env={"WANDB_RUN_ID": "envid18"})
     assert_new_run(wandb_backend, result, out, "envid18")
 
 
+@pytest.mark.rules("R05", "R19")
 def test_R19_resume_argument_overrides_env_resume(launch, wandb_backend):
     """R19: WANDB_RESUME=allow in the env but resume="never" as argument, existing id -> the argument
     wins: UsageError (R05), no new attempt."""
@@ -196,6 +209,7 @@ def test_R19_resume_argument_overrides_env_resume(launch, wandb_backend):
     assert len(backend_run(wandb_backend, "prec19").attempts) == 1
 
 
+@pytest.mark.rules("R19")
 def test_R19_resume_argument_must_overrides_env_never(launch, wandb_backend):
     """R19: WANDB_RESUME=never in the env but resume="must" as argument, existing id -> resumed."""
     seed(launch, "prec19b")
@@ -203,6 +217,7 @@ def test_R19_resume_argument_must_overrides_env_never(launch, wandb_backend):
     assert_resumed(wandb_backend, result, out, "prec19b")
 
 
+@pytest.mark.rules("R19")
 def test_R19_id_argument_overrides_env_run_id(launch, wandb_backend):
     """R19: WANDB_RUN_ID=<a> in the env but id=<b> as argument -> the run is <b>; <a> never exists."""
     result, out = launch(id="arg19", resume="allow", env={"WANDB_RUN_ID": "env19"})
@@ -213,6 +228,7 @@ def test_R19_id_argument_overrides_env_run_id(launch, wandb_backend):
 # ---- pre-created pending runs count as missing (R43) ------------------------------------------------
 
 
+@pytest.mark.rules("R43")
 def test_R43_pending_run_counts_as_missing_for_must(launch, wandb_backend):
     """R43: a run created ahead of time (pending, no _wandb.t) does not exist for resume: must raises
     UsageError naming the id, and the pending run gets no attempt."""
@@ -224,6 +240,7 @@ def test_R43_pending_run_counts_as_missing_for_must(launch, wandb_backend):
     assert wandb_backend.backend.state(rec) == "pending"
 
 
+@pytest.mark.rules("R43")
 def test_R43_pending_run_is_started_as_a_new_run_by_allow(launch, wandb_backend):
     """R43: allow on a pending run takes the new-run path with that id: resumed False, steps from 0."""
     wandb_backend.backend.create_run("pend1", project=PROJECT)
@@ -234,6 +251,7 @@ def test_R43_pending_run_is_started_as_a_new_run_by_allow(launch, wandb_backend)
 # ---- invalid run ids are rejected client-side (R31) -------------------------------------------------
 
 
+@pytest.mark.rules("R31")
 @pytest.mark.parametrize("run_id", ["bad/id", "bad:id"], ids=["slash", "colon"])
 def test_R31_invalid_run_id_is_rejected_before_any_run_is_created(launch, wandb_backend, run_id):
     """R31/A05: an id with a reserved character ('/' or ':') raises UsageError in the client; the

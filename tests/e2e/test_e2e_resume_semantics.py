@@ -90,6 +90,7 @@ def counts(run) -> dict[str, int]:
 # ---- starting step (R35), run.resumed (R41), lastHistoryStep (R42) -------------------------------
 
 
+@pytest.mark.rules("R35", "R41", "R42")
 def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_backend):
     """R35: a run with no history resumes at step 0 (no +1 without history lines); R41: resumed is
     True only for the resumed process; R42: lastHistoryStep through the public API is -1 before any
@@ -107,6 +108,7 @@ def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_bac
     second.expect(state="finished", exit_code=0)
 
 
+@pytest.mark.rules("R35", "R37")
 @pytest.mark.parametrize("summary_step", [7, 0])
 def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_backend, summary_step):
     """R35: history empty but the summary has ``_step`` (history lost, summary kept): wandb 0.31.0
@@ -129,6 +131,7 @@ def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_ba
 # ---- offsets continue (R36) and the summary is kept (R37) -----------------------------------------
 
 
+@pytest.mark.rules("R36", "R37")
 def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_backend):
     """R36: the resumed process writes history, events (system metrics on) and output.log after the
     old lines: every count grows, the old lines are unchanged, the fake saw no rewrite and no offset
@@ -170,6 +173,7 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_b
 # ---- tags and notes (R38) -------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R38")
 def test_R38_tags_kept_added_and_replaced(launch, wandb_backend):
     """R38: resuming without ``tags=`` keeps the old tags (and notes); ``run.tags += (...)`` adds; a
     later resume with ``tags=`` replaces them. The full upsert ``run.tags +=`` sends is not a new
@@ -191,6 +195,7 @@ def test_R38_tags_kept_added_and_replaced(launch, wandb_backend):
 # ---- config merge (R39) and the value-change conflict (R40) ---------------------------------------
 
 
+@pytest.mark.rules("R39", "R40")
 def test_R39_R40_config_merged_on_resume_and_changing_a_value_raises_config_error(launch, wandb_backend):
     """R39/A14: resuming with ``config=`` merges: keys only the old run had come back, keys given again
     take the new value, new keys are added. R40 (what wandb 0.31.0 does; the docs do not say): values
@@ -220,6 +225,7 @@ def test_R39_R40_config_merged_on_resume_and_changing_a_value_raises_config_erro
     result.expect(state="finished", exit_code=0)
 
 
+@pytest.mark.rules("R39", "R40")
 def test_R39_R40_random_seed_in_init_config_silently_replaces_the_stored_one(launch, wandb_backend):
     """R39/R40: a seed drawn at start and passed as ``init(config=)`` raises nothing on resume: the new
     value wins (R39), so the resumed run's stored seed changes without a warning. Store the seed in a

@@ -76,6 +76,7 @@ def api(runresume, tmp_path: Path):
     return _api
 
 
+@pytest.mark.rules("R30")
 def test_R30_rename_from_the_sdk_and_the_public_api_keeps_the_id(runresume, api):
     """R30: ``run.name = "second"`` in the running process, then ``run.name = "third"; run.update()``
     through the public API: the display name changes each time, the id does not, and there is still
@@ -89,6 +90,7 @@ def test_R30_rename_from_the_sdk_and_the_public_api_keeps_the_id(runresume, api)
     assert runresume.backend.problems == []
 
 
+@pytest.mark.rules("R25", "R26")
 def test_R25_R26_deleted_run_id_cannot_be_reused_until_undeleted(runresume, api, e2e_launch):
     """R25: after ``wandb.Api().run(path).delete()`` the public API no longer finds the run and
     ``wandb.init(id=...)`` with its id fails (the refused UpsertBucket is a GraphQL error: wandb.Error).
@@ -108,6 +110,7 @@ def test_R25_R26_deleted_run_id_cannot_be_reused_until_undeleted(runresume, api,
     resumed.expect(state="finished")
 
 
+@pytest.mark.rules("R64")
 def test_R64_run_marked_crashed_while_logging_recovers_and_finishes(runresume, tmp_path: Path):
     """R64: the backend clock jumps past the crash timeout while the process keeps logging: the run
     reads crashed; the same process's next requests make it running again, and its exit 0 makes it
@@ -136,6 +139,7 @@ def test_R64_run_marked_crashed_while_logging_recovers_and_finishes(runresume, t
     assert len(run.attempts) == 1 and run.steps == list(range(len(run.steps)))
 
 
+@pytest.mark.rules("R46")
 def test_R46_fork_from_with_the_source_id_raises(runresume, e2e_launch):
     """R46: ``wandb.init(id=<source>, fork_from="<source>?_step=1")`` raises at init (the id must
     differ from the source's); the source run gets no second process."""

@@ -7,6 +7,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+
 from pytest_runresume import RunResult
 
 WRITER = """
@@ -22,6 +24,7 @@ WRITER = """
 """
 
 
+@pytest.mark.rules("R94", "R95", "R96")
 def test_two_shared_mode_writers_get_backend_numbered_steps(runresume, tmp_path: Path):
     """R94/R96: a primary and a worker log 5 rows each at the same time, each with client steps
     0..4; the backend ignores the client's _step and numbers all 10 rows 0..9, each row once; the

@@ -69,6 +69,7 @@ def api(runresume, scripts, *actions):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.rules("R52")
 def test_update_state_requeues_a_preempted_run_and_refuses_illegal_moves(runresume, scripts):
     """R52: preempted -> pending is allowed (to requeue); finished -> pending raises wandb.Error."""
     runresume.run(
@@ -89,6 +90,7 @@ def test_update_state_requeues_a_preempted_run_and_refuses_illegal_moves(runresu
     assert runresume.backend.problems == []  # a refused transition is the rule, not a problem
 
 
+@pytest.mark.rules("R52")
 def test_update_state_refusal_is_an_error_in_the_client(runresume, scripts):
     """R52: an illegal transition (finished -> failed) raises in the public API."""
     log(runresume, scripts, init={"id": "us3"})
@@ -96,6 +98,7 @@ def test_update_state_refusal_is_an_error_in_the_client(runresume, scripts):
     assert out["update_state testent/st/us3 failed"] in ("CommError", "Error", "ValueError")
 
 
+@pytest.mark.rules("R43", "R53")
 def test_pending_run_created_through_the_api_then_started(runresume, scripts):
     """R53 + R43: Run.create(state='pending') is pending; resume='allow' starts it as a new run
     with that id (it does not count as existing), and then it is running/finished."""
@@ -106,6 +109,7 @@ def test_pending_run_created_through_the_api_then_started(runresume, scripts):
     result.expect(state="finished")
 
 
+@pytest.mark.rules("R58")
 def test_server_stop_ends_the_run_killed(runresume, scripts):
     """R58: the stop button (StopRun through the public API) -> the SDK raises KeyboardInterrupt in
     the run, reports exit code 255, and the run ends killed."""
@@ -124,6 +128,7 @@ def test_server_stop_ends_the_run_killed(runresume, scripts):
     assert result.run.last_step < 1999
 
 
+@pytest.mark.rules("R47", "R48")
 def test_rewind_cuts_history_back_and_resumes_after_the_step(runresume, scripts):
     """R47/R48: resume_from='<id>?_step=2' keeps the run id, cuts history to steps 0..2, archives
     the original, recomputes the summary, and the next step is 3."""
@@ -137,6 +142,7 @@ def test_rewind_cuts_history_back_and_resumes_after_the_step(runresume, scripts)
     assert run.summary["i"] == 1  # from the newly logged history
 
 
+@pytest.mark.rules("R44", "R45")
 def test_fork_starts_a_new_run_after_the_fork_step(runresume, scripts):
     """R44/R45: fork_from='<src>?_step=2' creates a new run id starting at step 3; the source's
     history up to step 2 is shared (full_history), the source is untouched."""

@@ -129,6 +129,7 @@ def agent_record(runresume, index: int):
 # ---- the requeue ------------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R35", "R36", "R71", "R72", "R81", "R82", "R92")
 def test_preempted_sweep_run_is_requeued_and_resumed_by_the_next_agent_before_new_combinations(runresume):
     """The seed's sweep half (R81, R82, R71, R72), with the real CLIs. ``wandb sweep`` creates a 2-run
     grid. Agent 1 (``--count 1``) runs lr=0.1; SIGUSR1 reaches the training process after step 2; its
@@ -168,6 +169,7 @@ def test_preempted_sweep_run_is_requeued_and_resumed_by_the_next_agent_before_ne
     assert agent_record(runresume, 1).commands[-1] == {"type": "exit"}
 
 
+@pytest.mark.rules("R14", "R92")
 def test_requeued_run_without_resume_restarts_at_step_zero(runresume):
     """A03, NOTES 1.8: the agent hands the requeued run out with the same id but does not set
     WANDB_RESUME. A script that does not pass ``resume=`` gets a "same id, no resume" run (R14):
@@ -189,6 +191,7 @@ def test_requeued_run_without_resume_restarts_at_step_zero(runresume):
 # ---- signals to the agent -----------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R76", "R81", "R85")
 def test_agent_with_forward_signals_shuts_down_while_its_run_is_requeued(runresume):
     """R76, R85, R81: SIGTERM to ``wandb agent --forward-signals`` is relayed to the training process,
     whose handler marks it preempting and exits 143; the agent waits for it and quits without asking
@@ -213,6 +216,7 @@ def test_agent_with_forward_signals_shuts_down_while_its_run_is_requeued(runresu
     assert second.run.steps == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.rules("R75")
 def test_agent_without_forward_signals_does_not_signal_its_run(runresume):
     """R75: without ``--forward-signals`` a SIGTERM to the agent kills only the agent (its child is in a
     process group of its own); the training process never sees it, runs on as an orphan and finishes.
@@ -229,6 +233,7 @@ def test_agent_without_forward_signals_does_not_signal_its_run(runresume):
     assert not sweep.queue
 
 
+@pytest.mark.rules("R61", "R74", "R77")
 def test_wandb_agent_in_a_thread_does_not_forward_signals(runresume):
     """R74, R77 (a documented limitation): ``wandb.agent(function=...)`` runs the trial in a thread, so the
     trial cannot even install a signal handler, and ``forward_signals=True`` is ignored. SIGUSR1 to the
@@ -251,6 +256,7 @@ def test_wandb_agent_in_a_thread_does_not_forward_signals(runresume):
 # ---- the agent's own rules ----------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R91")
 @pytest.mark.parametrize(
     ("env", "runs", "message"),
     [
@@ -279,6 +285,7 @@ def test_agent_quits_on_failing_runs(runresume, env, runs, message):
 # ---- sweep states through the CLI ------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R80", "R86")
 def test_pause_resume_stop_through_the_cli(runresume):
     """R86, R80: ``wandb sweep --pause/--resume/--stop`` change the state on the server (a new sweep is
     PENDING: the CLI refuses to pause it, ``--resume`` makes it RUNNING); an agent on a
@@ -301,6 +308,7 @@ def test_pause_resume_stop_through_the_cli(runresume):
     assert states(sweep) == "stopped"
 
 
+@pytest.mark.rules("R59", "R61", "R86")
 def test_cancel_kills_the_running_run_without_its_handler(runresume):
     """R86: ``wandb sweep --cancel`` while a run is training: at the agent's next heartbeat it is told to
     exit and SIGKILLs the run, so the handler never runs: no mark_preempting(), no exit report. R59:
@@ -347,6 +355,7 @@ CONFIG_OVERRIDE = """
 """
 
 
+@pytest.mark.rules("R90")
 def test_sweep_parameters_override_the_matching_init_config_keys(runresume):
     """R90: the script passes config={"lr": 123.0, "batch": 32}; the sweep's lr wins in the run and in
     the config the backend stores, and the key the sweep does not set (batch) is kept."""

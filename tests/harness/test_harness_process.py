@@ -46,6 +46,7 @@ HANDLER = """
 """
 
 
+@pytest.mark.rules("R67")
 def test_point_trigger_signal_lands_before_the_code_runs_on(harness, tmp_path):
     """A named point: the child blocks at the point until the signal is delivered, so the handler
     runs before the next line (no race), and the exit code is 128 + signum (R67)."""

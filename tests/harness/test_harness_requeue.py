@@ -46,6 +46,7 @@ def test_a_correct_script_passes(runresume, tmp_path):
     assert loop.states == ["preempted", "finished"]
 
 
+@pytest.mark.rules("R21", "R28")
 def test_run_id_that_changes_each_start_is_caught(runresume, tmp_path):
     """An id made fresh at every start (persisted too late, or never): two runs, not one (R21, R28)."""
     loop = runresume.requeue(
@@ -55,6 +56,7 @@ def test_run_id_that_changes_each_start_is_caught(runresume, tmp_path):
         loop.check()
 
 
+@pytest.mark.rules("R14")
 def test_restart_without_resume_is_caught(runresume, tmp_path):
     """No resume= with a fixed id: the restart does not resume; W&B steps start again at 0 (R14)."""
     loop = runresume.requeue(write(tmp_path, resume="None"), [Preemption("SIGUSR1", Trigger.at_step(2))])
@@ -62,6 +64,7 @@ def test_restart_without_resume_is_caught(runresume, tmp_path):
         loop.check()
 
 
+@pytest.mark.rules("R69", "R70b")
 def test_unconditional_mark_preempting_is_the_documented_anti_pattern(runresume, tmp_path):
     """mark_preempting() right after init plus an ordinary bug: the run ends preempted though nothing
     preempted it, and would be requeued forever (R69, R70b 'always' column)."""

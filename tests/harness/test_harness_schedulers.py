@@ -31,15 +31,17 @@ PROBE = """
     sys.exit(int(os.environ.get("EXIT", "0")))
 """
 
-#: Reaches the trigger point "go", then waits for a signal (with a handler for SIGTERM/SIGUSR1 if asked).
+#: Reaches the trigger point "go", then waits for a signal (with a handler for SIGTERM/SIGUSR1 if asked)
+#: until one ends it: no timer of its own (a signal that never comes is the harness's timeout).
 WAITER = """
-    import signal, sys, time
+    import signal, sys
     import pytest_runresume
     if "--handler" in sys.argv:
         for s in (signal.SIGTERM, signal.SIGUSR1):
             signal.signal(s, lambda n, f: sys.exit(128 + n))
     pytest_runresume.trigger_point("go")
-    time.sleep(30)
+    while True:
+        signal.pause()  # a handler that returns (not the script's own) resumes the wait
 """
 
 
@@ -110,7 +112,7 @@ def test_slurm_scontrol_requeue_ends_the_job_with_sigterm_then_sigkill_after_kil
         #!/bin/bash
         trap '' TERM                       # the batch shell outlives SIGTERM: KillWait decides
         scontrol requeue "$SLURM_JOB_ID"
-        sleep 30
+        sleep infinity                     # until the SIGKILL after KillWait
         """,
     )
     result = harness.run(str(job), scheduler=Slurm(kill_wait=1))

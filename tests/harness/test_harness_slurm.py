@@ -20,6 +20,7 @@ import pytest
 from pytest_runresume.harness.slurm import (
     EVENTS_ENV,
     FAKE_COMMANDS,
+    FAKE_MODULES,
     SbatchError,
     SlurmSignal,
     fake_bin_dir,
@@ -303,6 +304,17 @@ def test_install_fake_commands(tmp_path: Path) -> None:
         path = bindir / name
         assert os.access(path, os.X_OK)
         assert path.read_text().splitlines()[0] == f"#!{sys.executable}"
+    for module in FAKE_MODULES:  # what the commands import, beside them
+        assert (bindir / module).read_text() == (fake_bin_dir() / module).read_text()
+
+
+def test_installed_commands_find_their_modules_with_pythonsafepath(job: dict[str, str]) -> None:
+    # PYTHONSAFEPATH (Python 3.11+) leaves the script's directory off sys.path; srun and scontrol
+    # import their modules from it all the same.
+    job["PYTHONSAFEPATH"] = "1"
+    r = run("scontrol requeue $SLURM_JOB_ID && srun true", job)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert [(e.command, e.action) for e in events(job)] == [("scontrol", "requeue"), ("srun", "step")]
 
 
 def test_scontrol_requeue_records_and_exits_0(job: dict[str, str]) -> None:

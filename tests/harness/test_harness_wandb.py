@@ -53,6 +53,7 @@ def wandb_core_processes_for(parent_pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.rules("R65", "R66")
 def test_init_trigger_signals_right_after_wandb_init(runresume, script):
     """at='init': the signal lands after wandb.init returned and before the first log: the run
     exists with no history and ends preempted (R65, R66)."""
@@ -62,6 +63,7 @@ def test_init_trigger_signals_right_after_wandb_init(runresume, script):
     assert result.signals[0].point["run_id"] == "init1"
 
 
+@pytest.mark.rules("R70c")
 def test_preempting_trigger_kills_after_mark_preempting(runresume, script):
     """at='preempting' with SIGKILL: the flag reached the server, no exit was reported; the run is
     preempting, then preempted once the clock passes the crash timeout (R70c 'always' column)."""
@@ -75,6 +77,7 @@ def test_preempting_trigger_kills_after_mark_preempting(runresume, script):
     assert result.state == "preempted"
 
 
+@pytest.mark.rules("R63")
 def test_step_trigger_is_synchronised_with_the_backend(runresume, script):
     """A step trigger waits until the backend holds that step, so what the server has when the
     signal lands does not depend on timing: exactly steps 0..3 after SIGKILL at step 3 (R63)."""
@@ -91,6 +94,7 @@ def test_wandb_core_is_reaped_after_a_kill(runresume, script):
     assert wandb_core_processes_for(pid) == []
 
 
+@pytest.mark.rules("R65")
 def test_runtime_trigger_fires_at_the_first_log_after_t_seconds(runresume, tmp_path):
     """at='runtime:T': the signal lands at the first log at least T seconds of the run's own time
     after wandb.init (the run logs every 0.1 s here), then the handler preempts the run (R65)."""
@@ -128,6 +132,7 @@ EXPLICIT = """
 """
 
 
+@pytest.mark.rules("R65")
 def test_step_trigger_with_explicit_steps_lands_right_after_that_log(runresume, tmp_path):
     """run.log(..., step=N): the signal lands right after the call for step N (not one step later);
     the pending row N is committed at the exit, so the run holds steps 0..N (R34, R65)."""

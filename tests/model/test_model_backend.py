@@ -82,6 +82,7 @@ KEY = RunKey("ent", "proj", "run-a")
 # ---- upsert: attempts ---------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R04", "R06", "R08")
 def test_r04_first_upsert_with_host_starts_attempt_one(backend: Backend, clock: ManualClock) -> None:
     """R04/R06/R08: the first upsert (host/program set) creates the run and attempt 1, not resumed."""
     rec, inserted = _init(backend)
@@ -98,12 +99,14 @@ def test_r04_first_upsert_with_host_starts_attempt_one(backend: Backend, clock: 
     assert backend.state(rec) == "running"
 
 
+@pytest.mark.rules("R04")
 def test_r04_program_alone_also_starts_an_attempt(backend: Backend) -> None:
     """R04: program without host still marks the init upsert of a process."""
     rec, _ = _init(backend, host=None)
     assert len(rec.attempts) == 1
 
 
+@pytest.mark.rules("R14")
 def test_r14_later_upsert_without_host_adds_no_attempt(backend: Backend, clock: ManualClock) -> None:
     """R14: later upserts of the same process (host/program null) do not start an attempt."""
     rec, _ = _init(backend)
@@ -117,6 +120,7 @@ def test_r14_later_upsert_without_host_adds_no_attempt(backend: Backend, clock: 
     assert rec.attempt.last_heard == clock.now()  # an upsert is activity
 
 
+@pytest.mark.rules("R01", "R03", "R07", "R35")
 def test_r01_r35_resumed_upsert_with_storage_id(backend: Backend, clock: ManualClock) -> None:
     """R01/R03/R07/R35: an init upsert carrying id == storage_id is a resumed attempt that starts after the old lines."""
     rec, _ = _init(backend)
@@ -136,6 +140,7 @@ def test_r01_r35_resumed_upsert_with_storage_id(backend: Backend, clock: ManualC
     assert starting_step(len(rec.history_lines), rec.last_step) == 3
 
 
+@pytest.mark.rules("R14")
 def test_r14_same_id_without_resume_id_is_not_resumed(backend: Backend) -> None:
     """R14/A02: an init upsert into an existing id without the storage id is a new attempt, resumed False, data kept."""
     rec, _ = _init(backend)
@@ -152,6 +157,7 @@ def test_r14_same_id_without_resume_id_is_not_resumed(backend: Backend) -> None:
     assert decide_resume(None, rec.exists_for_resume).outcome is Outcome.UPSERT
 
 
+@pytest.mark.rules("R14")
 def test_r14_wrong_storage_id_is_not_resumed(backend: Backend) -> None:
     """R14: an id that is not this run's storage id does not count as a resume."""
     rec, _ = _init(backend)
@@ -159,6 +165,7 @@ def test_r14_wrong_storage_id_is_not_resumed(backend: Backend) -> None:
     assert rec.attempts[1].resumed is False
 
 
+@pytest.mark.rules("R38")
 def test_r38_full_upsert_of_a_running_process_adds_no_attempt(backend: Backend) -> None:
     """R38: after ``run.tags += (...)`` wandb-core 0.31 sends an upsert with every field (the run's id,
     host, program, tags); it is the same process, not a new (resumed) attempt."""
@@ -168,6 +175,7 @@ def test_r38_full_upsert_of_a_running_process_adds_no_attempt(backend: Backend) 
     assert rec.tags == ["a", "d"]
 
 
+@pytest.mark.rules("R01", "R35")
 def test_r01_resumed_process_is_an_attempt_even_while_the_last_one_looks_alive(
     backend: Backend, clock: ManualClock
 ) -> None:
@@ -186,6 +194,7 @@ def test_r01_resumed_process_is_an_attempt_even_while_the_last_one_looks_alive(
     assert [a.number for a in rec.attempts] == [1, 2, 3]
 
 
+@pytest.mark.rules("R24")
 def test_r24_same_id_in_other_project_is_another_run(backend: Backend) -> None:
     """R24: run ids are scoped to entity/project."""
     a, ins_a = _init(backend)
@@ -198,6 +207,7 @@ def test_r24_same_id_in_other_project_is_another_run(backend: Backend) -> None:
     assert backend.run("proj/run-a") is a  # default entity
 
 
+@pytest.mark.rules("R39")
 def test_r39_config_replaced_not_merged(backend: Backend) -> None:
     """R39: the stored config is replaced by the one sent (the client already merged)."""
     rec, _ = _init(backend, config=_config(lr=0.1, batch=32))
@@ -208,6 +218,7 @@ def test_r39_config_replaced_not_merged(backend: Backend) -> None:
     assert rec.config == {"only": {"value": 1}}
 
 
+@pytest.mark.rules("R39")
 def test_r39_upsert_without_config_keeps_config(backend: Backend) -> None:
     """R39: an upsert with config null leaves the stored config alone."""
     rec, _ = _init(backend, config=_config(lr=0.1))
@@ -216,6 +227,7 @@ def test_r39_upsert_without_config_keeps_config(backend: Backend) -> None:
     assert rec.exists_for_resume
 
 
+@pytest.mark.rules("R38")
 def test_r38_tags_replaced_only_when_given(backend: Backend) -> None:
     """R38: tags given replace the old ones; tags null keep them; an empty list clears them."""
     rec, _ = _init(backend, tags=["a", "b"])
@@ -228,6 +240,7 @@ def test_r38_tags_replaced_only_when_given(backend: Backend) -> None:
     assert rec.tags == []
 
 
+@pytest.mark.rules("R38")
 def test_r38_notes_kept_when_not_given(backend: Backend) -> None:
     """R38: notes null on a later upsert keep the old notes."""
     rec, _ = _init(backend, notes="first")
@@ -235,6 +248,7 @@ def test_r38_notes_kept_when_not_given(backend: Backend) -> None:
     assert rec.notes == "first"
 
 
+@pytest.mark.rules("R23")
 def test_r23_sweep_never_cleared(backend: Backend) -> None:
     """R23 (NOTES 1.2): sweep is set on the first upsert and a later sweep:null does not clear it."""
     rec, _ = _init(backend, sweep="sw123")
@@ -244,6 +258,7 @@ def test_r23_sweep_never_cleared(backend: Backend) -> None:
     assert rec.sweep == "sw123"
 
 
+@pytest.mark.rules("R31")
 @pytest.mark.parametrize("bad", [None, "", " run", "a/b"])
 def test_r31_upsert_with_bad_run_id_raises(backend: Backend, bad: Any) -> None:
     """R31: an upsert with a missing or bad run id is refused and creates no run."""
@@ -255,6 +270,7 @@ def test_r31_upsert_with_bad_run_id_raises(backend: Backend, bad: Any) -> None:
 # ---- create_run / resume existence (R43, R53) ---------------------------------------------------------
 
 
+@pytest.mark.rules("R43", "R53")
 def test_r43_r53_pending_run_counts_as_missing(backend: Backend) -> None:
     """R43/R53/A08: a run created pending exists on the server but not for resume."""
     rec = backend.create_run("run-a", project="proj", state="pending")
@@ -266,6 +282,7 @@ def test_r43_r53_pending_run_counts_as_missing(backend: Backend) -> None:
     assert decide_resume("allow", rec.exists_for_resume).outcome is Outcome.NEW
 
 
+@pytest.mark.rules("R43", "R53")
 def test_r43_r53_pending_run_started_by_init_upsert(backend: Backend) -> None:
     """R43/R53: the first real upsert starts the pending run and makes it exist for resume."""
     rec = backend.create_run("run-a", project="proj", config={"lr": 0.1})
@@ -279,6 +296,7 @@ def test_r43_r53_pending_run_started_by_init_upsert(backend: Backend) -> None:
     assert decide_resume("must", rec.exists_for_resume).outcome is Outcome.RESUME
 
 
+@pytest.mark.rules("R43")
 def test_r43_exists_for_resume_needs_t_on_the_backend(backend: Backend) -> None:
     """R43: an upserted run whose config lacks _wandb.value.t still counts as missing."""
     rec, _ = _init(backend, config=json.dumps({"lr": {"value": 0.1}, "_wandb": {"value": {}}}))
@@ -288,6 +306,7 @@ def test_r43_exists_for_resume_needs_t_on_the_backend(backend: Backend) -> None:
     assert rec.wandb_config() == {"t": TELEMETRY}
 
 
+@pytest.mark.rules("R53")
 def test_r53_create_run_running_starts_an_attempt(backend: Backend) -> None:
     """R53: Run.create(state='running') gives a running run; other states are refused."""
     rec = backend.create_run("run-b", project="proj", state="running")
@@ -298,12 +317,14 @@ def test_r53_create_run_running_starts_an_attempt(backend: Backend) -> None:
     assert backend.get(None, "proj", "run-c") is None
 
 
+@pytest.mark.rules("R31", "R53")
 def test_r53_create_run_validates_run_id(backend: Backend) -> None:
     """R31/R53: Run.create refuses a bad run id."""
     with pytest.raises(ValueError, match="a:b"):
         backend.create_run("a:b", project="proj")
 
 
+@pytest.mark.rules("R02", "R04")
 def test_resume_status_missing_run_is_none(backend: Backend) -> None:
     """R02/R04: RunResumeStatus for an unknown id answers no run."""
     assert backend.resume_status(None, "proj", "nope") is None
@@ -312,6 +333,7 @@ def test_resume_status_missing_run_is_none(backend: Backend) -> None:
 # ---- file_stream ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R36")
 def test_r36_file_stream_lines_at_offsets(backend: Backend) -> None:
     """R36: every line file gets its lines at the offsets sent."""
     rec, _ = _init(backend)
@@ -330,6 +352,7 @@ def test_r36_file_stream_lines_at_offsets(backend: Backend) -> None:
     assert backend.problems == []
 
 
+@pytest.mark.rules("R36")
 def test_r36_retried_post_same_offset_no_duplicate(backend: Backend) -> None:
     """R36: a retried file_stream post with the same offset stores no duplicate and is no problem."""
     rec, _ = _init(backend)
@@ -341,6 +364,7 @@ def test_r36_retried_post_same_offset_no_duplicate(backend: Backend) -> None:
     assert rec.last_step == 1
 
 
+@pytest.mark.rules("R36")
 def test_r36_offset_gap_recorded_lines_kept(backend: Backend) -> None:
     """R36: an offset gap becomes a backend problem; the lines are kept at their index."""
     rec, _ = _init(backend)
@@ -353,6 +377,7 @@ def test_r36_offset_gap_recorded_lines_kept(backend: Backend) -> None:
     assert rec.last_step == 4
 
 
+@pytest.mark.rules("R36")
 def test_r36_history_rewrite_with_different_content_recorded(backend: Backend) -> None:
     """R36: history is append-only; a rewrite with other content is a backend problem."""
     rec, _ = _init(backend)
@@ -362,6 +387,7 @@ def test_r36_history_rewrite_with_different_content_recorded(backend: Backend) -
     assert len(rec.history_lines) == 2
 
 
+@pytest.mark.rules("R36")
 def test_r36_output_log_rewrite_allowed_silently(backend: Backend) -> None:
     """R36: output.log lines may be rewritten (carriage returns) without a problem."""
     rec, _ = _init(backend)
@@ -371,6 +397,7 @@ def test_r36_output_log_rewrite_allowed_silently(backend: Backend) -> None:
     assert rec.files[OUTPUT] == ["100%"]
 
 
+@pytest.mark.rules("R37")
 def test_r37_summary_replaced(backend: Backend) -> None:
     """R37: wandb-summary.json replaces the stored summary with its last line (the client merges)."""
     rec, _ = _init(backend)
@@ -386,6 +413,7 @@ def test_r37_summary_replaced(backend: Backend) -> None:
     assert backend.problems == []
 
 
+@pytest.mark.rules("R37")
 def test_r37_resumed_run_keeps_summary_until_replaced(backend: Backend) -> None:
     """R37: the old summary survives a resumed init upsert (summaryMetrics null)."""
     rec, _ = _init(backend)
@@ -395,6 +423,7 @@ def test_r37_resumed_run_keeps_summary_until_replaced(backend: Backend) -> None:
     assert rec.summary == {"loss": 0.5}
 
 
+@pytest.mark.rules("R65")
 def test_r65_preempting_flag(backend: Backend, clock: ManualClock) -> None:
     """R65/A01: preempting:true marks the attempt; the run is preempting while alive; recorded once."""
     rec, _ = _init(backend)
@@ -407,6 +436,7 @@ def test_r65_preempting_flag(backend: Backend, clock: ManualClock) -> None:
     assert backend.state(rec) == "preempting"
 
 
+@pytest.mark.rules("R66", "R70", "R71")
 def test_r66_r70_preempting_then_nonzero_exit_is_preempted(backend: Backend) -> None:
     """R66/R70/R71: preempting then complete with a non-zero exit code -> preempted, requeueable."""
     rec, _ = _init(backend)
@@ -420,6 +450,7 @@ def test_r66_r70_preempting_then_nonzero_exit_is_preempted(backend: Backend) -> 
     assert rec.history_lines == [_h(0)]  # files sent with the final request are kept
 
 
+@pytest.mark.rules("R55")
 def test_r55_complete_and_exitcode(backend: Backend) -> None:
     """R55: complete:true with exitcode stores both; 0 -> finished, non-zero -> failed."""
     ok, _ = _init(backend, "ok")
@@ -432,6 +463,7 @@ def test_r55_complete_and_exitcode(backend: Backend) -> None:
     assert backend.state(bad) == "failed"
 
 
+@pytest.mark.rules("R66", "R70a")
 def test_r70a_exit_zero_after_preempting_is_finished(backend: Backend) -> None:
     """R66/R70a: exit 0 wins over preempting: finished, never requeued."""
     rec, _ = _init(backend)
@@ -441,6 +473,7 @@ def test_r70a_exit_zero_after_preempting_is_finished(backend: Backend) -> None:
     assert backend.is_requeueable(rec) is False
 
 
+@pytest.mark.rules("R24", "R29")
 def test_file_stream_for_unknown_run_raises_naming_path(backend: Backend) -> None:
     """R24/R29: file_stream to a run never upserted is refused, naming the run path."""
     key = RunKey("ent", "proj", "ghost")
@@ -452,6 +485,7 @@ def test_file_stream_for_unknown_run_raises_naming_path(backend: Backend) -> Non
 # ---- last step (R42) ---------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R42")
 def test_r42_last_step_tracking(backend: Backend) -> None:
     """R42: last_step is the largest _step written to history, across posts and attempts."""
     rec, _ = _init(backend)
@@ -470,6 +504,7 @@ def test_r42_last_step_tracking(backend: Backend) -> None:
 # ---- crash timeout and heartbeats (R60-R62, R70) ---------------------------------------------------------
 
 
+@pytest.mark.rules("R60", "R61")
 def test_r60_r61_silent_run_crashes_at_timeout(backend: Backend, clock: ManualClock) -> None:
     """R60/R61: no request for the crash timeout -> crashed; not before."""
     rec, _ = _init(backend)
@@ -480,6 +515,7 @@ def test_r60_r61_silent_run_crashes_at_timeout(backend: Backend, clock: ManualCl
     assert backend.is_requeueable(rec) is False
 
 
+@pytest.mark.rules("R62")
 def test_r62_heartbeat_keeps_run_alive(backend: Backend, clock: ManualClock) -> None:
     """R62: an empty file_stream post is a heartbeat and resets the crash timer."""
     rec, _ = _init(backend)
@@ -493,6 +529,7 @@ def test_r62_heartbeat_keeps_run_alive(backend: Backend, clock: ManualClock) -> 
     assert backend.state(rec) == "crashed"
 
 
+@pytest.mark.rules("R70c", "R70e", "R72")
 def test_r70c_r70e_preempting_then_silence_is_preempted(backend: Backend, clock: ManualClock) -> None:
     """R70c/R70e 'always' column, R72: preempting then silence -> preempted after the timeout, requeueable."""
     rec, _ = _init(backend)
@@ -502,6 +539,7 @@ def test_r70c_r70e_preempting_then_silence_is_preempted(backend: Backend, clock:
     assert backend.is_requeueable(rec) is True
 
 
+@pytest.mark.rules("R61")
 def test_r61_backend_crash_timeout_is_configurable(clock: ManualClock) -> None:
     """R61: Backend(crash_timeout=...) is the timeout its states use."""
     b = Backend(clock=clock, crash_timeout=5.0)
@@ -513,6 +551,7 @@ def test_r61_backend_crash_timeout_is_configurable(clock: ManualClock) -> None:
 # ---- stop (R58) ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R58")
 def test_r58_request_stop_then_exit_255_is_killed(backend: Backend) -> None:
     """R58: after request_stop the next file_stream answers stopped; exit 255 then gives killed."""
     rec, _ = _init(backend)
@@ -526,6 +565,7 @@ def test_r58_request_stop_then_exit_255_is_killed(backend: Backend) -> None:
     assert backend.is_requeueable(rec) is False
 
 
+@pytest.mark.rules("R53", "R58")
 def test_r58_request_stop_on_unstarted_or_unknown_run(backend: Backend) -> None:
     """R58/R53: nothing to stop on a pending run; an unknown path raises KeyError."""
     backend.create_run("run-p", project="proj")
@@ -538,6 +578,7 @@ def test_r58_request_stop_on_unstarted_or_unknown_run(backend: Backend) -> None:
 # ---- requeue (R66, R71) ---------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R66", "R71", "R81")
 @pytest.mark.parametrize(
     ("preempting", "exit_code", "requeue"),
     [
@@ -559,6 +600,7 @@ def test_r66_r71_is_requeueable_only_when_preempted(
     assert backend.is_requeueable(rec) is requeue
 
 
+@pytest.mark.rules("R66")
 def test_r66_alive_runs_are_not_requeueable(backend: Backend) -> None:
     """R66: running, preempting and pending runs are not requeued."""
     pending = backend.create_run("run-p", project="proj")
@@ -572,6 +614,7 @@ def test_r66_alive_runs_are_not_requeueable(backend: Backend) -> None:
 # ---- run ids (R31) --------------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R31")
 @pytest.mark.parametrize("char", list(":;,#?/'"))
 def test_r31_reserved_character_rejected(char: str) -> None:
     """R31: each reserved character of the SDK validator is refused, naming the id."""
@@ -581,6 +624,7 @@ def test_r31_reserved_character_rejected(char: str) -> None:
     assert repr(run_id) in str(info.value)
 
 
+@pytest.mark.rules("R31")
 @pytest.mark.parametrize("run_id", ["", " ", "   ", " run", "run ", "\trun", "run\n"])
 def test_r31_empty_or_whitespace_rejected(run_id: str) -> None:
     """R31: an empty id, a whitespace-only id and leading/trailing whitespace are refused, naming the id."""
@@ -589,6 +633,7 @@ def test_r31_empty_or_whitespace_rejected(run_id: str) -> None:
     assert repr(run_id) in str(info.value)
 
 
+@pytest.mark.rules("R31")
 @pytest.mark.parametrize("run_id", [None, 12])
 def test_r31_non_string_rejected(run_id: object) -> None:
     """R31: a run id must be a string."""
@@ -596,6 +641,7 @@ def test_r31_non_string_rejected(run_id: object) -> None:
         validate_run_id(run_id)
 
 
+@pytest.mark.rules("R28", "R31")
 @pytest.mark.parametrize("run_id", ["abc12345", "run-a", "run_a.1", "a b", "x" * 100])
 def test_r31_valid_ids_returned(run_id: str) -> None:
     """R31/R27/R28: ordinary ids (inner space and long ids included, A05) pass and are returned."""

@@ -74,6 +74,7 @@ def test_restart_after_a_kill_overlaps_but_is_not_a_second_writer(backend):
     assert backend.concurrent_writers(rec) == [] and backend.problems == []
 
 
+@pytest.mark.rules("R16")
 def test_two_writers_at_the_same_offsets_are_named(backend):
     start(backend, "w-a", resume=False)
     log(backend, 0, 0, 1, 2, tag="a")

@@ -106,6 +106,7 @@ def test_keywords_apply_on_top_of_a_readings_object() -> None:
 # ---- A01: preempting while alive ------------------------------------------------------------------
 
 
+@pytest.mark.rules("R50", "R51", "R65", "R66", "R70")
 @pytest.mark.parametrize(("setting", "alive"), [("preempting", "preempting"), ("running", "running")])
 def test_a01_alive_preempting_run_reports_the_chosen_state(setting: str, alive: str) -> None:
     """A01/R65: after mark_preempting() a live run is ``preempting`` (default, the SDK's list, R51) or
@@ -118,6 +119,7 @@ def test_a01_alive_preempting_run_reports_the_chosen_state(setting: str, alive: 
     assert backend.state(rec) == "preempted"
 
 
+@pytest.mark.rules("R70c", "R70e")
 def test_a01_running_reading_still_times_out_to_preempted() -> None:
     """A01 + R70c/e: with ``preempting_state="running"`` a preempting run that goes silent is still
     preempted (not crashed) after the timeout."""
@@ -138,6 +140,7 @@ def finished_run(backend: Backend) -> Any:
     return rec
 
 
+@pytest.mark.rules("R14")
 def test_a02_default_appends_after_the_old_lines() -> None:
     """A02/R14 default ``append`` (SDK, GH #6216): a second init without resume is a new attempt,
     not resumed; the old lines stay and the answer's historyLineCount (3) is where it writes next."""
@@ -166,6 +169,7 @@ def test_a02_overwrite_archives_the_old_run_and_starts_empty() -> None:
     assert backend.state(rec) == "running"
 
 
+@pytest.mark.rules("R14")
 def test_a02_refuse_rejects_the_init_and_leaves_the_run_alone() -> None:
     """A02 ``refuse`` (S6: WANDB_RESUME defaults to "never", so R05): the init upsert is a
     RuleViolation (a GraphQL error on the wire: wandb.init fails), no attempt, data and state kept."""
@@ -178,6 +182,7 @@ def test_a02_refuse_rejects_the_init_and_leaves_the_run_alone() -> None:
     assert backend.state(rec) == "finished"
 
 
+@pytest.mark.rules("R35", "R36")
 @pytest.mark.parametrize("setting", ["overwrite", "refuse"])
 def test_a02_settings_leave_resumes_and_new_runs_alone(setting: str) -> None:
     """A02: only an init *without* resume into an existing run is affected: a new id is created, and a
@@ -192,6 +197,7 @@ def test_a02_settings_leave_resumes_and_new_runs_alone(setting: str) -> None:
     assert len(other.attempts) == 1
 
 
+@pytest.mark.rules("R43")
 @pytest.mark.parametrize("setting", ["overwrite", "refuse"])
 def test_a02_settings_do_not_apply_to_a_pending_run(setting: str) -> None:
     """A02 + R43: a pending run created ahead of time does not exist for the client, so starting it
@@ -205,6 +211,7 @@ def test_a02_settings_do_not_apply_to_a_pending_run(setting: str) -> None:
 # ---- A04: exit code 255 ---------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R55", "R57", "R58", "R66", "R70d")
 @pytest.mark.parametrize(("setting", "state"), [("failed", "failed"), ("killed", "killed")])
 def test_a04_exit_255_without_stop_or_preempting(setting: str, state: str) -> None:
     """A04/R57: an uncaught Ctrl+C outside ``with`` reports 255; default ``failed`` (R55/R66: any
@@ -215,6 +222,7 @@ def test_a04_exit_255_without_stop_or_preempting(setting: str, state: str) -> No
     assert backend.state(rec) == state
 
 
+@pytest.mark.rules("R56")
 @pytest.mark.parametrize("code", [1, 130, 254])
 def test_a04_killed_reading_is_only_for_255(code: int) -> None:
     """A04: the ``killed`` reading keeps every other non-zero exit ``failed`` (inside ``with`` a
@@ -225,6 +233,7 @@ def test_a04_killed_reading_is_only_for_255(code: int) -> None:
     assert backend.state(rec) == "failed"
 
 
+@pytest.mark.rules("R58", "R70d")
 @pytest.mark.parametrize("setting", ["failed", "killed"])
 def test_a04_255_after_preempting_is_preempted_and_after_a_stop_killed(setting: str) -> None:
     """R70d 'handler'/'always' columns: preempting then 255 is preempted; R58: a server stop then 255
@@ -243,6 +252,7 @@ def test_a04_255_after_preempting_is_preempted_and_after_a_stop_killed(setting: 
 # ---- A06: what counts as a sign of life, and preempting leniency ----------------------------------
 
 
+@pytest.mark.rules("R62")
 def test_a06_heartbeats_keep_a_run_alive_by_default() -> None:
     """A06/R62 default ``heartbeat`` (S3, S18): an empty file_stream request every 30 s keeps a run that
     logs nothing running past the crash timeout."""
@@ -254,6 +264,7 @@ def test_a06_heartbeats_keep_a_run_alive_by_default() -> None:
     assert backend.state(rec) == "running"
 
 
+@pytest.mark.rules("R61")
 def test_a06_metrics_reading_crashes_a_run_that_only_sends_heartbeats() -> None:
     """A06/R61 ``metrics`` (S2: "neither finishes nor posts new metrics for about 5 minutes"):
     heartbeats do not count; posted history does."""
@@ -285,6 +296,7 @@ def test_a06_metrics_reading_output_log_is_not_a_metric() -> None:
     assert backend.state(rec) == "running"
 
 
+@pytest.mark.rules("R61", "R70c", "R70e")
 def test_a06_preempting_timeout_makes_the_preempting_run_last_longer() -> None:
     """A06/R70c-e: by default a silent preempting run is preempted at the crash timeout (S2 "after
     about 5 minutes"); with ``preempting_timeout`` (the SDK comment's "more lenient") it stays
@@ -309,6 +321,7 @@ def test_a06_preempting_timeout_makes_the_preempting_run_last_longer() -> None:
 # ---- A08: pending runs ----------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R43")
 def test_a08_pending_run_is_missing_for_resume_by_default() -> None:
     """A08/R43 default (wandb-core): a pending run has no ``_wandb.t``: ``must`` fails, ``allow`` makes
     a new run with that id."""
@@ -342,6 +355,7 @@ def test_a08_pending_resumable_does_not_revive_a_run_created_running() -> None:
 # ---- A05: which run ids the server accepts --------------------------------------------------------
 
 
+@pytest.mark.rules("R31")
 @pytest.mark.parametrize("run_id", ["a%b", "a\\b", "x" * 65])
 def test_a05_docs_rules_refuse_ids_the_sdk_allows(run_id: str) -> None:
     """A05/R31: the SDK allows ``%``, ``\\`` and long ids; with ``run_id_rules="docs"`` (S5's reserved

@@ -41,6 +41,7 @@ def test_stop_on_a_run_that_ended_has_no_effect(backend: Backend, exit_code: int
     assert backend.state(rec) == state and not rec.attempt.stop_requested and backend.version == version
 
 
+@pytest.mark.rules("R58")
 def test_stop_on_a_crashed_run_has_no_effect_and_a_second_stop_is_the_first(backend: Backend) -> None:
     crashed = started(backend, "c")
     backend.advance_clock(backend.crash_timeout)
@@ -87,6 +88,7 @@ def test_update_state_transitions(backend: Backend, exit_code, target, allowed) 
         assert backend.state(rec) == before
 
 
+@pytest.mark.rules("R25")
 def test_rewind_needs_an_existing_run_and_the_step_metric(backend: Backend) -> None:
     with pytest.raises(RuleViolation) as info:
         backend.rewind(None, "p", "nope", "_step", 1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -33,6 +34,12 @@ from pytest_runresume.model import (
     RunUpsert,
     decide_resume,
     starting_step,
+)
+
+#: What the invariants check: the resume decision (the table and "exists", independently of
+#: decide_resume), the starting step, every line held once at its offset, ``last_step``.
+pytestmark = pytest.mark.rules(
+    "R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R13", "R14", "R35", "R36", "R42", "R43"
 )
 
 HISTORY = "wandb-history.jsonl"

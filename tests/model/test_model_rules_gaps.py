@@ -42,6 +42,7 @@ def _log(backend: Backend, step: int, key: RunKey = KEY, **kw: Any) -> None:
 # ---- R25, R26: deletion ------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R24", "R25")
 def test_R25_deleted_run_is_hidden_and_its_id_cannot_be_reused(backend: Backend) -> None:
     """R25: after delete the run is gone from lookups and RunResumeStatus; an init upsert for the same
     id (with or without a process) is refused with RUN_DELETED, and nothing is created."""
@@ -64,6 +65,7 @@ def test_R25_deleted_run_is_hidden_and_its_id_cannot_be_reused(backend: Backend)
     assert inserted and other.key.project == "other"
 
 
+@pytest.mark.rules("R25")
 def test_R25_delete_runs_through_the_DeleteRun_mutation(backend: Backend) -> None:
     """R25 on the wire: ``DeleteRun`` (what ``wandb.Api().run(path).delete()`` sends) deletes by storage
     id; a later UpsertBucket for that id is answered with a GraphQL error that names R25."""
@@ -82,6 +84,7 @@ def test_R25_delete_runs_through_the_DeleteRun_mutation(backend: Backend) -> Non
     assert "R25" in str(exc.value) and exc.value.problem is False
 
 
+@pytest.mark.rules("R26")
 def test_R26_undelete_within_seven_days_restores_the_run(backend: Backend) -> None:
     """R26: undelete 7 days (to the second) after deletion brings back the same run with its history; it
     can be resumed again (its id is usable)."""
@@ -98,6 +101,7 @@ def test_R26_undelete_within_seven_days_restores_the_run(backend: Backend) -> No
     assert again is rec and not inserted and len(rec.attempts) == 2
 
 
+@pytest.mark.rules("R26")
 def test_R26_undelete_after_seven_days_is_refused(backend: Backend) -> None:
     """R26: past the 7 days the undelete is refused (UNDELETE_EXPIRED) and the run stays deleted; a
     path that was never deleted is a KeyError naming it."""
@@ -114,6 +118,7 @@ def test_R26_undelete_after_seven_days_is_refused(backend: Backend) -> None:
 # ---- R30: renaming -------------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R30")
 def test_R30_public_api_update_renames_by_storage_id_and_keeps_the_id(backend: Backend) -> None:
     """R30: ``run.name = "x"; run.update()`` sends UpsertBucket with the storage ``id`` and
     ``display_name`` (here without ``name``, as its summary update does): the display name changes,
@@ -135,6 +140,7 @@ def test_R30_public_api_update_renames_by_storage_id_and_keeps_the_id(backend: B
 # ---- R64: a crashed run heard again --------------------------------------------------------------------
 
 
+@pytest.mark.rules("R64")
 def test_R64_crashed_run_heard_again_runs_and_then_finishes(backend: Backend) -> None:
     """R64: silent past the crash timeout the run is crashed; the same process (no new attempt) sends
     data again (what ``wandb sync`` does) -> running, the data is kept, and its complete with exit 0
@@ -176,6 +182,7 @@ def _sweep_run(backend: Backend):
     return sweep, rec
 
 
+@pytest.mark.rules("R59")
 def test_R59_cancelled_sweep_run_that_falls_silent_is_killed(backend: Backend) -> None:
     """R59: cancel the sweep while its run trains; the agent SIGKILLs it (no exit report), so after the
     crash timeout the run is killed, not crashed, and not requeued."""
@@ -187,6 +194,7 @@ def test_R59_cancelled_sweep_run_that_falls_silent_is_killed(backend: Backend) -
     assert not sweep.queue
 
 
+@pytest.mark.rules("R59")
 @pytest.mark.parametrize("action", ["PAUSED", "FINISHED"])
 def test_R59_pausing_or_stopping_leaves_running_runs_alone(backend: Backend, action: str) -> None:
     """R59: pausing or stopping (``--stop`` writes FINISHED) does not touch a running run: it keeps

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pytest_runresume.model import Backend, FileChunk, ManualClock, RunUpsert
 
 H = "wandb-history.jsonl"
@@ -13,6 +15,7 @@ def rows(*values: int, key: str = "x") -> list[str]:
     return [json.dumps({key: v, "_step": i}) for i, v in enumerate(values)]
 
 
+@pytest.mark.rules("R96")
 def test_backend_numbers_steps_across_writers_and_ignores_client_steps():
     """R96: each writer sends _step 0..n from its own offsets; the backend numbers them in arrival
     order after everything stored."""
@@ -26,6 +29,7 @@ def test_backend_numbers_steps_across_writers_and_ignores_client_steps():
     assert b.problems == []
 
 
+@pytest.mark.rules("R36")
 def test_a_resent_line_of_the_same_writer_is_stored_once():
     """R36 in shared mode: the same client's retry of offsets it already sent adds nothing, while
     another client's lines at the same offsets are new rows."""
@@ -38,6 +42,7 @@ def test_a_resent_line_of_the_same_writer_is_stored_once():
     assert run.steps == [0, 1, 2, 3]
 
 
+@pytest.mark.rules("R95")
 def test_summary_keys_of_each_writer_are_merged():
     """R95: each writer's summary keys are kept; a writer does not erase the other's."""
     b = Backend(clock=ManualClock())

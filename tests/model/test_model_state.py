@@ -40,6 +40,7 @@ def _hist(step: int, **extra: object) -> str:
 # ---- states as spelled -------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R51")
 def test_r51_state_names_are_lowercase_and_complete() -> None:
     """R51/A13: the wire spells states in lowercase; the six documented ones plus preempting/preempted."""
     assert set(STATES) == {
@@ -55,11 +56,13 @@ def test_r51_state_names_are_lowercase_and_complete() -> None:
     assert all(s == s.lower() for s in STATES)
 
 
+@pytest.mark.rules("R50", "R51")
 def test_r50_terminal_states_exclude_alive_ones() -> None:
     """R50/R51: running, pending and preempting are alive; the rest are terminal."""
     assert TERMINAL_STATES == {"finished", "failed", "crashed", "killed", "preempted"}
 
 
+@pytest.mark.rules("R61")
 def test_r61_default_crash_timeout_is_about_five_minutes() -> None:
     """R61: the crash timeout defaults to about five minutes."""
     assert DEFAULT_CRASH_TIMEOUT == 5 * 60
@@ -68,12 +71,14 @@ def test_r61_default_crash_timeout_is_about_five_minutes() -> None:
 # ---- derive_state: every branch ----------------------------------------------------------------------
 
 
+@pytest.mark.rules("R50", "R53")
 def test_r50_r53_no_attempt_is_pending() -> None:
     """R50/R53: a run created but never started is pending, however much time passes."""
     assert derive_state(None, 0.0, TIMEOUT) == "pending"
     assert derive_state(None, 1e12, TIMEOUT) == "pending"
 
 
+@pytest.mark.rules("R50", "R60")
 def test_r60_fresh_attempt_is_running() -> None:
     """R50/R60: a process that was heard from recently is running."""
     clock = ManualClock()
@@ -83,6 +88,7 @@ def test_r60_fresh_attempt_is_running() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "running"
 
 
+@pytest.mark.rules("R55", "R70a")
 def test_r55_r70a_complete_exit_zero_is_finished() -> None:
     """R55/R70a: complete with exit code 0 -> finished."""
     clock = ManualClock()
@@ -90,6 +96,7 @@ def test_r55_r70a_complete_exit_zero_is_finished() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "finished"
 
 
+@pytest.mark.rules("R66", "R70a")
 def test_r66_r70a_exit_zero_with_preempting_is_still_finished() -> None:
     """R66/R70a: exit 0 always wins, even after mark_preempting() ('always' column)."""
     clock = ManualClock()
@@ -97,6 +104,7 @@ def test_r66_r70a_exit_zero_with_preempting_is_still_finished() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "finished"
 
 
+@pytest.mark.rules("R55", "R66", "R70b")
 def test_r55_r66_complete_nonzero_is_failed() -> None:
     """R55/R66/R70b 'none' column: complete with a non-zero exit and no preempting -> failed."""
     clock = ManualClock()
@@ -105,6 +113,7 @@ def test_r55_r66_complete_nonzero_is_failed() -> None:
         assert derive_state(a, clock.now(), TIMEOUT) == "failed", code
 
 
+@pytest.mark.rules("R66", "R70b", "R71")
 def test_r66_r70b_r71_preempting_then_nonzero_exit_is_preempted() -> None:
     """R66/R70b-e/R71: mark_preempting() then a non-zero exit -> preempted at once."""
     clock = ManualClock()
@@ -112,6 +121,7 @@ def test_r66_r70b_r71_preempting_then_nonzero_exit_is_preempted() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "preempted"
 
 
+@pytest.mark.rules("R58")
 def test_r58_stop_requested_then_exit_255_is_killed() -> None:
     """R58: the server asked the run to stop and it exited 255 -> killed, not failed."""
     clock = ManualClock()
@@ -119,6 +129,7 @@ def test_r58_stop_requested_then_exit_255_is_killed() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "killed"
 
 
+@pytest.mark.rules("R58", "R70a")
 def test_r58_stop_requested_but_exit_zero_is_finished() -> None:
     """R58/R70a: exit 0 wins over a stop request."""
     clock = ManualClock()
@@ -126,6 +137,7 @@ def test_r58_stop_requested_but_exit_zero_is_finished() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "finished"
 
 
+@pytest.mark.rules("R60", "R61")
 def test_r60_r61_crashed_exactly_at_the_timeout_boundary() -> None:
     """R60/R61: silent for just under the timeout -> running; exactly the timeout -> crashed."""
     clock = ManualClock(start=1_000_000.0)
@@ -139,6 +151,7 @@ def test_r60_r61_crashed_exactly_at_the_timeout_boundary() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "crashed"
 
 
+@pytest.mark.rules("R61")
 def test_r61_crash_timeout_is_a_parameter() -> None:
     """R61: the timeout is the one passed in, not a fixed five minutes."""
     clock = ManualClock()
@@ -148,6 +161,7 @@ def test_r61_crash_timeout_is_a_parameter() -> None:
     assert derive_state(a, clock.now(), 11.0) == "running"
 
 
+@pytest.mark.rules("R65")
 def test_a01_r65_preempting_while_alive() -> None:
     """A01/R65: mark_preempting() received and the process still heard from -> preempting."""
     clock = ManualClock()
@@ -157,6 +171,7 @@ def test_a01_r65_preempting_while_alive() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "preempting"
 
 
+@pytest.mark.rules("R70c", "R70e")
 def test_r70c_r70e_preempting_then_silence_is_preempted_not_crashed() -> None:
     """R70c/R70e 'always' column: preempting seen, then no exit report and silence -> preempted after the timeout."""
     clock = ManualClock()
@@ -165,6 +180,7 @@ def test_r70c_r70e_preempting_then_silence_is_preempted_not_crashed() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "preempted"
 
 
+@pytest.mark.rules("R70c")
 def test_r70c_without_preempting_silence_is_crashed() -> None:
     """R70c 'none' column: SIGKILL without mark_preempting() -> crashed after the timeout."""
     clock = ManualClock()
@@ -173,6 +189,7 @@ def test_r70c_without_preempting_silence_is_crashed() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "crashed"
 
 
+@pytest.mark.rules("R55", "R60", "R66")
 @pytest.mark.parametrize(
     ("kw", "state"),
     [
@@ -193,6 +210,7 @@ def test_r55_r66_completed_states_do_not_decay_into_crashed(kw: dict[str, object
 # ---- RunRecord: resume existence (R43) ---------------------------------------------------------------
 
 
+@pytest.mark.rules("R43")
 @pytest.mark.parametrize(
     "config",
     [
@@ -213,6 +231,7 @@ def test_r43_exists_for_resume_needs_wandb_value_t(config: dict[str, object]) ->
     assert rec.wandb_config() == {}
 
 
+@pytest.mark.rules("R43")
 def test_r43_exists_for_resume_with_wandb_value_t() -> None:
     """R43: a config with _wandb.value.t makes the run exist; wandbConfig exposes t."""
     rec = _record()
@@ -225,6 +244,7 @@ def test_r43_exists_for_resume_with_wandb_value_t() -> None:
 # ---- RunRecord: line files and last step (R36, R42) --------------------------------------------------
 
 
+@pytest.mark.rules("R36")
 def test_r36_write_lines_at_offsets() -> None:
     """R36: lines land at their offsets; consecutive posts append."""
     rec = _record()
@@ -235,6 +255,7 @@ def test_r36_write_lines_at_offsets() -> None:
     assert rec.steps == [0, 1, 2]
 
 
+@pytest.mark.rules("R36")
 def test_r36_retried_post_same_offset_is_not_duplicated() -> None:
     """R36: a retried post with the same offset and content stores nothing twice and is no problem."""
     rec = _record()
@@ -246,6 +267,7 @@ def test_r36_retried_post_same_offset_is_not_duplicated() -> None:
     assert rec.history_lines == [_hist(0), _hist(1), _hist(2)]
 
 
+@pytest.mark.rules("R36")
 def test_r36_offset_gap_is_a_problem_but_lines_kept_at_index() -> None:
     """R36: an offset gap is reported, the missing indexes stay empty, the lines land at their offset."""
     rec = _record()
@@ -260,6 +282,7 @@ def test_r36_offset_gap_is_a_problem_but_lines_kept_at_index() -> None:
     assert rec.last_step == 4
 
 
+@pytest.mark.rules("R36")
 def test_r36_filling_a_gap_later_is_not_a_rewrite() -> None:
     """R36: late lines that fill a gap are stored without a rewrite problem."""
     rec = _record()
@@ -269,6 +292,7 @@ def test_r36_filling_a_gap_later_is_not_a_rewrite() -> None:
     assert rec.steps == [0, 1, 2]
 
 
+@pytest.mark.rules("R36")
 @pytest.mark.parametrize("name", ["wandb-history.jsonl", "wandb-events.jsonl"])
 def test_r36_rewrite_with_different_content_is_recorded(name: str) -> None:
     """R36: history and events are append-only; rewriting a line with other content is a problem."""
@@ -278,6 +302,7 @@ def test_r36_rewrite_with_different_content_is_recorded(name: str) -> None:
     assert problems == [messages.LINE_REWRITTEN.format(path="ent/proj/run-a", index=1, file=name)]
 
 
+@pytest.mark.rules("R36")
 def test_r36_output_log_rewrite_is_silent() -> None:
     """R36: output.log lines are rewritten in place by the console writer; no problem, latest wins."""
     rec = _record()
@@ -286,6 +311,7 @@ def test_r36_output_log_rewrite_is_silent() -> None:
     assert rec.files["output.log"] == ["epoch 1 [====]", "done"]
 
 
+@pytest.mark.rules("R42")
 def test_r42_last_step_tracks_largest_step() -> None:
     """R42: last_step is the largest _step in history; lines without _step leave it alone."""
     rec = _record()
@@ -303,6 +329,7 @@ def test_r42_last_step_tracks_largest_step() -> None:
     assert rec.last_step == 9
 
 
+@pytest.mark.rules("R42")
 def test_r42_bool_step_is_not_a_step() -> None:
     """R42: a boolean _step is not a step number."""
     rec = _record()
@@ -311,6 +338,7 @@ def test_r42_bool_step_is_not_a_step() -> None:
     assert rec.steps == [None]
 
 
+@pytest.mark.rules("R42")
 def test_r42_events_and_output_do_not_move_last_step() -> None:
     """R42: only history lines count for the last history step."""
     rec = _record()

@@ -176,6 +176,7 @@ def test_bayes_proposals_are_seeded_valid_and_start_from_the_best_run() -> None:
     assert [v for _, v in b1.sweeps.observations(sweep)] == [p["lr"] * p["layers"] for p in runs1]
 
 
+@pytest.mark.rules("R86", "R87")
 def test_a_new_sweep_is_pending_until_an_agent_registers() -> None:
     """W&B's server answers a new sweep ``PENDING``; it is running once an agent asks for runs. A
     pending sweep can be resumed, paused, stopped or cancelled."""
@@ -231,6 +232,7 @@ def test_bad_configs_are_refused_naming_the_problem(text: str, fragment: str) ->
 # ---- grid and random search ------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R80")
 def test_grid_enumerates_every_combination_once_in_a_fixed_order(backend: Backend) -> None:
     """Grid: parameters in sorted name order, the last varying fastest; 2 x 3 = 6 runs, then the
     search is exhausted and the sweep finishes (R80)."""
@@ -312,6 +314,7 @@ def test_default_seed_is_the_sweep_name(backend: Backend) -> None:
     assert sweep.seed == sweep.name
 
 
+@pytest.mark.rules("R89")
 def test_run_cap_limits_new_runs_and_requeues_do_not_count(backend: Backend) -> None:
     """R89: run_cap caps the distinct runs the sweep creates. A requeued run is the same run, so it
     is handed out again after the cap is reached (R89 warning, A07: the fake's documented choice)."""
@@ -334,6 +337,7 @@ def test_run_cap_limits_new_runs_and_requeues_do_not_count(backend: Backend) -> 
 # ---- the run queue -----------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R72", "R81", "R82")
 def test_preempted_run_is_requeued_and_handed_out_before_new_combinations(backend: Backend) -> None:
     """R81, R82, R72: a preempted sweep run goes back on the queue; the next agent request gets it as
     ``resume`` with the same run id and exactly the same args, before any new combination; then
@@ -362,6 +366,7 @@ def test_preempted_run_is_requeued_and_handed_out_before_new_combinations(backen
     ]
 
 
+@pytest.mark.rules("R82")
 def test_queue_is_first_in_first_out_and_drained_before_new_runs(backend: Backend) -> None:
     """R82: two preempted runs come back in the order they were preempted, both before a new one."""
     sweep = make(backend)
@@ -393,6 +398,7 @@ def test_a_run_preempted_twice_is_requeued_twice_but_once_per_process(backend: B
     assert kinds(beat(backend, a)) == [("resume", rid)]
 
 
+@pytest.mark.rules("R66", "R70a", "R70b", "R71")
 @pytest.mark.parametrize(
     ("exit_code", "preempting", "state"),
     [
@@ -417,6 +423,7 @@ def test_runs_that_did_not_end_preempted_are_never_requeued(
     assert beat(backend, a)[0]["type"] == "run"
 
 
+@pytest.mark.rules("R61", "R70c", "R70e", "R81")
 def test_preempting_then_silence_is_requeued_after_the_crash_timeout(backend: Backend) -> None:
     """R70c/e 'always' column, R61: preempting flag, then no exit report: preempted once the backend
     clock passes the crash timeout, and then requeued at the next agent request."""
@@ -429,6 +436,7 @@ def test_preempting_then_silence_is_requeued_after_the_crash_timeout(backend: Ba
     assert kinds(beat(backend, b)) == [("resume", rid)]
 
 
+@pytest.mark.rules("R60", "R61", "R70e")
 def test_silence_without_preempting_crashes_and_is_not_requeued(backend: Backend) -> None:
     """R60, R61, R70e 'none': a run killed without a handler is crashed after the timeout, not requeued."""
     sweep = make(backend)
@@ -471,6 +479,7 @@ def test_an_agent_gets_one_run_at_a_time(backend: Backend) -> None:
     assert beat(backend, a)[0]["type"] == "run"  # the first process ended (left out of runState)
 
 
+@pytest.mark.rules("R80", "R81")
 def test_exhausted_search_with_an_active_run_keeps_idle_agents_waiting(backend: Backend) -> None:
     """While a run of an exhausted sweep is still active, an idle agent gets no command (not exit), so
     a late preemption is still handed out at the next agent request (R81); the sweep is running until
@@ -499,6 +508,7 @@ def test_a_handed_out_run_never_started_counts_as_active_until_its_agent_goes_si
     assert backend.sweeps.state(sweep) == SWEEP_FINISHED
 
 
+@pytest.mark.rules("R58", "R88")
 def test_stop_requested_run_gets_a_stop_command(backend: Backend) -> None:
     """R58, R88: a sweep run whose stop was requested gets ``stop`` in each heartbeat of the agent that
     reports it alive (the agent SIGTERMs it, later SIGKILLs it)."""
@@ -527,6 +537,7 @@ def test_unknown_agent_and_unknown_sweep(backend: Backend) -> None:
 # ---- sweep states --------------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("R82", "R83", "R86")
 def test_paused_sweep_hands_out_nothing_until_resumed(backend: Backend) -> None:
     """R86: paused -> no runs, not even queued ones; --resume un-pauses and the queued run comes first
     (R82). A running sweep hands out requeued runs without any --resume (A03, R83)."""
@@ -539,6 +550,7 @@ def test_paused_sweep_hands_out_nothing_until_resumed(backend: Backend) -> None:
     assert kinds(beat(backend, a)) == [("resume", rid)]
 
 
+@pytest.mark.rules("R80", "R86")
 def test_stopped_sweep_lets_runs_finish_and_tells_idle_agents_to_exit(backend: Backend) -> None:
     """R86, R80: ``--stop`` (written as FINISHED): no new runs; an agent with a live run gets nothing,
     an idle one gets exit. It is answered as FINISHED on the wire."""
@@ -551,6 +563,7 @@ def test_stopped_sweep_lets_runs_finish_and_tells_idle_agents_to_exit(backend: B
     assert WIRE_STATES[SWEEP_STOPPED] == "FINISHED"
 
 
+@pytest.mark.rules("R86")
 def test_cancelled_sweep_tells_every_agent_to_exit(backend: Backend) -> None:
     """R86: ``--cancel`` -> every agent gets exit at its next heartbeat, also one with a live run (the
     agent SIGKILLs it: no handler runs). Wire name CANCELED."""
@@ -563,6 +576,7 @@ def test_cancelled_sweep_tells_every_agent_to_exit(backend: Backend) -> None:
     assert WIRE_STATES[SWEEP_CANCELLED] == "CANCELED"
 
 
+@pytest.mark.rules("R86")
 @pytest.mark.parametrize(
     ("first", "then"),
     [("CANCELED", "PAUSED"), ("CANCELED", "RUNNING"), ("CANCELED", "FINISHED"), ("FINISHED", "PAUSED")],

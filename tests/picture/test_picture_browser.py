@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "examples" / "train.py"
 NO_RESUME = ROOT / "examples" / "buggy" / "no_resume_arg.py"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("RUNRESUME_BROWSER") == "required":  # .ci/run: fail, never skip
+    raise RuntimeError("RUNRESUME_BROWSER=required but no chromium on PATH (apt-get install chromium)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 

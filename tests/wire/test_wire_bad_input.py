@@ -117,6 +117,7 @@ def test_upsert_variables_of_the_wrong_shape_are_refused_naming_the_variable(ser
     assert "errors" not in gql(served, UPSERT, GOOD).json()
 
 
+@pytest.mark.rules("R31")
 @pytest.mark.parametrize(
     "run_id, why",
     [
@@ -184,6 +185,7 @@ def test_file_stream_bodies_of_the_wrong_shape_are_400_naming_the_field(served, 
     assert stream(served, {"files": {"wandb-history.jsonl": {"offset": 0, "content": history(0)}}}).status_code == 200
 
 
+@pytest.mark.rules("R36")
 def test_offsets_that_skip_lines_are_kept_and_named(served):
     """R36: lines land at their offsets even after a gap (nothing is invented or dropped); the gap is
     a problem naming the missing lines."""

@@ -175,6 +175,7 @@ def test_drop_closes_without_an_answer_and_the_server_keeps_serving(wandb_backen
     assert gql(wandb_backend).status_code == 200
 
 
+@pytest.mark.rules("R36")
 def test_drop_after_handling_applies_the_request_and_loses_the_answer(wandb_backend):
     """The client cannot tell it was applied, so it re-sends; the same lines at the same offset
     are held once (R36)."""

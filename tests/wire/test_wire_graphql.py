@@ -199,6 +199,7 @@ def test_missing_required_variable_is_an_error_naming_the_operation(served):
     assert served.backend.problems == [text]
 
 
+@pytest.mark.rules("R31")
 def test_upsert_with_a_bad_run_id_is_refused(served):
     """R31, NOTES section 2 (refuse with 200 + errors): a reserved character in the run id."""
     rec = captured("a_new_run", "UpsertBucket")
@@ -217,6 +218,7 @@ def test_public_run_for_a_missing_run_is_null(served):
     assert served.backend.problems == []
 
 
+@pytest.mark.rules("R51")
 def test_public_run_state_is_lowercase_and_projectId_is_an_int(served):
     """R51 (lowercase states), NOTES 1.7 (``projectId`` parsed as int)."""
     upsert_real(served)
@@ -237,6 +239,7 @@ def test_public_run_state_is_lowercase_and_projectId_is_an_int(served):
     assert run_a["data"]["project"]["run"]["projectId"] != run_b["data"]["project"]["run"]["projectId"]
 
 
+@pytest.mark.rules("R51", "R55", "R58", "R61", "R65", "R66")
 @pytest.mark.parametrize("state", ["finished", "failed", "crashed", "preempting", "preempted", "killed"])
 def test_public_run_state_values(served, state):
     """R51, R55, R58, R61, R65, R66: each derived state reaches the public API in lowercase."""
@@ -255,6 +258,7 @@ def test_public_run_state_values(served, state):
     assert run["data"]["project"]["run"]["state"] == state
 
 
+@pytest.mark.rules("R02", "R04")
 def test_run_resume_status_for_a_missing_run_is_bucket_null(served):
     """NOTES 1.3, R02/R04: a missing run is ``model.bucket == null``."""
     rec = captured("c_must_exist", "RunResumeStatus")
@@ -264,6 +268,7 @@ def test_run_resume_status_for_a_missing_run_is_bucket_null(served):
     assert body["data"]["model"]["entity"]["name"] == served.backend.entity
 
 
+@pytest.mark.rules("R43", "R53")
 def test_run_resume_status_of_a_precreated_run_has_no_t(served):
     """R43, R53: a run created ahead (``Run.create``) has a bucket but no ``t`` in ``wandbConfig``."""
     served.backend.create_run("pre", project="proj", state="pending")
@@ -276,6 +281,7 @@ def test_run_resume_status_of_a_precreated_run_has_no_t(served):
         assert bucket[count] == 0
 
 
+@pytest.mark.rules("R29")
 def test_create_run_files_for_a_missing_run_is_an_error_naming_it(served):
     """NOTES 1.5, R29: CreateRunFiles for an unknown run names the path."""
     rec = captured("a_new_run", "CreateRunFiles")

@@ -205,6 +205,7 @@ def test_file_stream_broken_gzip_is_400_and_a_problem(served):
     assert served.backend.problems, "the malformed body was not recorded as a problem"
 
 
+@pytest.mark.rules("R29")
 def test_file_stream_for_a_run_never_upserted_is_404_and_a_problem(served):
     """NOTES 1.6, R29: file_stream before any UpsertBucket names the run path; 404 + problem."""
     r = file_stream(served, "testent/proj/ghost", {"files": {}})
@@ -215,6 +216,7 @@ def test_file_stream_for_a_run_never_upserted_is_404_and_a_problem(served):
     assert served.backend.get("testent", "proj", "ghost") is None
 
 
+@pytest.mark.rules("R61", "R62")
 def test_empty_heartbeat_keeps_the_run_alive(served):
     """R62, R61: ``{}`` is a heartbeat; it resets the crash timer (silence is counted from it)."""
     path = start_run(served)
@@ -231,6 +233,7 @@ def test_empty_heartbeat_keeps_the_run_alive(served):
     assert backend.problems == []
 
 
+@pytest.mark.rules("R58")
 def test_file_stream_answers_stopped_after_request_stop(served):
     """R58, NOTES 1.6: after ``backend.request_stop(path)`` the answer carries ``"stopped": true``."""
     path = start_run(served)
@@ -245,6 +248,7 @@ def test_file_stream_answers_stopped_after_request_stop(served):
     assert served.backend.state(served.backend.run(path)) == "killed"
 
 
+@pytest.mark.rules("R36", "R37")
 def test_file_stream_writes_lines_at_offsets_and_summary(served):
     """R36, R37, NOTES 1.6: lines go at their offsets; ``wandb-summary.json`` replaces the summary."""
     path = start_run(served)
@@ -295,6 +299,7 @@ def test_create_run_files_urls_point_at_this_server_and_put_bytes_arrive(served)
     assert served.backend.problems == []
 
 
+@pytest.mark.rules("R29")
 def test_upload_for_a_missing_run_is_404_and_a_problem(served):
     """NOTES 1.5, R29: a PUT for a run that does not exist names it and is recorded."""
     r = requests.put(
@@ -367,6 +372,7 @@ def test_control_state_lists_runs(served):
     assert state["problems"] == []
 
 
+@pytest.mark.rules("R60", "R61")
 def test_control_clock_makes_a_silent_run_crashed(served):
     """R60, R61: POST /_runresume/clock {"advance": 301} makes a run silent for > 300 s crashed."""
     path = start_run(served)
@@ -390,6 +396,7 @@ def test_control_reset_empties_runs(served):
     assert snap["runs"] == []
 
 
+@pytest.mark.rules("R58")
 def test_control_stop_makes_file_stream_answer_stopped(served):
     """R58: POST /_runresume/stop {"path": ...} is the wire form of ``backend.request_stop``."""
     path = start_run(served)

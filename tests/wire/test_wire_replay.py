@@ -108,6 +108,7 @@ SCENARIOS = [
 ]
 
 
+@pytest.mark.rules("R55", "R65", "R66")
 @pytest.mark.parametrize("scenario,run_id,history,events,state,preempting,exit_code", SCENARIOS)
 def test_replay_ends_in_the_recorded_state(served, scenario, run_id, history, events, state, preempting, exit_code):
     """R55, R65, R66, NOTES 1.2/1.6 and section 2 (state machine): replaying the real requests leaves
@@ -161,6 +162,7 @@ def test_replay_answers_hold_every_selected_field(
                 assert f["uploadUrl"] == f"{served.url}/upload/testent/proj/{run_id}/{f['name']}?sig={sig}"
 
 
+@pytest.mark.rules("R35", "R36", "R43")
 @pytest.mark.parametrize("scenario,run_id,history,events,state,preempting,exit_code", SCENARIOS)
 def test_run_resume_status_after_replay(served, scenario, run_id, history, events, state, preempting, exit_code):
     """NOTES 1.3, R43, R35, R36: after the real run, RunResumeStatus answers a bucket that counts as
@@ -206,6 +208,7 @@ def test_run_resume_status_after_replay(served, scenario, run_id, history, event
     assert r.json()["data"]["model"]["bucket"] is None
 
 
+@pytest.mark.rules("R42", "R51")
 @pytest.mark.parametrize("scenario,run_id,history,events,state,preempting,exit_code", SCENARIOS)
 def test_public_run_after_replay(served, scenario, run_id, history, events, state, preempting, exit_code):
     """R51, R42, NOTES 1.7: the real public ``Run`` query (``operationName: ""``) answers the replayed

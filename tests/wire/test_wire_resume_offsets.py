@@ -92,6 +92,7 @@ def counts(served: ServedBackend) -> dict[str, int]:
     return {name: len(run.files[name]) for name in (HISTORY, EVENTS, OUTPUT)}
 
 
+@pytest.mark.rules("R36")
 def test_r36_a_retried_post_with_the_same_offset_stores_no_duplicate(served):
     """R36: the same body posted twice (a retry) leaves each line once; no problem recorded."""
     init(served)
@@ -103,6 +104,7 @@ def test_r36_a_retried_post_with_the_same_offset_stores_no_duplicate(served):
     assert served.backend.problems == []
 
 
+@pytest.mark.rules("R36")
 def test_r36_a_late_retry_of_an_older_chunk_changes_nothing(served):
     """R36: a retry of chunk 1 arriving after chunk 2 was stored rewrites nothing and appends nothing."""
     init(served)
@@ -115,6 +117,7 @@ def test_r36_a_late_retry_of_an_older_chunk_changes_nothing(served):
     assert served.backend.problems == []
 
 
+@pytest.mark.rules("R35", "R36")
 def test_r36_resumed_process_continues_at_the_line_counts_and_its_retry_is_harmless(served):
     """R35/R36: RunResumeStatus reports the line counts; the resumed process writes there (appended,
     the old lines untouched), its retried post adds nothing, and a retried final post is one exit."""
@@ -142,6 +145,7 @@ def test_r36_resumed_process_continues_at_the_line_counts_and_its_retry_is_harml
     assert served.backend.problems == []
 
 
+@pytest.mark.rules("R36")
 def test_r36_a_different_line_at_a_written_offset_is_a_recorded_rewrite(served):
     """R36 (history is appended, never rewritten): a post that puts other content at an offset already
     written is answered 200 like any post, and recorded as a problem naming the file and the line."""

@@ -157,6 +157,7 @@ def test_bad_config_is_refused_without_failing_the_test(served):
     assert served.backend.problems == []
 
 
+@pytest.mark.rules("R86")
 @pytest.mark.parametrize(
     ("steps", "states"),
     [
@@ -180,6 +181,7 @@ def test_state_changes_the_way_wandb_sweep_flags_send_them(served, steps, states
     assert seen == states
 
 
+@pytest.mark.rules("R86")
 def test_refused_state_change_is_an_error_but_not_a_problem(served):
     """R86: resuming a cancelled sweep is refused (a documented refusal, not a test problem)."""
     name = create_sweep(served)
@@ -269,6 +271,7 @@ def replay_run(served: ServedBackend, run_id: str) -> None:
         assert r.status_code == 200 and "errors" not in r.json(), r.text
 
 
+@pytest.mark.rules("R72", "R81", "R82")
 def test_captured_preempted_sweep_run_is_requeued_and_handed_out_as_resume(served):
     """R81, R82, R72: replaying the real sweep run (mark_preempting, exit 143) leaves it preempted and
     queued; the next heartbeat of another agent gets it back as ``resume`` with the same id and args

@@ -25,102 +25,26 @@ What each command does, and the SLURM source or man page it follows:
 
 ``scontrol`` and ``scancel`` also tell the harness at once when ``RUNRESUME_CONTROL`` names its
 socket (the SLURM scheduler profile acts on a requeue or cancel of the running job).
+
+The commands' records are written by ``fake_slurm_events.py`` and ``srun`` is ``fake_srun.py``, both
+beside this file (and beside every installed copy of it): it finds them on ``sys.path[0]``, the
+directory of the script it runs as.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import sys
-import time
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-EVENTS_ENV = "RUNRESUME_SLURM_EVENTS"
-
-
-def _env_job_ids() -> set[str]:
-    ids = set()
-    if os.environ.get("SLURM_JOB_ID"):
-        ids.add(os.environ["SLURM_JOB_ID"])
-    if os.environ.get("SLURM_ARRAY_JOB_ID") and os.environ.get("SLURM_ARRAY_TASK_ID"):
-        ids.add(f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}")
-    return ids
-
-
-def _restart_count() -> int | None:
-    value = os.environ.get("SLURM_RESTART_COUNT", "")
-    return int(value) if value.isdigit() else None
-
-
-def _events_path(command: str) -> str:
-    path = os.environ.get(EVENTS_ENV)
-    if not path:
-        sys.stderr.write(
-            f"{command}: {EVENTS_ENV} is not set. This is pytest-runresume's fake {command}: it records "
-            f"each request in the file that variable names, for the harness to act on.\n"
-        )
-        sys.exit(1)
-    return path
-
-
-def _record(tool: str, action: str, argv: list[str], exit_code: int, **data: Any) -> None:
-    path = _events_path(tool)
-    rec: dict[str, Any] = {
-        "command": tool,
-        "action": action,
-        "argv": argv,
-        "exit_code": exit_code,
-        "job_id": os.environ.get("SLURM_JOB_ID"),
-        "restart_count": _restart_count(),
-        "time": time.time(),
-        "pid": os.getpid(),
-        "ppid": os.getppid(),
-    }
-    rec.update(data)
-    line = (json.dumps(rec, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)  # one write with O_APPEND: lines from concurrent commands do not mix
-    finally:
-        os.close(fd)
-    if tool in NOTIFY and action in ("requeue", "requeuehold", "cancel"):
-        _notify(rec)
-
-
-#: Requests the harness acts on at once (a requeue or cancel of the running job): each is also
-#: sent to the harness's control socket, when there is one, as an event it answers.
-NOTIFY = ("scontrol", "scancel")
-CONTROL_ENV = "RUNRESUME_CONTROL"
-
-
-def _notify(rec: dict[str, Any]) -> None:
-    """Tell the harness about ``rec`` over its Unix socket (one JSON line, one answer line) and wait
-    for the answer, so the request is known before this command exits."""
-    path = os.environ.get(CONTROL_ENV)
-    if not path:
-        return
-    import socket
-
-    # The harness ignores messages from processes outside the command's tree: say who is writing.
-    msg = dict(rec, type="event", event="slurm", pid=os.getpid(), ppid=os.getppid())
-    address = "\0" + path[1:] if path.startswith("@") else path  # "@name": the abstract namespace
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(address)
-            sock.sendall((json.dumps(msg) + "\n").encode("utf-8"))
-            while True:
-                data = sock.recv(64)
-                if not data or b"\n" in data:
-                    break
-    except OSError as exc:
-        sys.stderr.write(f"{rec['command']}: could not tell pytest-runresume's harness: {exc}\n")
-
-
-def _finish(tool: str, action: str, argv: list[str], code: int, **data: Any) -> NoReturn:
-    _record(tool, action, argv, code, **data)
-    sys.exit(code)
+if TYPE_CHECKING:  # the type checker reads this directory as a namespace package
+    from .fake_slurm_events import env_job_ids, events_path, finish, restart_count
+    from .fake_srun import srun as _srun
+else:  # run as a script: its modules are beside it (even with PYTHONSAFEPATH set)
+    sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+    from fake_slurm_events import env_job_ids, events_path, finish, restart_count
+    from fake_srun import srun as _srun
 
 
 def _split_ids(items: list[str]) -> list[str]:
@@ -151,7 +75,7 @@ def _scontrol(argv: list[str]) -> NoReturn:
         if opt in ("-o", "--oneliner"):
             oneliner = True
     if not args:
-        _finish("scontrol", "unsupported", argv, 1, error="no command")
+        finish("scontrol", "unsupported", argv, 1, error="no command")
     tag, rest = args[0], args[1:]
     low = tag.lower()
     if len(low) >= 3 and "requeue".startswith(low):
@@ -166,9 +90,9 @@ def _scontrol(argv: list[str]) -> NoReturn:
             nodelist = rest[1] if len(rest) > 1 else os.environ.get("SLURM_JOB_NODELIST", "")
             for host in _expand_hostlist(nodelist):
                 print(host)
-            _finish("scontrol", "show_hostnames", argv, 0)
+            finish("scontrol", "show_hostnames", argv, 0)
     sys.stderr.write(f"scontrol: {' '.join(args)!r} is not simulated by pytest-runresume's fake scontrol\n")
-    _finish("scontrol", "unsupported", argv, 1, error=f"not simulated: {tag}")
+    finish("scontrol", "unsupported", argv, 1, error=f"not simulated: {tag}")
 
 
 def _requeue(argv: list[str], rest: list[str], hold: bool) -> NoReturn:
@@ -178,8 +102,8 @@ def _requeue(argv: list[str], rest: list[str], hold: bool) -> NoReturn:
         flags.append(rest.pop(0))
     if not rest:
         sys.stderr.write(f"too few arguments for keyword:{action}\n")
-        _finish("scontrol", action, argv, 1, error="too few arguments")
-    known = _env_job_ids()
+        finish("scontrol", action, argv, 1, error="too few arguments")
+    known = env_job_ids()
     allowed = os.environ.get("RUNRESUME_SLURM_REQUEUE", "1") != "0"
     done, errors = [], []
     for jid in _split_ids(rest):
@@ -191,15 +115,15 @@ def _requeue(argv: list[str], rest: list[str], hold: bool) -> NoReturn:
             done.append(jid)
     for e in errors:
         sys.stderr.write(e + "\n")
-    _finish("scontrol", action, argv, 1 if errors else 0, job_ids=done, flags=flags, errors=errors)
+    finish("scontrol", action, argv, 1 if errors else 0, job_ids=done, flags=flags, errors=errors)
 
 
 def _show_job(argv: list[str], rest: list[str], oneliner: bool) -> NoReturn:
-    known = _env_job_ids()
+    known = env_job_ids()
     ids = _split_ids(rest) or sorted(known)
     if not ids or any(j not in known for j in ids):
         sys.stderr.write("slurm_load_jobs error: Invalid job id specified\n")
-        _finish("scontrol", "show_job", argv, 1, error="invalid job id")
+        finish("scontrol", "show_job", argv, 1, error="invalid job id")
     env = os.environ
     limit = env.get("RUNRESUME_SLURM_TIME_LIMIT", "")
     fields = [
@@ -207,7 +131,7 @@ def _show_job(argv: list[str], rest: list[str], oneliner: bool) -> NoReturn:
         ["JobState=RUNNING", "Reason=None", "Dependency=(null)"],
         [
             f"Requeue={0 if env.get('RUNRESUME_SLURM_REQUEUE') == '0' else 1}",
-            f"Restarts={_restart_count() or 0}",
+            f"Restarts={restart_count() or 0}",
             "BatchFlag=1",
             "ExitCode=0:0",
         ],
@@ -222,7 +146,7 @@ def _show_job(argv: list[str], rest: list[str], oneliner: bool) -> NoReturn:
         print(" ".join(fields[0]))
         for f in fields[1:]:
             print("   " + " ".join(f))
-    _finish("scontrol", "show_job", argv, 0, job_ids=ids)
+    finish("scontrol", "show_job", argv, 0, job_ids=ids)
 
 
 def _expand_hostlist(text: str) -> list[str]:
@@ -274,7 +198,7 @@ def _squeue(argv: list[str]) -> NoReturn:
         part = env.get("SLURM_JOB_PARTITION", "")[:9]
         print(f"{jid:>18} {part:>9} {name:>8} {user[:8]:>8}  R {'0:00':>10} {1:>6} {env.get('SLURM_JOB_NODELIST', '')}")
         shown.append(jid)
-    _finish("squeue", "squeue", argv, 0, job_ids=shown)
+    finish("squeue", "squeue", argv, 0, job_ids=shown)
 
 
 # --------------------------------------------------------------------------- sbatch
@@ -285,7 +209,7 @@ def _sbatch(argv: list[str]) -> NoReturn:
     base = os.environ.get("RUNRESUME_SLURM_NEXT_JOB_ID") or str(int(os.environ.get("SLURM_JOB_ID", "0") or 0) + 1)
     print(base if parsable else f"Submitted batch job {base}")
     sys.stdout.flush()
-    _finish("sbatch", "submit", argv, 0, new_job_id=base)
+    finish("sbatch", "submit", argv, 0, new_job_id=base)
 
 
 # --------------------------------------------------------------------------- scancel
@@ -314,139 +238,17 @@ def _scancel(argv: list[str]) -> NoReturn:
         else:
             ids.extend(_split_ids([a]))
         i += 1
-    known = _env_job_ids()
+    known = env_job_ids()
     bad = [j for j in ids if j.split(".")[0] not in known]
     for j in bad:
         sys.stderr.write(f"scancel: error: Kill job error on job id {j}: Invalid job id specified\n")
     code = 1 if bad or not ids else 0
-    _finish(
+    finish(
         "scancel", "cancel", argv, code, job_ids=[j for j in ids if j not in bad], signal=sig, batch=batch, full=full
     )
 
 
 # --------------------------------------------------------------------------- srun
-
-# srun options that take a value as the next argument when written without "=" (srun(1)).
-_SRUN_SHORT_WITH_VALUE = set("AbcCdDeEGiJLmMnNoOpqrStTwWx")
-_SRUN_LONG_WITH_VALUE = {
-    "account", "chdir", "constraint", "cpus-per-task", "cpu-bind", "dependency", "distribution",
-    "error", "exclude", "export", "gpus", "gpus-per-node", "gpus-per-task", "gres", "input",
-    "job-name", "jobid", "mem", "mem-per-cpu", "mem-per-gpu", "mpi", "nodelist", "nodes", "ntasks",
-    "ntasks-per-node", "open-mode", "output", "partition", "qos", "reservation", "signal", "time",
-}  # fmt: skip
-
-
-def _srun(argv: list[str]) -> NoReturn:
-    opts: dict[str, str | None] = {}
-    i = 0
-    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
-        a = argv[i]
-        i += 1
-        if a == "--":
-            break
-        if a.startswith("--"):
-            name, eq, value = a[2:].partition("=")
-            if not eq and name in _SRUN_LONG_WITH_VALUE and i < len(argv):
-                value, eq = argv[i], "="
-                i += 1
-            opts[name] = value if eq else None
-        else:
-            short = a[1]
-            value = a[2:]
-            if not value and short in _SRUN_SHORT_WITH_VALUE and i < len(argv):
-                value = argv[i]
-                i += 1
-            long = {"n": "ntasks", "N": "nodes", "o": "output", "e": "error", "J": "job-name"}.get(short, short)
-            opts[long] = value or None
-    command = argv[i:]
-    if not command:
-        sys.stderr.write("srun: fatal: No command given to execute.\n")
-        _finish("srun", "step", argv, 1, error="no command")
-    for name in ("ntasks", "nodes"):
-        if opts.get(name) not in (None, "1"):
-            sys.stderr.write(
-                f"srun: pytest-runresume's fake srun runs one task on one node; --{name}={opts[name]} is not simulated\n"
-            )
-            _finish("srun", "step", argv, 1, error=f"--{name}={opts[name]} not simulated")
-    exe = command[0]
-    if not (shutil.which(exe) if "/" not in exe else os.access(exe, os.X_OK)):
-        node = os.environ.get("SLURMD_NODENAME", "localhost")
-        sys.stderr.write(
-            f"srun: error: {node}: task 0: Exited with exit code 2\nslurmstepd: error: execve(): {exe}: No such file or directory\n"
-        )
-        _finish("srun", "step", argv, 2, step_argv=command, error=f"execve(): {exe}: No such file or directory")
-    previous = _steps_so_far()
-    env = os.environ
-    job_id = env.get("SLURM_JOB_ID", "0")
-    subst = {
-        "j": job_id,
-        "t": "0",
-        "s": str(previous),
-        "x": env.get("SLURM_JOB_NAME", ""),
-        "A": env.get("SLURM_ARRAY_JOB_ID", job_id),
-        "a": env.get("SLURM_ARRAY_TASK_ID", "4294967294"),
-        "N": env.get("SLURMD_NODENAME", "localhost"),
-        "u": env.get("USER", "user"),
-    }
-
-    def expand(pattern: str) -> str:
-        return re.sub(
-            r"%(%|[a-zA-Z])", lambda m: "%" if m.group(1) == "%" else subst.get(m.group(1), m.group(0)), pattern
-        )
-
-    mode = "a" if opts.get("open-mode") == "append" else "w"
-    output, error = opts.get("output"), opts.get("error")
-    out_path = expand(output) if output else None
-    err_path = expand(error) if error else None
-    os.environ.update(
-        SLURM_STEP_ID=str(previous),
-        SLURM_STEPID=str(previous),
-        SLURM_PROCID="0",
-        SLURM_LOCALID="0",
-        SLURM_NODEID="0",
-        SLURM_STEP_NUM_TASKS="1",
-        SLURM_STEP_NUM_NODES="1",
-        SLURM_STEP_NODELIST=env.get("SLURM_JOB_NODELIST", "localhost"),
-        SLURM_STEP_TASKS_PER_NODE="1",
-    )
-    _record("srun", "step", argv, 0, step_argv=command, step_id=previous, output=out_path, error_file=err_path)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if out_path:
-        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC), 0o644)
-        os.dup2(fd, 1)
-        if not err_path:
-            os.dup2(fd, 2)  # srun(1): without --error, stderr goes where --output goes
-        os.close(fd)
-    if err_path:
-        fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC), 0o644)
-        os.dup2(fd, 2)
-        os.close(fd)
-    os.execvp(exe, command)
-
-
-def _steps_so_far() -> int:
-    """Steps already launched in this run of the job: the next step id (0, 1, ...)."""
-    path = os.environ.get(EVENTS_ENV, "")
-    job, restarts = os.environ.get("SLURM_JOB_ID"), _restart_count()
-    count = 0
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if (
-                    rec.get("command") == "srun"
-                    and rec.get("exit_code") == 0
-                    and rec.get("job_id") == job
-                    and rec.get("restart_count") == restarts
-                ):
-                    count += 1
-    except OSError:
-        pass
-    return count
 
 
 COMMANDS = {"scontrol": _scontrol, "squeue": _squeue, "sbatch": _sbatch, "srun": _srun, "scancel": _scancel}
@@ -459,7 +261,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     if handler is None:
         sys.stderr.write(f"fake SLURM: unknown command {name!r}; install as one of {sorted(COMMANDS)}\n")
         sys.exit(2)
-    _events_path(name)
+    events_path(name)
     handler(list(args[1:]))
 
 
