@@ -1,10 +1,13 @@
 """The reference model: runs, their state, the resume decision and the clock. Pure (no I/O)."""
 
-from .backend import Backend, FileChunk, validate_run_id
+from .backend import Backend
 from .clock import Clock, ManualClock, OffsetClock
 from .errors import LimitExceeded, RuleViolation
+from .ingest import FileChunk
 from .limits import Limits
+from .names import validate_run_id
 from .readings import DEFAULT_READINGS, Readings
+from .requests import RunUpsert
 from .resume import Outcome, ResumeDecision, decide_resume, normalize_resume, starting_step
 from .runs import (
     DEFAULT_CRASH_TIMEOUT,
@@ -36,6 +39,7 @@ __all__ = [
     "RunKey",
     "RuleViolation",
     "RunRecord",
+    "RunUpsert",
     "TimelineEvent",
     "decide_resume",
     "derive_state",

@@ -34,6 +34,8 @@ class Limits:
         max_total_bytes: bytes all runs together may hold (deleted runs included).
         max_runs: runs the backend may hold (deleted runs included).
         max_problems: problems kept; later ones are counted in ``Backend.problems_dropped``.
+        max_sweeps: sweeps the backend may hold (``UpsertSweep`` without ``id``, ``wandb sweep``).
+        max_agents: sweep agents the backend may hold, all sweeps together (``CreateAgent``).
     """
 
     max_line_gap: int = 100_000
@@ -41,6 +43,8 @@ class Limits:
     max_total_bytes: int = 256 * 1024 * 1024
     max_runs: int = 10_000
     max_problems: int = 10_000
+    max_sweeps: int = 1_000
+    max_agents: int = 10_000
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -47,6 +47,10 @@ STORAGE_LIMIT = (
     "{what} for {path} would make the fake W&B backend hold {size} bytes {scope}; the limit is {limit} bytes ({name})"
 )
 TOO_MANY_RUNS = "cannot create run {path}: the fake W&B backend holds at most {limit} runs (max_runs)"
+TOO_MANY_SWEEPS = "cannot create a sweep in {path}: the fake W&B backend holds at most {limit} sweeps (max_sweeps)"
+TOO_MANY_AGENTS = (
+    "cannot register an agent for sweep {path}: the fake W&B backend holds at most {limit} agents (max_agents)"
+)
 CLOCK_LIMIT = "the backend clock cannot be moved by {seconds!r}: {why}"
 INTERNAL_ERROR = (
     "internal error of the fake W&B backend on {method} {path}: {error} (a bug of pytest-runresume, please report it)"

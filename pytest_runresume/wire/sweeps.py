@@ -24,8 +24,9 @@ import base64
 import json
 from typing import Any
 
-from ..model.sweeps import WIRE_STATES, Sweep, SweepAgent
-from .graphql import Context, _bucket, _iso, _project, handler
+from ..model.sweep_records import WIRE_STATES, Sweep, SweepAgent
+from .dispatch import Context, handler
+from .graphql import _bucket, _iso, _project
 from .limits import load_json
 
 

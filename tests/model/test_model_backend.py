@@ -18,6 +18,7 @@ from pytest_runresume.model import (
     ManualClock,
     Outcome,
     RunKey,
+    RunUpsert,
     decide_resume,
     messages,
     starting_step,
@@ -61,14 +62,14 @@ def _init(backend: Backend, run_id: str = "run-a", *, storage_id: str | None = N
         "config": _config(lr=0.1),
     }
     fields.update(extra)
-    return backend.upsert(fields)
+    return backend.upsert_run(RunUpsert.from_variables(fields))
 
 
 def _later(backend: Backend, run_id: str = "run-a", **extra: Any):
     """A later upsert of the same process: entity filled in, host/program null."""
     fields: dict[str, Any] = {"id": None, "name": run_id, "project": "proj", "entity": "ent"}
     fields.update(extra)
-    return backend.upsert(fields)
+    return backend.upsert_run(RunUpsert.from_variables(fields))
 
 
 def _h(step: int, **extra: Any) -> str:
@@ -262,7 +263,7 @@ def test_r23_sweep_never_cleared(backend: Backend) -> None:
 def test_r31_upsert_with_bad_run_id_raises(backend: Backend, bad: Any) -> None:
     """R31: an upsert with a missing or bad run id is refused and creates no run."""
     with pytest.raises(ValueError):
-        backend.upsert({"name": bad, "project": "proj", "host": "h"})
+        backend.upsert_run(RunUpsert.from_variables({"name": bad, "project": "proj", "host": "h"}))
     assert backend.runs == {}
 
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey
+from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, RunUpsert
 
 HISTORY = "wandb-history.jsonl"
 KEY = RunKey("testent", "p", "twin")
@@ -39,9 +39,13 @@ def start(backend: Backend, writer: str, *, resume: bool) -> None:
     rec = backend.resume_status(None, "p", "twin") if resume else None
     if rec is not None:
         fields["id"] = rec.storage_id
-    backend.upsert(fields)
+    backend.upsert_run(RunUpsert.from_variables(fields))
     known = [a.writer_id for a in backend.run(KEY.path).attempts if a.writer_id]
-    backend.upsert({"name": "twin", "project": "p", "entity": "testent", "config": config(*known, writer)})
+    backend.upsert_run(
+        RunUpsert.from_variables(
+            {"name": "twin", "project": "p", "entity": "testent", "config": config(*known, writer)}
+        )
+    )
 
 
 def log(backend: Backend, offset: int, *steps: int, tag: str = "") -> None:

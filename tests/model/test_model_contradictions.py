@@ -21,6 +21,7 @@ from pytest_runresume.model import (
     Readings,
     RuleViolation,
     RunKey,
+    RunUpsert,
     decide_resume,
 )
 
@@ -37,15 +38,17 @@ def make(**readings: Any) -> tuple[Backend, ManualClock]:
 def start(backend: Backend, run_id: str = "run-a", storage_id: str | None = None) -> Any:
     """An init upsert as wandb-core sends it (host, program, a config with ``_wandb.t``)."""
     config = {"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}}}}
-    return backend.upsert(
-        {
-            "id": storage_id,
-            "name": run_id,
-            "project": "proj",
-            "host": "h",
-            "program": "p.py",
-            "config": json.dumps(config),
-        }
+    return backend.upsert_run(
+        RunUpsert.from_variables(
+            {
+                "id": storage_id,
+                "name": run_id,
+                "project": "proj",
+                "host": "h",
+                "program": "p.py",
+                "config": json.dumps(config),
+            }
+        )
     )[0]
 
 

@@ -8,7 +8,16 @@ import math
 
 import pytest
 
-from pytest_runresume.model import Backend, FileChunk, LimitExceeded, Limits, ManualClock, OffsetClock, messages
+from pytest_runresume.model import (
+    Backend,
+    FileChunk,
+    LimitExceeded,
+    Limits,
+    ManualClock,
+    OffsetClock,
+    RunUpsert,
+    messages,
+)
 from pytest_runresume.model.limits import MAX_CLOCK, finite_number
 
 CONFIG = {"_wandb": {"value": {"t": {"1": [1]}}}}
@@ -19,7 +28,11 @@ def backend(**limits: int) -> Backend:
 
 
 def start(b: Backend, run_id: str = "run-a", **config: object) -> None:
-    b.upsert({"name": run_id, "project": "proj", "host": "h", "config": json.dumps({**CONFIG, **config})})
+    b.upsert_run(
+        RunUpsert.from_variables(
+            {"name": run_id, "project": "proj", "host": "h", "config": json.dumps({**CONFIG, **config})}
+        )
+    )
 
 
 def state(b: Backend) -> object:
@@ -48,7 +61,7 @@ def test_a_fork_with_a_bad_step_creates_no_run(step):
     before = state(b)
     config = {**CONFIG, "_wandb": {"value": {"t": {}, "branch_point": {"run_id": "src", "step": step}}}}
     with pytest.raises(ValueError, match=r"fork branch point step \(_wandb.branch_point.step\) must be"):
-        b.upsert({"name": "fork1", "project": "proj", "host": "h", "config": config})
+        b.upsert_run(RunUpsert.from_variables({"name": "fork1", "project": "proj", "host": "h", "config": config}))
     assert state(b) == before and b.get(None, "proj", "fork1") is None
 
 
@@ -56,7 +69,7 @@ def test_a_fork_with_a_bad_step_creates_no_run(step):
 def test_an_upsert_with_a_bad_config_creates_no_run(config):
     b = backend()
     with pytest.raises(ValueError, match="^config "):
-        b.upsert({"name": "run-a", "project": "proj", "host": "h", "config": config})
+        b.upsert_run(RunUpsert.from_variables({"name": "run-a", "project": "proj", "host": "h", "config": config}))
     assert b.runs == {}
 
 
@@ -133,3 +146,53 @@ def test_runs_and_problems_are_bounded():
     b.reset()
     assert b.problems == [] and b.problems_dropped == 0
     assert messages.TOO_MANY_RUNS
+
+
+SWEEP = "method: grid\nparameters: {lr: {values: [1, 2, 3]}}"
+
+
+def sweep_state(b: Backend) -> object:
+    with b.lock:
+        sweeps = {k: vars(s) for k, s in b.sweeps.sweeps.items()}
+        agents = {k: vars(a) for k, a in b.sweeps.agents.items()}
+        return copy.deepcopy((sweeps, agents)), state(b)
+
+
+def test_sweeps_are_bounded_and_a_refused_sweep_links_no_prior_run():
+    b = backend(max_sweeps=1)
+    start(b, "prior")
+    b.sweeps.create(SWEEP, project="proj")
+    before = sweep_state(b)
+    with pytest.raises(LimitExceeded, match=r"holds at most 1 sweeps \(max_sweeps\)") as exc:
+        b.sweeps.create(SWEEP, project="proj", prior_runs=["prior"])
+    assert exc.value.limit == "max_sweeps" and str(exc.value) == messages.TOO_MANY_SWEEPS.format(
+        path="testent/proj", limit=1
+    )
+    assert sweep_state(b) == before and b.run("proj/prior").sweep is None
+    b.reset()
+    b.sweeps.create(SWEEP, project="proj")  # a reset frees the room
+
+
+def test_agents_are_bounded_for_the_whole_server():
+    b = backend(max_agents=2)
+    one, two = b.sweeps.create(SWEEP, project="proj"), b.sweeps.create(SWEEP, project="proj")
+    b.sweeps.create_agent(None, "proj", one.name, "h1")
+    b.sweeps.create_agent(None, "proj", two.name, "h2")
+    two_before = copy.deepcopy(vars(two))
+    three = b.sweeps.create(SWEEP, project="proj")
+    before = sweep_state(b)
+    with pytest.raises(LimitExceeded, match=r"\(max_agents\)") as exc:
+        b.sweeps.create_agent(None, "proj", three.name, "h3")
+    assert exc.value.limit == "max_agents"
+    assert str(exc.value) == messages.TOO_MANY_AGENTS.format(path=three.path, limit=2)
+    assert sweep_state(b) == before and three.user_state == "pending" and vars(two) == two_before
+
+
+def test_a_sweep_run_past_max_runs_leaves_the_sweep_without_a_phantom_run():
+    b = backend(max_runs=1)
+    start(b)
+    sweep = b.sweeps.create(SWEEP, project="proj")
+    agent = b.sweeps.create_agent(None, "proj", sweep.name, "h").id
+    with pytest.raises(LimitExceeded, match=r"\(max_runs\)"):
+        b.sweeps.heartbeat(agent, {})
+    assert sweep.runs == {} and sweep.handouts == [] and len(b.runs) == 1

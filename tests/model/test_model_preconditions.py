@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_runresume.model import Backend, FileChunk, ManualClock, messages
+from pytest_runresume.model import Backend, FileChunk, ManualClock, RunUpsert, messages
 from pytest_runresume.model.errors import RuleViolation
 
 
@@ -23,7 +23,7 @@ def backend() -> Backend:
 
 
 def started(backend: Backend, run_id: str):
-    rec, _ = backend.upsert({"name": run_id, "project": "p", "host": "h"})
+    rec, _ = backend.upsert_run(RunUpsert.from_variables({"name": run_id, "project": "p", "host": "h"}))
     return rec
 
 

@@ -31,6 +31,7 @@ from pytest_runresume.model import (
     ManualClock,
     Outcome,
     RunKey,
+    RunUpsert,
     decide_resume,
     starting_step,
 )
@@ -117,7 +118,7 @@ class ClientAgainstModel(RuleBasedStateMachine):
             fields["id"] = rec.storage_id
         before = self.backend.get(None, PROJECT, run_id)
         attempts_before = len(before.attempts) if before else 0
-        rec, _ = self.backend.upsert(fields)
+        rec, _ = self.backend.upsert_run(RunUpsert.from_variables(fields))
         assert len(rec.attempts) == attempts_before + 1, "an init upsert starts exactly one attempt"
         attempt = rec.attempts[-1]
         assert attempt.resumed == resumed

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pytest_runresume.model import Backend, ManualClock
+from pytest_runresume.model import Backend, ManualClock, RunUpsert
 from pytest_runresume.model import filters as F
 from pytest_runresume.model import history as H
 
@@ -104,9 +104,13 @@ def backend() -> Backend:
 def test_list_runs_filters_orders_and_hides_deleted_runs():
     b = backend()
     for run_id, lr in (("r1", 0.1), ("r2", 0.2), ("r3", 0.3)):
-        b.upsert({"name": run_id, "project": "p", "config": json.dumps({"lr": {"value": lr}}), "host": "h"})
+        b.upsert_run(
+            RunUpsert.from_variables(
+                {"name": run_id, "project": "p", "config": json.dumps({"lr": {"value": lr}}), "host": "h"}
+            )
+        )
         b.advance_clock(1)
-    b.upsert({"name": "other", "project": "q", "host": "h"})
+    b.upsert_run(RunUpsert.from_variables({"name": "other", "project": "q", "host": "h"}))
     assert [r.key.run_id for r in b.list_runs(None, "p")] == ["r1", "r2", "r3"]
     assert [r.key.run_id for r in b.list_runs(None, "p", {"config.lr": {"$gte": 0.2}}, "-config.lr")] == ["r3", "r2"]
     b.delete("p/r2")
@@ -117,7 +121,7 @@ def test_list_runs_filters_orders_and_hides_deleted_runs():
 
 def test_deleting_a_deleted_run_succeeds_and_changes_nothing():
     b = backend()
-    rec, _ = b.upsert({"name": "d1", "project": "p", "host": "h"})
+    rec, _ = b.upsert_run(RunUpsert.from_variables({"name": "d1", "project": "p", "host": "h"}))
     assert b.delete_by_storage_id(rec.storage_id) == (rec, True)
     version = b.version
     assert b.delete_by_storage_id(rec.storage_id) == (rec, False)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, messages
-from pytest_runresume.model.backend import UNDELETE_WINDOW
+from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, RunUpsert, messages
 from pytest_runresume.model.errors import RuleViolation
+from pytest_runresume.model.lifecycle import UNDELETE_WINDOW
 from pytest_runresume.wire.graphql import Context, execute
 
 TIMEOUT = 300.0
@@ -31,7 +31,7 @@ def _init(backend: Backend, run_id: str = "gap-a", **extra: Any):
     fields: dict[str, Any] = {"name": run_id, "project": "proj", "host": "node-1", "program": "t.py"}
     fields["config"] = CONFIG
     fields.update(extra)
-    return backend.upsert(fields)
+    return backend.upsert_run(RunUpsert.from_variables(fields))
 
 
 def _log(backend: Backend, step: int, key: RunKey = KEY, **kw: Any) -> None:
@@ -172,7 +172,11 @@ def _sweep_run(backend: Backend):
     agent = backend.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host-1").id
     (cmd,) = backend.sweeps.heartbeat(agent, {})
     rid = cmd["run_id"]
-    backend.upsert({"name": rid, "entity": sweep.entity, "project": "sp", "host": "host-1", "sweep": sweep.name})
+    backend.upsert_run(
+        RunUpsert.from_variables(
+            {"name": rid, "entity": sweep.entity, "project": "sp", "host": "host-1", "sweep": sweep.name}
+        )
+    )
     rec = backend.get(sweep.entity, "sp", rid)
     assert rec is not None
     return sweep, rec

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from pytest_runresume.model import Backend, ManualClock, RunKey
+from pytest_runresume.model import Backend, ManualClock, RunKey, RunUpsert
 from pytest_runresume.model.errors import RuleViolation
-from pytest_runresume.model.sweeps import (
+from pytest_runresume.model.search import SweepConfigError, parse_sweep_config
+from pytest_runresume.model.sweep_records import (
     SWEEP_CANCELLED,
     SWEEP_FINISHED,
     SWEEP_PAUSED,
@@ -24,9 +25,7 @@ from pytest_runresume.model.sweeps import (
     SWEEP_STOPPED,
     WIRE_STATES,
     Sweep,
-    SweepConfigError,
     SweepStateError,
-    parse_sweep_config,
 )
 
 GRID = """
@@ -60,15 +59,17 @@ def beat(backend: Backend, agent_id: str, *alive: str) -> list[dict[str, Any]]:
 def start(backend: Backend, sweep: Sweep, run_id: str, resume: bool = False) -> None:
     """A process of the run initialises it (the SDK's init upsert; with resume it carries the id)."""
     rec = backend.get(sweep.entity, sweep.project, run_id)
-    backend.upsert(
-        {
-            "name": run_id,
-            "entity": sweep.entity,
-            "project": sweep.project,
-            "host": "host-1",
-            "sweep": sweep.name,
-            "id": rec.storage_id if (resume and rec is not None) else None,
-        }
+    backend.upsert_run(
+        RunUpsert.from_variables(
+            {
+                "name": run_id,
+                "entity": sweep.entity,
+                "project": sweep.project,
+                "host": "host-1",
+                "sweep": sweep.name,
+                "id": rec.storage_id if (resume and rec is not None) else None,
+            }
+        )
     )
 
 
@@ -195,7 +196,7 @@ def test_prior_runs_are_linked_and_must_exist() -> None:
     """``wandb.sweep(..., prior_runs=[...])``: the runs belong to the sweep; a missing one is refused
     and nothing is created."""
     backend = Backend(clock=ManualClock())
-    backend.upsert({"name": "old", "project": "sp", "host": "h"})
+    backend.upsert_run(RunUpsert.from_variables({"name": "old", "project": "sp", "host": "h"}))
     with pytest.raises(SweepConfigError, match="does not exist"):
         make(backend, prior_runs=["old", "nope"])
     assert backend.sweeps.sweeps == {} and backend.run("sp/old").sweep is None

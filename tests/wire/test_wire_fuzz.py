@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import Mode, from_schema
 from werkzeug.test import Client
 
-from pytest_runresume.model import Backend, FileChunk, Limits, ManualClock
+from pytest_runresume.model import Backend, FileChunk, Limits, ManualClock, RunUpsert
 from pytest_runresume.wire import HANDLERS, FakeWandbApp
 from pytest_runresume.wire.limits import WireLimits
 
@@ -57,7 +57,7 @@ def fresh() -> tuple[FakeWandbApp, Client]:
     """A backend holding one run with history (and its source for forks), served in-process."""
     backend = Backend(clock=ManualClock(), limits=LIMITS)
     config = json.dumps({"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}}}})
-    backend.upsert({"name": "run-a", "project": "proj", "host": "h", "config": config})
+    backend.upsert_run(RunUpsert.from_variables({"name": "run-a", "project": "proj", "host": "h", "config": config}))
     backend.file_stream(backend.key(None, "proj", "run-a"), {"wandb-history.jsonl": FileChunk(0, HISTORY)})
     app = FakeWandbApp(backend, KEY, limits=WIRE)
     return app, Client(app)

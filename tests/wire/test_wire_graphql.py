@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from pytest_runresume.model import messages
+from pytest_runresume.model import RunUpsert, messages
 from pytest_runresume.wire import ServedBackend
 
 TIMEOUT = 10
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
-
 
 
 def captured(scenario: str, op: str) -> dict:
@@ -29,7 +28,6 @@ def captured(scenario: str, op: str) -> dict:
             if rec.get("graphql_op") == op:
                 return rec
     raise LookupError(f"{op} not in {scenario}")
-
 
 
 def post(served: ServedBackend, body: object, **kw) -> requests.Response:
@@ -119,7 +117,12 @@ def test_unknown_operation_is_an_error_naming_it_and_a_problem(served):
 
 def test_unknown_operation_from_the_document_is_named(served):
     """NOTES section 0: also when the name came from the document (public API, ``operationName: ""``)."""
-    r = gql(served, "#graphql\nquery RunOutputArtifacts { project { run { outputArtifacts { edges { node { name } } } } } }", {}, "")
+    r = gql(
+        served,
+        "#graphql\nquery RunOutputArtifacts { project { run { outputArtifacts { edges { node { name } } } } } }",
+        {},
+        "",
+    )
     text = error_of(r)
     assert text == messages.UNKNOWN_OPERATION.format(name="RunOutputArtifacts")
     assert served.backend.problems == [text]
@@ -310,7 +313,7 @@ def test_type_probes_of_older_sdks_are_answered_from_the_schema(served):
 
 def test_run_stopped_status_of_older_sdks_names_the_run_by_run_id(served):
     """wandb <= 0.22 polls ``RunStoppedStatus`` with ``entityName``/``projectName``/``runId``."""
-    served.backend.upsert({"name": "old", "project": "proj", "host": "h"})
+    served.backend.upsert_run(RunUpsert.from_variables({"name": "old", "project": "proj", "host": "h"}))
     doc = """query RunStoppedStatus($projectName: String, $entityName: String, $runId: String!) {
       project(name: $projectName, entityName: $entityName) { run(name: $runId) { stopped } } }"""
     variables = {"entityName": "testent", "projectName": "proj", "runId": "old"}

@@ -9,6 +9,7 @@ import json
 import pytest
 import requests
 
+from pytest_runresume.model import RunUpsert
 from pytest_runresume.wire import ServedBackend, parquet
 
 TIMEOUT = 10
@@ -36,7 +37,7 @@ def gql(served: ServedBackend, query: str, variables: dict) -> dict:
 
 def a_run(served: ServedBackend, finished: bool = True) -> None:
     b = served.backend
-    b.upsert({"name": "r", "project": "p", "host": "h"})
+    b.upsert_run(RunUpsert.from_variables({"name": "r", "project": "p", "host": "h"}))
     rows = [json.dumps({"_step": i, "loss": 1.0 / (i + 1)}) for i in range(3)]
     from pytest_runresume.model import FileChunk
 
@@ -120,7 +121,7 @@ def test_create_project_with_a_bad_name_is_a_named_error_that_creates_nothing(se
 
 
 def test_delete_run_twice_succeeds(served):
-    rec, _ = served.backend.upsert({"name": "d", "project": "p", "host": "h"})
+    rec, _ = served.backend.upsert_run(RunUpsert.from_variables({"name": "d", "project": "p", "host": "h"}))
     q = "mutation DeleteRun($id: ID!) { deleteRun(input: {id: $id}) { clientMutationId } }"
     for _ in range(2):
         assert gql(served, q, {"id": rec.storage_id}) == {"data": {"deleteRun": {"clientMutationId": None}}}
@@ -134,4 +135,3 @@ def test_create_project_as_older_sdks_send_it(served):
       upsertModel(input: {entityName: $entityName, name: $name}) { project { id name } inserted } }"""
     out = gql(served, q, {"entityName": "testent", "name": "old-style"})
     assert out["data"]["upsertModel"]["inserted"] is True and served.backend.has_project(None, "old-style")
-

@@ -18,6 +18,7 @@ import pytest
 import requests
 from test_wire_replay import load, missing_selected_fields  # the capture reader and field checker
 
+from pytest_runresume.model import Backend, Limits, messages
 from pytest_runresume.wire import ServedBackend
 
 TIMEOUT = 10
@@ -232,6 +233,26 @@ def test_unknown_agent_is_an_error_naming_it(served):
     assert "QWdlbnQ6bm9uZQ==" in body["errors"][0]["message"]
     assert served.backend.problems
     served.backend.problems.clear()
+
+
+def test_sweeps_and_agents_past_their_limits_are_graphql_errors_that_change_nothing():
+    """Issue 14: ``max_sweeps`` and ``max_agents`` (``docs/limits.md``) are answered as GraphQL errors
+    naming the limit (not a 500), recorded as problems, and nothing is created."""
+    with ServedBackend(Backend(limits=Limits(max_sweeps=1, max_agents=1))) as srv:
+        name = create_sweep(srv)
+        ok(srv, CREATE_AGENT, sweep=name)
+        sweeps, agents = dict(srv.backend.sweeps.sweeps), dict(srv.backend.sweeps.agents)
+        body = call(srv, CREATE["query"], CREATE["variables"], "UpsertSweep")
+        path = f"testent/{CREATE['variables']['projectName']}"
+        assert body["errors"][0]["message"] == "UpsertSweep: " + messages.TOO_MANY_SWEEPS.format(path=path, limit=1)
+        body = call(srv, CREATE_AGENT["query"], {**CREATE_AGENT["variables"], "sweep": name}, "CreateAgent")
+        sweep = srv.backend.sweeps.get(f"{path}/{name}")
+        assert body["errors"][0]["message"] == "CreateAgent: " + messages.TOO_MANY_AGENTS.format(
+            path=sweep.path, limit=1
+        )
+        assert srv.backend.sweeps.sweeps == sweeps and srv.backend.sweeps.agents == agents
+        assert len(srv.backend.problems) == 2 and all("(max_" in p for p in srv.backend.problems)
+        srv.backend.problems.clear()
 
 
 def replay_run(served: ServedBackend, run_id: str) -> None:

@@ -1,0 +1,359 @@
+"""The search space of a sweep: parsing a sweep config, its distributions, and the combinations of a
+grid or random search.
+
+Pure: it never touches the run store, sockets or files (PyYAML parses the config text). The
+controller (:mod:`.sweeps`) asks it for combination *n* of a sweep; :mod:`.bayes` draws from it.
+
+Every distribution a config can name (S14 "sweep-config-keys") is one row of :data:`TABLE`: how its
+keys are checked and completed (``normalize``), how one value is drawn (``sample``) and, for the
+discrete ones, every value a grid takes (``grid``). A ``q_*`` row quantizes what its base draws.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import bayes
+from .errors import RuleViolation
+
+#: The search methods a config may name.
+METHODS = ("grid", "random", "bayes")
+
+BAD_SWEEP_CONFIG = "bad sweep config: {detail}"
+
+Spec = dict[str, Any]
+
+
+class SweepConfigError(RuleViolation):
+    """A sweep config the server refuses: not YAML, no or unknown method, bad parameters... A
+    documented refusal: answered with an error, not recorded as a problem of the test."""
+
+
+def bad_config(detail: str) -> SweepConfigError:
+    """A :class:`SweepConfigError` saying what is wrong with the config."""
+    return SweepConfigError(BAD_SWEEP_CONFIG.format(detail=detail))
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _quantize(x: float, q: float) -> float | int:
+    v = round(x / q) * q
+    return int(v) if isinstance(q, int) else v
+
+
+# ---- the checks of a parameter's keys (each completes defaults in place) ------------------------
+def _check_categorical(name: str, dist: str, out: Spec) -> None:
+    values = out.get("values")
+    if not isinstance(values, list) or not values:
+        raise bad_config(f"parameter {name!r}: 'values' must be a non-empty list")
+    probs = out.get("probabilities")
+    if probs is not None and (
+        not isinstance(probs, list)
+        or len(probs) != len(values)
+        or not all(_is_number(p) and p >= 0 for p in probs)
+        or not math.isclose(sum(probs), 1.0, rel_tol=1e-6)
+    ):
+        raise bad_config(f"parameter {name!r}: 'probabilities' must be one number >= 0 per value, summing to 1")
+
+
+def _check_constant(name: str, dist: str, out: Spec) -> None:
+    if "value" not in out:
+        raise bad_config(f"parameter {name!r}: a constant needs 'value'")
+
+
+def _check_normal(name: str, dist: str, out: Spec) -> None:
+    out.setdefault("mu", 0.0)
+    out.setdefault("sigma", 1.0)
+    if not _is_number(out["mu"]) or not _is_number(out["sigma"]) or out["sigma"] < 0:
+        raise bad_config(f"parameter {name!r}: mu and sigma must be numbers, sigma >= 0")
+
+
+def _check_beta(name: str, dist: str, out: Spec) -> None:
+    out.setdefault("a", 1.0)
+    out.setdefault("b", 1.0)
+    if not _is_number(out["a"]) or not _is_number(out["b"]) or out["a"] <= 0 or out["b"] <= 0:
+        raise bad_config(f"parameter {name!r}: a and b must be numbers > 0")
+
+
+def _check_range(name: str, dist: str, out: Spec) -> None:
+    lo, hi = out.get("min"), out.get("max")
+    if not _is_number(lo) or not _is_number(hi):
+        raise bad_config(f"parameter {name!r}: distribution {dist} needs numeric 'min' and 'max'")
+    assert isinstance(lo, (int, float)) and isinstance(hi, (int, float))
+    if lo > hi:
+        raise bad_config(f"parameter {name!r}: min {lo} > max {hi}")
+    if dist == "int_uniform" and not (isinstance(lo, int) and isinstance(hi, int)):
+        raise bad_config(f"parameter {name!r}: int_uniform needs integer min and max")
+    if dist.endswith("_values") and lo <= 0:
+        raise bad_config(f"parameter {name!r}: {dist} needs min > 0")
+
+
+# ---- the draws (before quantizing) -------------------------------------------------------------
+def _draw_categorical(spec: Mapping[str, Any], rng: random.Random) -> Any:
+    values = spec["values"]
+    probs = spec.get("probabilities")
+    idx = rng.choices(range(len(values)), weights=probs)[0] if probs else rng.randrange(len(values))
+    return copy.deepcopy(values[idx])
+
+
+def _draw_inv_log_uniform_values(spec: Mapping[str, Any], rng: random.Random) -> float:
+    return 1.0 / math.exp(rng.uniform(math.log(1.0 / spec["max"]), math.log(1.0 / spec["min"])))
+
+
+def _grid_q_uniform(spec: Mapping[str, Any]) -> list[Any]:
+    q, lo, hi = spec["q"], spec["min"], spec["max"]
+    count = int(math.floor((hi - lo) / q + 1e-9)) + 1
+    return [_quantize(lo + i * q, q) for i in range(count)]
+
+
+Draw = Callable[[Mapping[str, Any], random.Random], Any]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One distribution a parameter can name.
+
+    Attributes:
+        name: as the config spells it (``log_uniform_values``).
+        normalize: ``normalize(parameter name, distribution, spec)`` checks the spec's keys and
+            fills their defaults in place; raises :class:`SweepConfigError`.
+        sample: ``sample(spec, rng)`` draws one value (quantized for a ``q_*`` distribution).
+        grid: ``grid(spec)`` lists every value in order, or ``None``: a grid cannot enumerate it.
+    """
+
+    name: str
+    normalize: Callable[[str, str, Spec], None]
+    sample: Draw
+    grid: Callable[[Mapping[str, Any]], list[Any]] | None = None
+
+
+def _quantized(draw: Draw) -> Draw:
+    return lambda spec, rng: _quantize(draw(spec, rng), spec.get("q", 1))
+
+
+def _pair(name: str, normalize: Callable[[str, str, Spec], None], draw: Draw) -> list[Distribution]:
+    """``name`` and its quantized twin ``q_<name>``."""
+    return [Distribution(name, normalize, draw), Distribution(f"q_{name}", normalize, _quantized(draw))]
+
+
+def _log_uniform(s: Mapping[str, Any], r: random.Random) -> float:
+    return math.exp(r.uniform(s["min"], s["max"]))
+
+
+def _log_uniform_values(s: Mapping[str, Any], r: random.Random) -> float:
+    return math.exp(r.uniform(math.log(s["min"]), math.log(s["max"])))
+
+
+def _uniform(s: Mapping[str, Any], r: random.Random) -> float:
+    return r.uniform(s["min"], s["max"])
+
+
+def _normal(s: Mapping[str, Any], r: random.Random) -> float:
+    return r.gauss(s["mu"], s["sigma"])
+
+
+def _log_normal(s: Mapping[str, Any], r: random.Random) -> float:
+    return math.exp(r.gauss(s["mu"], s["sigma"]))
+
+
+def _beta(s: Mapping[str, Any], r: random.Random) -> float:
+    return r.betavariate(s["a"], s["b"])
+
+
+#: Every distribution a random search can draw from (S14 "sweep-config-keys"), by name.
+TABLE: dict[str, Distribution] = {
+    d.name: d
+    for d in [
+        Distribution("constant", _check_constant, lambda s, r: copy.deepcopy(s["value"]), lambda s: [s["value"]]),
+        Distribution("categorical", _check_categorical, _draw_categorical, lambda s: list(s["values"])),
+        Distribution(
+            "int_uniform",
+            _check_range,
+            lambda s, r: r.randint(s["min"], s["max"]),
+            lambda s: list(range(s["min"], s["max"] + 1)),
+        ),
+        Distribution("uniform", _check_range, _uniform),
+        Distribution("q_uniform", _check_range, _quantized(_uniform), _grid_q_uniform),
+        Distribution("log_uniform", _check_range, _log_uniform),
+        Distribution("log_uniform_values", _check_range, _log_uniform_values),
+        Distribution("q_log_uniform", _check_range, _quantized(_log_uniform)),
+        Distribution("q_log_uniform_values", _check_range, _quantized(_log_uniform_values)),
+        Distribution("inv_log_uniform", _check_range, lambda s, r: math.exp(-r.uniform(s["min"], s["max"]))),
+        Distribution("inv_log_uniform_values", _check_range, _draw_inv_log_uniform_values),
+        *_pair("normal", _check_normal, _normal),
+        *_pair("log_normal", _check_normal, _log_normal),
+        *_pair("beta", _check_beta, _beta),
+    ]
+}
+#: Their names, in the order the docs list them.
+DISTRIBUTIONS = tuple(TABLE)
+#: Distributions a grid can enumerate.
+GRID_DISTRIBUTIONS = tuple(name for name, d in TABLE.items() if d.grid is not None)
+#: A group of parameters (``parameters:`` inside a parameter); not a row of the table.
+NESTED = "nested"
+
+
+def _implied_distribution(name: str, out: Mapping[str, Any]) -> str:
+    """The distribution of a parameter that names none: what the SDK fills in before it uploads."""
+    if "values" in out:
+        return "categorical"
+    if "value" in out:
+        return "constant"
+    if "min" in out and "max" in out:
+        lo, hi = out["min"], out["max"]
+        if isinstance(lo, int) and isinstance(hi, int) and not isinstance(lo, bool):
+            return "int_uniform"
+        if _is_number(lo) and _is_number(hi):
+            return "uniform"
+        raise bad_config(f"parameter {name!r}: min and max must be numbers")
+    raise bad_config(f"parameter {name!r} needs 'values', 'value', 'min'/'max' or 'distribution'")
+
+
+def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
+    """Check one entry of ``parameters`` and make its distribution explicit.
+
+    ``values`` -> ``categorical``; ``value`` -> ``constant``; ``min``/``max`` without a
+    distribution -> ``int_uniform`` for two ints, ``uniform`` for two floats (what the SDK fills in
+    before it uploads the config); ``parameters`` -> a nested group.
+
+    Raises:
+        SweepConfigError: naming the parameter and what is wrong.
+    """
+    if not isinstance(spec, Mapping):
+        raise bad_config(f"parameter {name!r} must be a mapping, got {spec!r}")
+    out = dict(spec)
+    if "parameters" in out:
+        nested = out["parameters"]
+        if not isinstance(nested, Mapping) or not nested:
+            raise bad_config(f"parameter {name!r}: 'parameters' must be a non-empty mapping")
+        out["parameters"] = {str(k): normalize_parameter(f"{name}.{k}", v) for k, v in nested.items()}
+        out["distribution"] = NESTED
+        return out
+    dist = out.get("distribution")
+    if dist is None:
+        dist = _implied_distribution(name, out)
+    if dist not in TABLE:
+        raise bad_config(f"parameter {name!r}: unknown distribution {dist!r}; expected one of {DISTRIBUTIONS}")
+    out["distribution"] = dist
+    TABLE[dist].normalize(name, dist, out)
+    if dist.startswith("q_"):
+        q = out.setdefault("q", 1)
+        if not _is_number(q) or q <= 0:
+            raise bad_config(f"parameter {name!r}: q must be a number > 0")
+    return out
+
+
+def sample_parameter(spec: Mapping[str, Any], rng: random.Random) -> Any:
+    """Draw one value of a normalized parameter (random search)."""
+    if spec["distribution"] == NESTED:
+        return {k: sample_parameter(v, rng) for k, v in spec["parameters"].items()}
+    return TABLE[spec["distribution"]].sample(spec, rng)
+
+
+def grid_values(name: str, spec: Mapping[str, Any]) -> list[Any]:
+    """Every value a grid search takes for a normalized parameter, in order.
+
+    Raises:
+        SweepConfigError: for a continuous distribution (a grid needs discrete values).
+    """
+    dist = spec["distribution"]
+    if dist == NESTED:
+        names = list(spec["parameters"])
+        columns = [grid_values(f"{name}.{k}", spec["parameters"][k]) for k in names]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*columns)]
+    grid = TABLE[dist].grid
+    if grid is None:
+        raise bad_config(
+            f"parameter {name!r}: method grid needs discrete values ('values', 'value', int_uniform or "
+            f"q_uniform), not distribution {dist}"
+        )
+    return grid(spec)
+
+
+def grid_size(parameters: Mapping[str, Mapping[str, Any]]) -> int:
+    """The number of combinations of a grid over normalized ``parameters``."""
+    return math.prod(len(grid_values(n, s)) for n, s in parameters.items())
+
+
+def combination(method: str, parameters: Mapping[str, Mapping[str, Any]], seed: str, index: int) -> dict[str, Any]:
+    """The parameter values of combination ``index`` (0-based) of a grid or random search.
+
+    Grid: parameters in sorted name order, the last one varying fastest. Random: each parameter
+    drawn from a generator seeded with ``(seed, index)``, so the same seed gives the same
+    combinations in the same order, whoever asks and when.
+
+    Raises:
+        IndexError: past the end of the grid.
+    """
+    names = sorted(parameters)
+    if method == "grid":
+        columns = [grid_values(n, parameters[n]) for n in names]
+        size = math.prod(len(c) for c in columns)
+        if not 0 <= index < size:
+            raise IndexError(f"grid combination {index} of {size}")
+        out: dict[str, Any] = {}
+        rest = index
+        for name, column in reversed(list(zip(names, columns, strict=True))):
+            rest, pick = divmod(rest, len(column))
+            out[name] = copy.deepcopy(column[pick])
+        return {n: out[n] for n in names}
+    rng = random.Random(f"{seed}/{index}")
+    return {n: sample_parameter(parameters[n], rng) for n in names}
+
+
+def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any]:
+    """Parse and check a sweep config (the YAML string ``UpsertSweep`` carries, or a mapping).
+
+    Returns:
+        The config as a dict, with every parameter's distribution made explicit.
+
+    Raises:
+        SweepConfigError: not a YAML mapping, no or unknown ``method``, ``method: bayes`` without a
+            ``metric`` (or any bad ``metric``: no ``name``, a goal other than minimize/maximize), no
+            ``parameters``, a bad parameter, a bad ``run_cap``, ``command`` not a list, or a grid
+            over a continuous distribution.
+    """
+    if isinstance(text_or_config, str):
+        import yaml  # PyYAML; imported here so the rest of the model needs only the stdlib
+
+        try:
+            config = yaml.safe_load(text_or_config)
+        except yaml.YAMLError as exc:
+            raise bad_config(f"not valid YAML: {exc}") from exc
+        except RecursionError:
+            raise bad_config("not valid YAML: nested too deep") from None
+    else:
+        config = copy.deepcopy(dict(text_or_config))
+    if not isinstance(config, dict):
+        raise bad_config("the config must be a mapping")
+    method = config.get("method")
+    if method not in METHODS:
+        raise bad_config(f"method must be one of {METHODS}, got {method!r}")
+    metric_problem = bayes.check_metric(config.get("metric"), required=method == "bayes")
+    if metric_problem is not None:
+        raise bad_config(metric_problem)
+    params = config.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise bad_config("'parameters' must be a non-empty mapping")
+    config["parameters"] = {str(k): normalize_parameter(str(k), v) for k, v in params.items()}
+    run_cap = config.get("run_cap")
+    if run_cap is not None and (not isinstance(run_cap, int) or isinstance(run_cap, bool) or run_cap < 1):
+        raise bad_config(f"run_cap must be a positive integer, got {run_cap!r}")
+    command = config.get("command")
+    if command is not None and not isinstance(command, list):
+        raise bad_config("'command' must be a list")
+    program = config.get("program")
+    if program is not None and not isinstance(program, str):
+        raise bad_config("'program' must be a string")
+    if method == "grid":
+        for name, spec in config["parameters"].items():
+            grid_values(name, spec)
+    return config

@@ -1,0 +1,215 @@
+"""The records of the sweep controller: a sweep's states, its runs, agents and hand-outs.
+
+Data only (the controller, :mod:`.sweeps`, changes them under the run store's lock); the wire and
+the pages read them. The wire names of the states are the SDK's (``RUNNING``, ``PAUSED``,
+``FINISHED``, ``CANCELED``; ``wandb sweep --stop`` writes ``FINISHED``, so ``stopped`` is answered as
+``FINISHED`` too).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import search
+from .errors import RuleViolation
+from .runs import TimelineEvent
+
+# ---- states -------------------------------------------------------------------------------------
+SWEEP_PENDING = "pending"
+SWEEP_RUNNING = "running"
+SWEEP_PAUSED = "paused"
+SWEEP_FINISHED = "finished"
+SWEEP_STOPPED = "stopped"
+SWEEP_CANCELLED = "cancelled"
+SWEEP_STATES = (SWEEP_PENDING, SWEEP_RUNNING, SWEEP_PAUSED, SWEEP_FINISHED, SWEEP_STOPPED, SWEEP_CANCELLED)
+
+#: Model state -> the state the wire answers (the SDK's ``SweepState``).
+WIRE_STATES = {
+    SWEEP_PENDING: "PENDING",
+    SWEEP_RUNNING: "RUNNING",
+    SWEEP_PAUSED: "PAUSED",
+    SWEEP_FINISHED: "FINISHED",
+    SWEEP_STOPPED: "FINISHED",
+    SWEEP_CANCELLED: "CANCELED",
+}
+#: A state the client writes (``UpsertSweep(state=...)``) -> model state. ``--stop`` writes FINISHED.
+FROM_WIRE_STATES = {
+    "RUNNING": SWEEP_RUNNING,
+    "PAUSED": SWEEP_PAUSED,
+    "FINISHED": SWEEP_STOPPED,
+    "STOPPED": SWEEP_STOPPED,
+    "CANCELED": SWEEP_CANCELLED,
+    "CANCELLED": SWEEP_CANCELLED,
+}
+
+# ---- texts --------------------------------------------------------------------------------------
+NO_SUCH_SWEEP = "sweep {path!r} does not exist"
+NO_SUCH_AGENT = "sweep agent {agent_id!r} does not exist (CreateAgent was never called for it)"
+BAD_SWEEP_TRANSITION = "cannot set sweep {path} from {old} to {new} (R86)"
+
+
+class SweepStateError(RuleViolation):
+    """A state change that is not allowed (e.g. resuming a cancelled sweep, R86)."""
+
+
+# ---- records ------------------------------------------------------------------------------------
+@dataclass
+class Handout:
+    """One time a sweep run was handed to an agent.
+
+    Attributes:
+        t: backend clock time, seconds.
+        run_id: the run.
+        agent_id: the agent that got it.
+        kind: ``"run"`` (a new combination) or ``"resume"`` (from the run queue).
+        params: the ``args`` it was handed out with.
+    """
+
+    t: float
+    run_id: str
+    agent_id: str
+    kind: str
+    params: dict[str, dict[str, Any]]
+
+
+@dataclass
+class SweepRun:
+    """A run the sweep created: its id and parameters never change, also when it is requeued.
+
+    Attributes:
+        run_id: the W&B run id (the agent sets ``WANDB_RUN_ID`` to it).
+        index: the number of its combination (0 for the first run of the sweep).
+        params: ``{name: {"value": v}}``, the ``args`` of the agent command.
+        handouts: every time it was handed to an agent.
+        requeued_attempts: numbers of the attempts (processes) that were preempted and requeued.
+        agent_id: the agent that has it now (or had it last).
+        alive: the agent reports its process alive (``runState``), or it was just handed out.
+        attempts_at_handout: how many processes had started the run when it was last handed out
+            (a later process means the handed-out one started).
+    """
+
+    run_id: str
+    index: int
+    params: dict[str, dict[str, Any]]
+    handouts: list[Handout] = field(default_factory=list)
+    requeued_attempts: list[int] = field(default_factory=list)
+    agent_id: str | None = None
+    alive: bool = False
+    attempts_at_handout: int = 0
+
+
+@dataclass
+class SweepAgent:
+    """An agent (one ``wandb agent`` process, or one ``wandb.agent()`` call).
+
+    Attributes:
+        id: the opaque id ``CreateAgent`` answered.
+        sweep: the sweep's name.
+        entity, project: where the sweep lives.
+        host: the host it said it runs on.
+        created_at, last_heartbeat: backend clock times, seconds.
+        heartbeats: how many heartbeats it sent.
+        running: run ids its last heartbeat reported alive (``runState``).
+        commands: every command it was sent, in order.
+        exited: it was told to ``exit``.
+    """
+
+    id: str
+    sweep: str
+    entity: str
+    project: str
+    host: str
+    created_at: float
+    last_heartbeat: float | None = None
+    heartbeats: int = 0
+    running: set[str] = field(default_factory=set)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    exited: bool = False
+
+
+@dataclass
+class Sweep:
+    """One sweep: its config, its runs, its run queue and its state.
+
+    Attributes:
+        name: the sweep id users see (``wandb agent entity/project/<name>``).
+        entity, project: where it lives.
+        storage_id: the opaque ``id`` the wire hands out (``UpsertSweep`` takes it back).
+        config: the parsed config (see :func:`.search.parse_sweep_config`).
+        config_yaml: the YAML text as uploaded (what ``SweepWithRuns.config`` answers).
+        seed: the random search's seed; combination ``n`` depends only on ``(seed, n)``.
+        created_at, updated_at: backend clock times, seconds.
+        user_state: what the user set: ``running``, ``paused``, ``stopped`` or ``cancelled``.
+        runs: run id -> :class:`SweepRun`, in creation order.
+        queue: run ids waiting to be handed out again (R81, R82).
+        handouts: every run handed to an agent, in order.
+        timeline: what happened to the sweep.
+    """
+
+    name: str
+    entity: str
+    project: str
+    storage_id: str
+    config: dict[str, Any]
+    config_yaml: str
+    seed: str
+    created_at: float
+    updated_at: float
+    user_state: str = SWEEP_PENDING
+    runs: dict[str, SweepRun] = field(default_factory=dict)
+    queue: deque[str] = field(default_factory=deque)
+    handouts: list[Handout] = field(default_factory=list)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    description: str | None = None
+    display_name: str | None = None
+    #: Runs linked when the sweep was created (``priorRuns``), in the order given.
+    prior_runs: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        """``entity/project/name``."""
+        return f"{self.entity}/{self.project}/{self.name}"
+
+    @property
+    def method(self) -> str:
+        return str(self.config["method"])
+
+    @property
+    def run_cap(self) -> int | None:
+        cap = self.config.get("run_cap")
+        return int(cap) if cap is not None else None
+
+    @property
+    def program(self) -> str | None:
+        program = self.config.get("program")
+        return str(program) if program is not None else None
+
+    def grid_size(self) -> int | None:
+        """The number of grid combinations, or ``None`` for a random search (no end)."""
+        if self.method != "grid":
+            return None
+        return search.grid_size(self.config["parameters"])
+
+    def max_runs(self) -> int | None:
+        """How many runs the search creates at most: the grid size and ``run_cap`` (R89)."""
+        limits = [x for x in (self.grid_size(), self.run_cap) if x is not None]
+        return min(limits) if limits else None
+
+    def search_exhausted(self) -> bool:
+        """No new combination is left: the grid is done or ``run_cap`` is reached (R89)."""
+        limit = self.max_runs()
+        return limit is not None and len(self.runs) >= limit
+
+    def combination(self, index: int) -> dict[str, Any]:
+        """The parameter values of combination ``index`` (0-based), as plain values
+        (:func:`.search.combination` with the sweep's method, parameters and seed).
+
+        Raises:
+            IndexError: past the end of the grid.
+        """
+        return search.combination(self.method, self.config["parameters"], self.seed, index)
+
+    def event(self, t: float, kind: str, detail: str) -> None:
+        self.timeline.append(TimelineEvent(t, kind, detail))
