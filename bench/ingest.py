@@ -72,8 +72,7 @@ def history_lines(n: int, start: int = 0, seed: int = 0) -> list[str]:
 
 
 def start_run(backend: Backend, run_id: str) -> None:
-    config = json.dumps({"lr": {"value": 0.001}, "_wandb": {"value": {"t": {"1": [1, 55]}, "cli_version": "0.31.0"}}})
-    backend.upsert({"name": run_id, "project": "bench", "config": config, "host": "bench", "program": "train.py"})
+    backend.start(f"bench/{run_id}", config={"lr": 0.001}, host="bench", program="train.py")
 
 
 def ingest(backend: Backend, run_id: str, lines: list[str], batch: int) -> float:

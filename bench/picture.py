@@ -15,7 +15,6 @@ axis is cut into at most 620 pixel cells), and drawn in under 1 s (median).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from _common import figure, interleaved, load, median, spread
@@ -29,9 +28,8 @@ from pytest_runresume.wire import FakeWandbApp
 
 def big_run(backend: Backend, rows: int) -> str:
     """Ingest the run described in the module docstring; returns its path."""
-    config = json.dumps({"lr": {"value": 0.001}, "_wandb": {"value": {"t": {"1": [1, 55]}, "cli_version": "0.31.0"}}})
     first = int(rows * 0.6)
-    rec, _ = backend.upsert({"name": "big", "project": "bench", "config": config, "host": "h", "program": "train.py"})
+    rec = backend.start("bench/big", config={"lr": 0.001}, host="h", program="train.py")
     key = rec.key
     offset = 0
 
@@ -58,10 +56,7 @@ def big_run(backend: Backend, rows: int) -> str:
     )
     backend.file_stream(key, {}, preempting=True)
     backend.file_stream(key, {}, complete=True, exit_code=138)
-    backend.resume_status(None, "bench", "big")
-    backend.upsert(
-        {"id": rec.storage_id, "name": "big", "project": "bench", "config": config, "host": "h", "program": "train.py"}
-    )
+    backend.start(key.path, "must", config={"lr": 0.001}, host="h", program="train.py")  # resumes it
     rest = rows - first
     send(history_lines(100, start=first - 2) + history_lines(rest - 100, start=first + 108))
     backend.file_stream(key, {}, complete=True, exit_code=0)

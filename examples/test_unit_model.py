@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from pytest_runresume import Outcome, decide_resume
-from pytest_runresume.model import FileChunk
 
 
 @pytest.mark.rules("R02", "R03", "R05")
@@ -20,8 +19,8 @@ def test_resume_decision_table():
 def test_a_silent_run_is_crashed_after_five_minutes(runresume_model):
     """Seed a run, let it log, then move the clock: crashed only after the timeout (R60, R61)."""
     model = runresume_model
-    run, _ = model.upsert({"name": "unit1", "project": "p", "program": "train.py"})
-    model.file_stream(run.key, {"wandb-history.jsonl": FileChunk(0, ['{"_step": 0}', '{"_step": 1}'])})
+    run = model.start("p/unit1")  # wandb.init(id="unit1", project="p")
+    model.log(run.key.path, {"loss": 0.5}, {"loss": 0.25})  # steps 0 and 1
     model.advance_clock(299)
     assert model.state(run) == "running"
     model.advance_clock(1)

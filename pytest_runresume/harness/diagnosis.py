@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..model import derive_state
+from ..model.tags import implements
 from .findings import BUG, CODES, NOTE, Code, Finding, finding, plain, render_findings, resolve
 from .history_findings import _after_hard_kill, run_findings
 
@@ -146,6 +147,7 @@ def _signalled(result: RunResult) -> list[Any]:
     return [s for s in result.signals if not s.escalation]
 
 
+@implements("R21", "R28", "R65", "R67", "R68", "R69", "R73")
 def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
     """The findings for one process run by the harness (see the module docstring).
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal as _signal
 
+from ..model.tags import implements
+
 
 def parse_signal(value: str | int | _signal.Signals) -> _signal.Signals:
     """``"SIGUSR1"``, ``"usr1"``, ``10`` or ``signal.SIGUSR1`` -> ``signal.SIGUSR1``.
@@ -33,6 +35,7 @@ def parse_signal(value: str | int | _signal.Signals) -> _signal.Signals:
     raise ValueError(f"not a signal: {value!r}")
 
 
+@implements("R67")
 def signal_exit_code(sig: str | int | _signal.Signals) -> int:
     """The conventional exit code of a process ended by ``sig``: 128 + signum (R67)."""
     return 128 + int(parse_signal(sig))

@@ -33,6 +33,7 @@ from .runs import (
     RunRecord,
     derive_state,
 )
+from .tags import implements
 
 T = TypeVar("T")
 
@@ -306,6 +307,7 @@ class StoreBase:
         with self.lock:
             return iter(sorted(self.runs.values(), key=lambda r: r.created_at))
 
+    @implements("R52", "R59")
     def state(self, run: RunRecord) -> str:
         """The run's state now (see :func:`~pytest_runresume.model.runs.derive_state`); a state set
         with :meth:`update_state` (R52) holds until a process starts the run again."""
@@ -317,6 +319,7 @@ class StoreBase:
                 return KILLED  # R59: its sweep was cancelled and the agent SIGKILLed it
             return state
 
+    @implements("R43")
     def exists_for_resume(self, run: RunRecord) -> bool:
         """Whether the client will treat ``run`` as existing (R43): it has ``_wandb.t``, or it is a
         never-started pending run and ``pending_resumable`` is set (A08)."""
@@ -324,6 +327,7 @@ class StoreBase:
             self.readings.pending_resumable and run.created_pending and run.attempt is None
         )
 
+    @implements("R43")
     def wandb_config(self, run: RunRecord) -> dict[str, Any]:
         """The ``wandbConfig(keys: ["t"])`` answer (R43): ``{"t": ...}`` for a run that exists for
         resume, ``{}`` otherwise; a resumable pending run gets an empty ``t`` (A08)."""

@@ -27,6 +27,7 @@ from .runs import (
     file_name_cost,
     line_cost,
 )
+from .tags import implements
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class FileStreamOps(StoreBase):
     """What a run's processes send after ``wandb.init``: ``file_stream`` (R36, R37, R62, R65,
     R66, R94-R96) and uploaded files."""
 
+    @implements("R36", "R37", "R62", "R64", "R65", "R94", "R95")
     def file_stream(
         self,
         key: RunKey,
@@ -221,6 +223,7 @@ class FileStreamOps(StoreBase):
         self.check_storage(rec, added, "file_stream", rec.key.path)
         return summary
 
+    @implements("R96")
     def _shared_mode_chunks(
         self, rec: RunRecord, client: str, files: dict[str, FileChunk]
     ) -> tuple[dict[str, FileChunk], set[tuple[str, str, int]]]:

@@ -16,9 +16,10 @@ from .runs import (
     RunRecord,
     line_cost,
 )
+from .tags import implements, implements_constant
 
 #: How long a deleted run can be undeleted (R26, S22: "for 7 days"). Seconds of the backend clock.
-UNDELETE_WINDOW = 7 * 24 * 3600.0
+UNDELETE_WINDOW = implements_constant(7 * 24 * 3600.0, "R26")
 
 
 class LifecycleOps(StoreBase):
@@ -43,6 +44,7 @@ class LifecycleOps(StoreBase):
             rec = self.by_storage_id(storage_id)
             return self.delete(rec.key.path), True
 
+    @implements("R52")
     def update_state(self, storage_id: str, state: str) -> RunRecord:
         """``wandb.Api().run(path).update_state(state)`` (R52): only to ``pending`` from
         ``running``, ``failed``, ``crashed`` or ``preempted`` (to requeue), and to ``failed`` from
@@ -72,6 +74,7 @@ class LifecycleOps(StoreBase):
             self._bump()
             return rec
 
+    @implements("R47", "R48")
     def rewind(self, entity: str | None, project: str | None, run_id: str, metric: str, value: float) -> RunRecord:
         """``wandb.init(resume_from="<run_id>?_step=<value>")`` (``RewindRun``, R47, R48).
 
@@ -111,6 +114,7 @@ class LifecycleOps(StoreBase):
             self._bump()
             return rec
 
+    @implements("R25")
     def delete(self, path: str) -> RunRecord:
         """Delete a run, as ``wandb.Api().run(path).delete()`` does (``DeleteRun``, R25).
 
@@ -130,6 +134,7 @@ class LifecycleOps(StoreBase):
             self._bump()
             return rec
 
+    @implements("R26")
     def undelete(self, path: str) -> RunRecord:
         """Restore a deleted run, as the project page does for 7 days after the deletion (R26).
 
@@ -164,6 +169,7 @@ class LifecycleOps(StoreBase):
         with self.lock:
             return self.key(entity, project, run_id) in self.deleted
 
+    @implements("R59")
     def kill_on_silence(self, run: RunRecord) -> bool:
         """The run's sweep was cancelled (R59): its agent SIGKILLs the process, so no exit is reported;
         the server knows it cancelled the sweep, so when the process falls silent the run is
@@ -181,6 +187,7 @@ class LifecycleOps(StoreBase):
             self._bump()
             return True
 
+    @implements("R58")
     def request_stop(self, path: str) -> bool:
         """Ask a running run to stop, as the app's stop button does (R58).
 
@@ -213,6 +220,7 @@ class LifecycleOps(StoreBase):
         self._bump()
         return True
 
+    @implements("R58")
     def stop_run(self, storage_id: str) -> bool:
         """``StopRun`` (``wandb.Api().run(path).stop()``, R58): the stop flag of a running run; on a run
         that is pending, already stopped or no longer running it has no effect (the SDK's docstring:
@@ -227,6 +235,7 @@ class LifecycleOps(StoreBase):
         with self.lock:
             return self._stop(self.by_storage_id(storage_id))
 
+    @implements("R66", "R71", "R81")
     def is_requeueable(self, run: RunRecord) -> bool:
         """Whether the run may be requeued: it ended ``preempted`` (R66, R71, R81).
 

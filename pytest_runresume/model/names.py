@@ -6,6 +6,7 @@ Pure functions and constants; the run store checks every new run and project wit
 from __future__ import annotations
 
 from . import messages
+from .tags import implements
 
 #: Characters the SDK forbids in a run id (R31, SDK ``validate_run_id``).
 RESERVED_RUN_ID_CHARS = ":;,#?/'"
@@ -17,6 +18,7 @@ MAX_PROJECT_NAME = 128
 RESERVED_PROJECT_CHARS = "/\\#?%:"
 
 
+@implements("R31")
 def validate_run_id(run_id: object, rules: str = "sdk") -> str:
     """Check a run id the way the SDK does (R31, A05), or with ``rules="docs"`` the way the docs
     describe it (S5's reserved characters, S6's 64 characters).

@@ -15,6 +15,7 @@ from typing import Any
 from . import messages
 from .limits import LINE_OVERHEAD
 from .readings import DEFAULT_READINGS, INTERRUPT_EXIT_CODE, Readings
+from .tags import implements, implements_constant
 
 #: States as the wire and the public API spell them (R51, A13).
 RUNNING = "running"
@@ -26,12 +27,12 @@ PREEMPTING = "preempting"
 PREEMPTED = "preempted"
 PENDING = "pending"
 
-STATES = (RUNNING, FINISHED, FAILED, CRASHED, KILLED, PREEMPTING, PREEMPTED, PENDING)
+STATES = implements_constant((RUNNING, FINISHED, FAILED, CRASHED, KILLED, PREEMPTING, PREEMPTED, PENDING), "R51")
 #: States after which nothing changes unless a new process resumes the run.
 TERMINAL_STATES = frozenset({FINISHED, FAILED, CRASHED, KILLED, PREEMPTED})
 
 #: "About five minutes" without a heartbeat (R61). Seconds.
-DEFAULT_CRASH_TIMEOUT = 300.0
+DEFAULT_CRASH_TIMEOUT = implements_constant(300.0, "R61")
 
 HISTORY = "wandb-history.jsonl"
 EVENTS = "wandb-events.jsonl"
@@ -41,6 +42,7 @@ LINE_FILES = (HISTORY, EVENTS, OUTPUT)
 
 
 @dataclass(frozen=True)
+@implements("R24")
 class RunKey:
     """``entity/project/run_id``: a run id is unique only within its project (R24)."""
 
@@ -49,6 +51,7 @@ class RunKey:
     run_id: str
 
     @property
+    @implements("R29")
     def path(self) -> str:
         """The run path ``<entity>/<project>/<run_id>`` (R29)."""
         return f"{self.entity}/{self.project}/{self.run_id}"
@@ -123,6 +126,9 @@ class Attempt:
     final_request: str | None = None
 
 
+@implements(
+    "R50", "R53", "R55", "R58", "R60", "R61", "R63", "R66", "R70", "R70a", "R70b", "R70c", "R70d", "R70e", "R71", "R72"
+)
 def derive_state(
     attempt: Attempt | None, now: float, crash_timeout: float, readings: Readings = DEFAULT_READINGS
 ) -> str:
@@ -280,6 +286,7 @@ class RunRecord:
         return [json.loads(line) for line in self.history_lines if line is not None]
 
     @property
+    @implements("R42")
     def last_step(self) -> int | None:
         """The largest ``_step`` in history, or ``None`` if there is none (R42)."""
         return self._last_step
@@ -297,6 +304,7 @@ class RunRecord:
         self.sizes[part] = size
 
     @property
+    @implements("R43")
     def exists_for_resume(self) -> bool:
         """Whether wandb-core treats the run as existing: its config has ``_wandb.value.t`` (R43)."""
         wb = self.config.get("_wandb")
@@ -323,6 +331,7 @@ class RunRecord:
         self.gaps.pop(name, None)
         self.files[name] = []
 
+    @implements("R47")
     def truncate_history(self, step: int) -> None:
         """Keep only the history lines up to and including ``_step == step`` and recompute the
         summary from them (R47: "summary is recomputed from the newly logged history")."""
@@ -361,6 +370,7 @@ class RunRecord:
         extra = len(json.dumps(data, default=str)) if data else 0
         self._add_size("timeline", 4 * LINE_OVERHEAD + len(kind) + len(detail) + extra)
 
+    @implements("R36")
     def write_lines(self, name: str, offset: int, lines: list[str]) -> list[str]:
         """Write ``lines`` at line index ``offset`` of file ``name`` (file_stream semantics, R36).
 

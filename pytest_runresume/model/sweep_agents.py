@@ -19,6 +19,7 @@ from .runs import PREEMPTED
 from .search import sample_parameter
 from .sweep_base import SweepsBase, opaque_id
 from .sweep_records import NO_SUCH_SWEEP, Handout, Sweep, SweepAgent, SweepRun
+from .tags import implements
 
 
 class AgentOps(SweepsBase):
@@ -87,6 +88,7 @@ class AgentOps(SweepsBase):
             self._changed()
             return commands
 
+    @implements("R58", "R80", "R86", "R88")
     def _commands(self, sweep: Sweep, agent: SweepAgent, alive: set[str]) -> list[dict[str, Any]]:
         state = self.state(sweep)
         if state == records.SWEEP_CANCELLED:
@@ -111,6 +113,7 @@ class AgentOps(SweepsBase):
             kind = "run"
         return [self._hand_out(sweep, agent, srun, kind)]
 
+    @implements("R82")
     def _pop_queue(self, sweep: Sweep) -> SweepRun | None:
         """The first queued run that is still preempted (R82); stale entries (the run was restarted
         outside the sweep meanwhile) are dropped."""
@@ -161,6 +164,7 @@ class AgentOps(SweepsBase):
             seen = [h.run_id for h in (sweep.handouts if sweep else []) if h.agent_id == agent.id]
             return list(dict.fromkeys(seen))
 
+    @implements("R81", "R82", "R90")
     def _hand_out(self, sweep: Sweep, agent: SweepAgent, srun: SweepRun, kind: str) -> dict[str, Any]:
         now = self.store.now()
         handout = Handout(now, srun.run_id, agent.id, kind, copy.deepcopy(srun.params))

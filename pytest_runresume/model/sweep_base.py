@@ -25,6 +25,7 @@ from .sweep_records import (
     SweepAgent,
     SweepRun,
 )
+from .tags import implements
 
 
 class SweepRunStore(Protocol):
@@ -146,6 +147,7 @@ class SweepsBase:
         """The store's record of a sweep run."""
         return self.store.get(sweep.entity, sweep.project, run_id)
 
+    @implements("R87")
     def state(self, sweep: Sweep) -> str:
         """The sweep's state now (R86, R87): ``pending`` until an agent registers, the user's state,
         or ``finished`` once the search is exhausted, the queue is empty and no run of the sweep is
@@ -172,11 +174,13 @@ class SweepsBase:
                 return False
             return self._maybe_requeue(sweep, sweep.runs[rec.key.run_id])
 
+    @implements("R70c", "R70e", "R81")
     def _requeue_preempted(self, sweep: Sweep) -> None:
         """Requeue runs that became preempted by the clock (preempting flag, then silence, R70c/e)."""
         for srun in sweep.runs.values():
             self._maybe_requeue(sweep, srun)
 
+    @implements("R72", "R81")
     def _maybe_requeue(self, sweep: Sweep, srun: SweepRun) -> bool:
         rec = self.run_record(sweep, srun.run_id)
         if rec is None or rec.attempt is None or self.store.state(rec) != PREEMPTED:

@@ -15,6 +15,7 @@ from typing import Any
 from . import search
 from .errors import RuleViolation
 from .runs import TimelineEvent
+from .tags import implements
 
 # ---- states -------------------------------------------------------------------------------------
 SWEEP_PENDING = "pending"
@@ -192,6 +193,7 @@ class Sweep:
             return None
         return search.grid_size(self.config["parameters"])
 
+    @implements("R89")
     def max_runs(self) -> int | None:
         """How many runs the search creates at most: the grid size and ``run_cap`` (R89)."""
         limits = [x for x in (self.grid_size(), self.run_cap) if x is not None]

@@ -72,6 +72,7 @@ from .sweep_records import (
     SweepAgent,
     SweepStateError,
 )
+from .tags import implements
 
 __all__ = [  # the controller, and the names tests, the wire and the pages import from here
     "SWEEP_CANCELLED",
@@ -199,6 +200,7 @@ class Sweeps(AgentOps):
             self._changed()
             return sweep
 
+    @implements("R59", "R86")
     def set_state(self, sweep: Sweep, state: str) -> str:
         """Change the state the way ``wandb sweep --pause/--resume/--stop/--cancel`` does (R86).
 

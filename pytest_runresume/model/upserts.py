@@ -25,6 +25,7 @@ from .runs import (
     RunRecord,
     line_cost,
 )
+from .tags import implements
 
 
 class UpsertOps(StoreBase):
@@ -38,6 +39,7 @@ class UpsertOps(StoreBase):
         self.runs[key] = rec
         return rec
 
+    @implements("R25")
     def _check_create(self, key: RunKey) -> None:
         """Refuse creating the run ``key`` (bad id, deleted id, too many runs) before anything changes."""
         validate_run_id(key.run_id)
@@ -51,6 +53,7 @@ class UpsertOps(StoreBase):
         if len(self.runs) + len(self.deleted) >= self.limits.max_runs:
             raise LimitExceeded(messages.TOO_MANY_RUNS.format(path=key.path, limit=self.limits.max_runs), "max_runs")
 
+    @implements("R53")
     def create_run(
         self,
         run_id: str,
@@ -96,6 +99,7 @@ class UpsertOps(StoreBase):
                 self._bump()
             return rec
 
+    @implements("R01", "R03", "R07", "R14", "R38", "R39")
     def upsert_run(self, req: RunUpsert) -> tuple[RunRecord, bool]:
         """Create or update a run as one ``UpsertBucket`` asks (the wire's typed request).
 
@@ -315,6 +319,7 @@ class UpsertOps(StoreBase):
         entity = parts[0] if len(parts) == 3 else None
         return self.key(entity, parts[-2], validate_run_id(parts[-1]))
 
+    @implements("R44")
     def _fork(self, rec: RunRecord, source_id: str, step: int, now: float) -> None:
         """``fork_from="<source>?_step=<step>"`` (R44-R46): the new run branches from the source at
         ``step``: the source's summary is copied, and its history up to ``step`` is shared
@@ -326,6 +331,7 @@ class UpsertOps(StoreBase):
             rec.set_size("summary", source.sizes.get("summary", 0))
         rec.event(now, "fork", f"forked from {source_id} at _step {step} (R44)")
 
+    @implements("R44")
     def full_history(self, run: RunRecord) -> list[dict[str, Any]]:
         """The history as the app shows it: for a fork, the source's rows up to the fork step, then
         the run's own (R44); for other runs, ``run.history``."""

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from ..model import RunRecord, messages
 from ..model.requests import RunUpsert
+from ..model.tags import implements
 from .dispatch import (
     DEFAULT_LIMITS,
     HANDLERS,
@@ -126,6 +127,7 @@ def viewer(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("RunResumeStatus")
+@implements("R41", "R43")
 def run_resume_status(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """NOTES 1.3: ``bucket`` is null for a missing run; a run without ``_wandb.t`` counts as
     missing on the client (R43). Line counts are never null (else 0.31 fails the init).
@@ -177,6 +179,7 @@ def check_upsert_variables(v: dict[str, Any], max_json_depth: int = DEFAULT_LIMI
 
 
 @handler("UpsertBucket")
+@implements("R25")
 def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """NOTES 1.2: create or update the run; answers its project/entity and ``historyLineCount``.
 
@@ -189,6 +192,7 @@ def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     return {"upsertBucket": {"bucket": _bucket(ctx, rec), "inserted": inserted}}
 
 
+@implements("R30")
 def public_update_variables(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.Api().run(path)`` then ``run.name = "x"; run.update()`` (R30): its ``UpsertBucket``
     sends the display name in the variable ``display_name`` (the document maps it to
@@ -211,6 +215,7 @@ def public_update_variables(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("DeleteRun")
+@implements("R25")
 def delete_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.Api().run(path).delete()`` (R25): the run is hidden from the public API and
     ``RunResumeStatus``, and its id can't be reused (a later ``UpsertBucket`` for it is a GraphQL
@@ -270,6 +275,7 @@ def _public_run(ctx: Context, v: dict[str, Any]) -> RunRecord | None:
 
 
 @handler("Run", "RunState", "RunHistoryKeys", "RunStoppedStatus")
+@implements("R42", "R51")
 def public_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """NOTES 1.7: ``wandb.Api().run(path)``, its ``state`` (R51), ``lastHistoryStep`` (R42), and the
     stop poll of older SDKs. ``run: null`` makes the SDK raise ``RunNotFoundError``."""
@@ -305,6 +311,7 @@ def server_features(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("UpdateRunState")
+@implements("R52")
 def update_run_state(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``Run.update_state`` (R52): legal transitions succeed, others are a GraphQL error."""
     inp = v["input"]
@@ -313,6 +320,7 @@ def update_run_state(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("StopRun")
+@implements("R58")
 def stop_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``Run.stop()`` / the app's stop button (R58): the run is told to stop on its next file_stream;
     on a run that is not running, or asked twice, it has no effect (``Backend.stop_run``)."""
@@ -321,6 +329,7 @@ def stop_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("RewindRun")
+@implements("R47", "R48")
 def rewind_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.init(resume_from=...)`` (R47, R48): history cut back to the step, then resumed."""
     rec = ctx.backend.rewind(v.get("entity"), v.get("project"), v["runName"], v["metricName"], v["metricValue"])

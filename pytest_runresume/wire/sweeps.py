@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 from ..model.sweep_records import WIRE_STATES, Sweep, SweepAgent
+from ..model.tags import implements
 from .dispatch import Context, handler
 from .graphql import _bucket, _iso, _project
 from .limits import load_json
@@ -128,6 +129,7 @@ def _prior_runs(ctx: Context, v: dict[str, Any]) -> list[str]:
 
 
 @handler("UpsertSweep")
+@implements("R86")
 def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """Create a sweep (no ``id``) or update one (``id``: config and/or state, R86)."""
     sweeps = ctx.backend.sweeps

@@ -4,7 +4,7 @@ restart logged its steps again, and whatever a test composes with :func:`seed`."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -28,30 +28,33 @@ class Process:
 
 
 def seed(
-    backend: Backend, run_id: str, processes: Sequence[Process], project: str = "proj", **init: object
+    backend: Backend,
+    run_id: str,
+    processes: Sequence[Process],
+    project: str = "proj",
+    *,
+    config: Mapping[str, object] | None = None,
+    tags: Sequence[str] | None = None,
+    display_name: str | None = None,
 ) -> RunRecord:
-    """Play ``processes`` into ``backend`` as the SDK would (init upsert, history, exit)."""
+    """Play ``processes`` into ``backend`` as the SDK would (init, history, exit): each process starts
+    the run with ``resume="allow"`` (unset for a :class:`Process` with ``resume=False``), ``config``
+    laid over ``{"lr": 0.1}``, and ``tags`` and ``display_name`` when given."""
     clock = backend.clock
     assert isinstance(clock, ManualClock)
     key = RunKey(backend.entity, project, run_id)
     offset = 0
     for number, proc in enumerate(processes, start=1):
-        rec = backend.get(backend.entity, project, run_id)
-        resuming = rec is not None and proc.resume
-        if resuming:
-            backend.resume_status(backend.entity, project, run_id)
-        cfg = {"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}}}}
-        fields: dict[str, object] = {
-            "id": rec.storage_id if resuming and rec is not None else None,
-            "name": run_id,
-            "project": project,
-            "entity": None,
-            "host": "node-1",
-            "program": "train.py",
-            "config": json.dumps(cfg),
-            **init,
-        }
-        rec, _ = backend.upsert(fields)
+        rec = backend.start(
+            key.path,
+            "allow" if proc.resume else None,
+            config={"lr": 0.1, **(config or {})},
+            host="node-1",
+            program="train.py",
+            tags=tags,
+        )
+        if display_name is not None:
+            backend.update(key.path, display_name=display_name)
         lines = [json.dumps({"_step": s, "loss": 1.0 / (s + 1), "_timestamp": clock.now()}) for s in proc.steps]
         if lines:
             clock.advance(1.0)

@@ -109,7 +109,7 @@ def test_hostile_names_config_summary_tags_and_commands_are_escaped(backend, tex
         "hostile",
         [Process([0, 1], signal=("SIGUSR1", [4242], False), preempting=True, exit_code=138), Process([2, 3])],
         project="p",
-        displayName=text,
+        display_name=text,
         tags=[text, "ok"],
     )
     rec.config[text] = {"value": text}

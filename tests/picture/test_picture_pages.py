@@ -62,8 +62,7 @@ def test_the_sweep_page_shows_state_queue_handouts_agents_and_runs(served, backe
     agent = backend.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host-1")
     (cmd,) = backend.sweeps.heartbeat(agent.id, {})
     run_id = cmd["run_id"]
-    start = {"name": run_id, "entity": sweep.entity, "project": "sp", "host": "host-1", "sweep": sweep.name}
-    backend.upsert(start)
+    backend.start(f"{sweep.entity}/sp/{run_id}", host="host-1")  # the agent's child runs wandb.init
     backend.file_stream(RunKey(sweep.entity, "sp", run_id), {}, preempting=True, complete=True, exit_code=138)
     assert list(sweep.queue) == [run_id]  # preempted -> requeued (R81)
     backend.sweeps.heartbeat(agent.id, {})  # handed out again, as a resume
@@ -84,9 +83,7 @@ def test_the_sweep_page_shows_state_queue_handouts_agents_and_runs(served, backe
 
 def test_values_from_clients_stay_escaped_on_the_run_page(served, backend):
     evil = "<img src=x onerror=alert(1)>"
-    seed(
-        backend, "evil", [Process([0, 1])], displayName=evil, tags=[evil], config=f'{{"{evil}": {{"value": "{evil}"}}}}'
-    )
+    seed(backend, "evil", [Process([0, 1])], display_name=evil, tags=[evil], config={evil: evil})
     page = get(served, "/testent/proj/runs/evil?refresh=0")
     found = Tags()
     found.feed(page)
