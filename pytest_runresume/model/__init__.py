@@ -18,6 +18,7 @@ from .runs import (
     RunRecord,
     TimelineEvent,
     derive_state,
+    run_state,
 )
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "decide_resume",
     "derive_state",
     "normalize_resume",
+    "run_state",
     "starting_step",
     "validate_run_id",
 ]

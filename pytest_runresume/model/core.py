@@ -26,12 +26,10 @@ from .errors import LimitExceeded
 from .limits import MAX_CLOCK, Limits, finite_number
 from .readings import Readings
 from .runs import (
-    CRASHED,
     DEFAULT_CRASH_TIMEOUT,
-    KILLED,
     RunKey,
     RunRecord,
-    derive_state,
+    run_state,
 )
 from .tags import implements
 
@@ -132,8 +130,6 @@ class StoreBase:
         self.version = 0  # bumped on every change; lets waiters and snapshots tell "something new"
         #: Deleted runs (R25, R26): key -> (the run, backend time of deletion). Hidden from lookups.
         self.deleted: dict[RunKey, tuple[RunRecord, float]] = {}
-        #: ``(run, attempt number)`` of processes running when their sweep was cancelled (R59).
-        self.killed_by_cancel: set[tuple[RunKey, int]] = set()
         self._compose()
 
     def _compose(self) -> None:
@@ -149,7 +145,6 @@ class StoreBase:
             for listener in self._reset_listeners:
                 listener()
             self.deleted.clear()
-            self.killed_by_cancel.clear()
             self._bump()
 
     def now(self) -> float:
@@ -307,17 +302,11 @@ class StoreBase:
         with self.lock:
             return iter(sorted(self.runs.values(), key=lambda r: r.created_at))
 
-    @implements("R52", "R59")
     def state(self, run: RunRecord) -> str:
-        """The run's state now (see :func:`~pytest_runresume.model.runs.derive_state`); a state set
-        with :meth:`update_state` (R52) holds until a process starts the run again."""
+        """The run's state now: :func:`~pytest_runresume.model.runs.run_state` at the store's clock,
+        crash timeout and readings."""
         with self.lock:
-            if run.forced_state is not None:
-                return run.forced_state
-            state = derive_state(run.attempt, self.now(), self.crash_timeout, self.readings)
-            if state == CRASHED and run.attempt is not None and (run.key, run.attempt.number) in self.killed_by_cancel:
-                return KILLED  # R59: its sweep was cancelled and the agent SIGKILLed it
-            return state
+            return run_state(run, self.now(), self.crash_timeout, self.readings)
 
     @implements("R43")
     def exists_for_resume(self, run: RunRecord) -> bool:

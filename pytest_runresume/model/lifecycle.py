@@ -182,7 +182,7 @@ class LifecycleOps(StoreBase):
             attempt = run.attempt
             if attempt is None or attempt.complete:
                 return False
-            self.killed_by_cancel.add((run.key, attempt.number))
+            attempt.killed_by_cancel = True
             run.event(self.now(), "sweep", "sweep cancelled: the agent kills this process -> killed (R59)")
             self._bump()
             return True

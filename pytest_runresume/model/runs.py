@@ -106,6 +106,8 @@ class Attempt:
             this one started (R16; see :mod:`.concurrency`), else ``None``.
         concurrent: evidence that the ``overlaps`` process kept writing (two writers at once, R16).
         writer_id: wandb-core's writer id for this process (config ``_wandb.value.e``), when known.
+        killed_by_cancel: its sweep was cancelled while it ran, so its agent SIGKILLs it (R59): when it
+            falls silent it is ``killed``, not ``crashed``.
         final_request: a fingerprint of the request that reported the exit (a re-send of it is no
             second exit).
     """
@@ -124,10 +126,27 @@ class Attempt:
     concurrent: list[str] = field(default_factory=list)
     writer_id: str | None = None
     final_request: str | None = None
+    killed_by_cancel: bool = False
 
 
 @implements(
-    "R50", "R53", "R55", "R58", "R60", "R61", "R63", "R66", "R70", "R70a", "R70b", "R70c", "R70d", "R70e", "R71", "R72"
+    "R50",
+    "R53",
+    "R55",
+    "R58",
+    "R59",
+    "R60",
+    "R61",
+    "R63",
+    "R66",
+    "R70",
+    "R70a",
+    "R70b",
+    "R70c",
+    "R70d",
+    "R70e",
+    "R71",
+    "R72",
 )
 def derive_state(
     attempt: Attempt | None, now: float, crash_timeout: float, readings: Readings = DEFAULT_READINGS
@@ -142,7 +161,8 @@ def derive_state(
     - complete, non-zero: ``failed`` (R55, R66);
     - not complete and silent for ``crash_timeout`` seconds: ``preempted`` if preempting was seen
       (R70c/e "always" column; after ``preempting_timeout`` if set, A06), else ``crashed`` (R60,
-      R61). Silent means no request at all, or with ``crash_trigger="metrics"`` no posted data (A06);
+      R61), or ``killed`` if its sweep was cancelled while it ran (R59: the agent SIGKILLed it).
+      Silent means no request at all, or with ``crash_trigger="metrics"`` no posted data (A06);
     - preempting and still heard from: ``preempting`` (A01; ``running`` with
       ``preempting_state="running"``);
     - otherwise ``running``.
@@ -174,7 +194,28 @@ def derive_state(
         if now - since >= timeout:
             return PREEMPTED
         return PREEMPTING if readings.preempting_state == PREEMPTING else RUNNING
-    return CRASHED if now - since >= crash_timeout else RUNNING
+    if now - since < crash_timeout:
+        return RUNNING
+    return KILLED if attempt.killed_by_cancel else CRASHED
+
+
+@implements("R52")
+def run_state(run: RunRecord, now: float, crash_timeout: float, readings: Readings = DEFAULT_READINGS) -> str:
+    """The state of ``run`` at time ``now``: every state rule in one place.
+
+    A state set through the API (``UpdateRunState``, R52) holds until a process starts the run again
+    (:attr:`RunRecord.forced_state`); otherwise the state is its latest process's
+    (:func:`derive_state`).
+
+    Args:
+        run: the run.
+        now: the backend clock, seconds since the epoch.
+        crash_timeout: seconds of silence after which a run counts as crashed.
+        readings: the fake's choices where the docs contradict each other (:class:`Readings`).
+    """
+    if run.forced_state is not None:
+        return run.forced_state
+    return derive_state(run.attempt, now, crash_timeout, readings)
 
 
 def line_cost(line: str | None) -> int:

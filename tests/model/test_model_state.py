@@ -20,6 +20,7 @@ from pytest_runresume.model import (
     RunRecord,
     derive_state,
     messages,
+    run_state,
 )
 
 TIMEOUT = 300.0
@@ -149,6 +150,34 @@ def test_r60_r61_crashed_exactly_at_the_timeout_boundary() -> None:
     assert derive_state(a, clock.now(), TIMEOUT) == "crashed"
     clock.advance(1.0)
     assert derive_state(a, clock.now(), TIMEOUT) == "crashed"
+
+
+@pytest.mark.rules("R59")
+def test_r59_a_process_whose_sweep_was_cancelled_is_killed_not_crashed_when_silent() -> None:
+    """R59: a fact of the process (its sweep was cancelled while it ran), read by the one state
+    function: silent past the timeout -> killed; still heard from -> running; an exit it reported
+    itself still decides (a cancelled sweep does not rewrite a finished process)."""
+    clock = ManualClock()
+    a = _attempt(clock, killed_by_cancel=True)
+    assert derive_state(a, clock.now(), TIMEOUT) == "running"
+    clock.advance(TIMEOUT)
+    assert derive_state(a, clock.now(), TIMEOUT) == "killed"
+    done = _attempt(clock, killed_by_cancel=True, complete=True, exit_code=0)
+    assert derive_state(done, clock.now() + 2 * TIMEOUT, TIMEOUT) == "finished"
+
+
+@pytest.mark.rules("R52")
+def test_r52_run_state_answers_a_state_set_through_the_api_until_a_process_starts_again() -> None:
+    """R52: ``run_state`` is the one function: a forced state wins over the process's own."""
+    clock = ManualClock()
+    rec = _record()
+    assert run_state(rec, clock.now(), TIMEOUT) == "pending"
+    rec.forced_state = "failed"
+    assert run_state(rec, clock.now(), TIMEOUT) == "failed"
+    rec.attempts.append(_attempt(clock))
+    assert run_state(rec, clock.now(), TIMEOUT) == "failed"
+    rec.forced_state = None
+    assert run_state(rec, clock.now(), TIMEOUT) == "running"
 
 
 @pytest.mark.rules("R61")
