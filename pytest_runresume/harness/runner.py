@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import queue
-import secrets
 import shlex
 import shutil
 import signal as _signal
@@ -31,7 +30,9 @@ from typing import Any
 
 from ..model import Backend, RunRecord
 from ..wire import ServedBackend
+from . import network as _network
 from . import protocol
+from ._netns import Connector
 from ._supervisor import descendants as _descendants
 from .diagnosis import render_findings
 from .errors import HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
@@ -43,8 +44,6 @@ from .spec import Preemption, Trigger
 HERE = Path(__file__).resolve().parent
 SUPERVISOR = HERE / "_supervisor.py"
 CHILD_HOOK_DIR = HERE / "_child"
-
-_counter = itertools.count(1)
 
 
 class Harness:
@@ -58,6 +57,12 @@ class Harness:
         grace: seconds the tree may take to exit after the command exited (wandb-core flushing),
             before the supervisor SIGKILLs what is left.
         env: extra environment variables for every command.
+        network: ``"auto"`` (a network namespace where the machine allows it, else the proxy guard
+            alone), ``"namespace"`` (required) or ``"proxy"`` (never); default
+            ``$RUNRESUME_NETWORK`` or ``auto``. See :mod:`.network` and ``docs/network.md``.
+
+    Raises:
+        ValueError: an unknown ``network`` mode.
     """
 
     def __init__(
@@ -67,7 +72,9 @@ class Harness:
         timeout: float = 120.0,
         grace: float = 15.0,
         env: Mapping[str, str] | None = None,
+        network: str | None = None,
     ) -> None:
+        self.network = _network.resolve_mode(network)
         self.served = served
         self.base_dir = Path(base_dir)
         self.workdir = self.base_dir / "work"
@@ -197,18 +204,19 @@ class Harness:
             argv, run_cwd = launch.argv, launch.cwd
             extra_env.update(launch.env)
         timeout = self.timeout if timeout is None else timeout
-        number = next(_counter)
+        connector, network_args, guard_note = self._connector()
         logdir = self.base_dir / "runs" / f"{next(self._run_numbers):02d}"
         logdir.mkdir(parents=True, exist_ok=True)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         # The command's own temporary directory (wandb's temp folders and sockets, wandb-core's port
         # file): short, since the SDK binds Unix sockets in it (108 bytes at most), and removed by the
-        # supervisor when the tree is gone, even after a SIGKILL of pytest; the control socket is in
-        # the abstract namespace (no file). Nothing is left in the system's temporary directory.
-        own_tmp = "" if "TMPDIR" in extra_env else tempfile.mkdtemp(prefix="rr-")
-        if own_tmp:
-            extra_env["TMPDIR"] = own_tmp
-        control = f"@runresume-{os.getpid()}-{number}-{secrets.token_hex(8)}"
+        # supervisor when the tree is gone, even after a SIGKILL of pytest. Nothing is left in the
+        # system's temporary directory.
+        own_tmp = tempfile.mkdtemp(prefix="rr-")
+        extra_env.setdefault("TMPDIR", own_tmp)
+        # The control socket is a file there (an abstract name would not cross into the command's
+        # network namespace), in a directory only this user can enter.
+        control = os.path.join(own_tmp, "control")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(protocol.socket_address(control))
         listener.listen(16)
@@ -222,7 +230,7 @@ class Harness:
         start_clock = self.backend.now()
         t0 = time.monotonic()
         with open(logdir / "stdout.txt", "wb") as out, open(logdir / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen(
+            proc = _launch(
                 [
                     sys.executable,
                     "-I",
@@ -231,20 +239,24 @@ class Harness:
                     str(self.grace),
                     str(os.getpid()),
                     own_tmp,
+                    *network_args,
                     "--",
                     *argv,
                 ],
                 cwd=str(run_cwd),
                 env=self.env(extra_env),
-                stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                pass_fds=(status_w,),
-                start_new_session=True,
+                pass_fds=(status_w,) + ((connector.peer.fileno(),) if connector else ()),
+                cleanup=(listener, connector, status_r, own_tmp),
             )
         os.close(status_w)
+        if connector is not None:
+            connector.close_peer()
+            connector.start()
+        ctx_events = [ProcessEvent(_network.GUARD_EVENT, proc.pid, guard_note, 0)] if guard_note else []
         threading.Thread(target=_status_loop, args=(status_r, events), daemon=True).start()
-        ctx = _Attempt(argv, proc, logdir, start_clock, t0, timeline_from, preempt, job=job)
+        ctx = _Attempt(argv, proc, logdir, start_clock, t0, timeline_from, preempt, job=job, events=ctx_events)
         spawn_error: str | None = None
         deadline = t0 + timeout
         escalation: threading.Timer | None = None
@@ -275,6 +287,8 @@ class Harness:
                             self._carry_out(job.on_exit(), ctx, {"point": "exit"})
                     elif ev == "killed":
                         ctx.killed.extend(payload["pids"])
+                    elif ev == "network":
+                        ctx.events.append(ProcessEvent(_network.GUARD_EVENT, proc.pid, payload, len(ctx.sent)))
                 elif kind == "eof":
                     break
                 elif kind == "message":
@@ -284,6 +298,8 @@ class Harness:
                         if not _in_tree(msg.get("pid"), proc.pid):
                             pass  # not from the command's tree (the socket name is not a secret): ignored
                         elif msg.get("type") == protocol.EVENT:
+                            if msg.get("event") == _network.ATTEMPT_EVENT:
+                                _network.record_attempt(self.served, msg, time.time())
                             ctx.events.append(
                                 ProcessEvent(str(msg.get("event")), int(msg.get("pid") or 0), msg, len(ctx.sent))
                             )
@@ -318,6 +334,14 @@ class Harness:
                 shutil.rmtree(own_tmp, ignore_errors=True)
         if spawn_error is not None:
             raise FileNotFoundError(f"cannot start the command under test: {spawn_error}")
+        guard = next((e.detail for e in ctx.events if e.event == _network.GUARD_EVENT), None)
+        if guard is not None and guard.get("mode") == "broken" or (
+            self.network == "namespace" and guard is not None and guard.get("mode") != "namespace"
+        ):
+            raise HarnessError(
+                f"the command was not started: {_network.describe(guard)}"
+                + (f" and {_network.NETWORK_ENV}/network= asks for one" if self.network == "namespace" else "")
+            )
         if ctx.status is None:
             ctx.problems.append("the supervisor reported no exit status for the command (it was killed from outside?)")
         result = self._result(ctx)
@@ -342,6 +366,26 @@ class Harness:
         return result
 
     # ---- internals -------------------------------------------------------------------------------
+    def _connector(self) -> tuple[Connector | None, list[str], dict[str, Any] | None]:
+        """The connector that relays the fake's and the proxy guard's ports into the command's network
+        namespace, and the supervisor's ``--network`` option; or, without a namespace, the guard
+        event saying why (``network="proxy"``, a fake not on loopback).
+
+        Raises:
+            HarnessError: ``network="namespace"`` and the fake does not listen on loopback.
+        """
+        if self.network == "proxy":
+            reason = f"network={self.network!r} or {_network.NETWORK_ENV}=proxy"
+            return None, [], {"event": "network", "mode": "proxy", "forced": True, "reason": reason}
+        ports, why = _network.relay_ports(self.served)
+        if not ports:
+            if self.network == "namespace":
+                raise HarnessError(f"no network namespace is possible: {why}")
+            return None, [], {"event": "network", "mode": "proxy", "reason": why}
+        connector = Connector(ports)
+        spec = f"{connector.peer.fileno()}:{','.join(map(str, ports))}:{self.network}"
+        return connector, ["--network", spec], None
+
     def _targets(self, target: str, pid: int | None, supervisor: int, point_pid: int | None = None) -> list[int]:
         if target == "group":
             return _descendants(supervisor)
@@ -602,6 +646,23 @@ class _Attempt:
     sent: list[SentSignal] = field(default_factory=list)
     events: list[ProcessEvent] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def _launch(
+    argv: list[str], *, cleanup: tuple[socket.socket, Connector | None, int, str], **kwargs: Any
+) -> subprocess.Popen[bytes]:
+    """Start the supervisor in a session of its own; if it cannot start, close what was made for it
+    (the control socket, the connector, the status pipe, the command's TMPDIR) and re-raise."""
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
+    except BaseException:
+        listener, connector, status_r, own_tmp = cleanup
+        listener.close()
+        if connector is not None:
+            connector.close()
+        os.close(status_r)
+        shutil.rmtree(own_tmp, ignore_errors=True)
+        raise
 
 
 def _in_tree(pid: object, supervisor: int) -> bool:
