@@ -111,7 +111,8 @@ class Connector:
 
     def start(self) -> Connector:
         """Serve the supervisor's requests in a daemon thread; returns ``self``."""
-        threading.Thread(target=self._serve, name="runresume-connector", daemon=True).start()
+        self.thread = threading.Thread(target=self._serve, name="runresume-connector", daemon=True)
+        self.thread.start()
         return self
 
     def close_peer(self) -> None:

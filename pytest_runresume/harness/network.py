@@ -16,8 +16,12 @@ disabled) the command runs without one and the report says so, with the reason.
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +38,37 @@ GUARD_EVENT = "network-guard"
 #: The event of the hook in a Python process naming a refused destination.
 ATTEMPT_EVENT = "network"
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import _netns
+try:
+    _netns.unshare_network()
+except OSError as exc:
+    print(exc.strerror or exc)
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def namespace_unavailable() -> str:
+    """``""`` if this process may run commands in a network namespace of their own, else why not
+    (``unshare(CLONE_NEWNET|CLONE_NEWUSER): Operation not permitted``). Asked once per process, in a
+    throw-away child (the same steps as the supervisor's)."""
+    if not sys.platform.startswith("linux"):
+        return f"not Linux ({sys.platform})"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _PROBE, str(Path(__file__).resolve().parent)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"the probe did not run: {exc}"
+    if done.returncode != 0:
+        return f"the probe failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}"
+    return done.stdout.strip()
 
 
 def resolve_mode(value: str | None, environ: Mapping[str, str] | None = None) -> str:

@@ -75,6 +75,7 @@ class Harness:
         network: str | None = None,
     ) -> None:
         self.network = _network.resolve_mode(network)
+        self._network_from = f"network={network!r}" if network is not None else f"{_network.NETWORK_ENV}={self.network}"
         self.served = served
         self.base_dir = Path(base_dir)
         self.workdir = self.base_dir / "work"
@@ -340,7 +341,7 @@ class Harness:
         ):
             raise HarnessError(
                 f"the command was not started: {_network.describe(guard)}"
-                + (f" and {_network.NETWORK_ENV}/network= asks for one" if self.network == "namespace" else "")
+                + (f", and {self._network_from} asks for one" if self.network == "namespace" else "")
             )
         if ctx.status is None:
             ctx.problems.append("the supervisor reported no exit status for the command (it was killed from outside?)")
@@ -375,8 +376,7 @@ class Harness:
             HarnessError: ``network="namespace"`` and the fake does not listen on loopback.
         """
         if self.network == "proxy":
-            reason = f"network={self.network!r} or {_network.NETWORK_ENV}=proxy"
-            return None, [], {"event": "network", "mode": "proxy", "forced": True, "reason": reason}
+            return None, [], {"event": "network", "mode": "proxy", "forced": True, "reason": self._network_from}
         ports, why = _network.relay_ports(self.served)
         if not ports:
             if self.network == "namespace":
