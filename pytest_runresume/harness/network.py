@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._netns import Connector
+from .errors import HarnessError
 from .netguard import BlockedConnection, guard_for
 
 #: Environment variable choosing the mode when the harness is not told (``Harness(network=...)``).
@@ -96,6 +98,26 @@ def relay_ports(served: Any) -> tuple[list[int], str]:
         return [], f"the fake W&B backend listens on {parts.hostname}, not loopback"
     guard = urlsplit(guard_for(served).url)
     return [parts.port, int(guard.port or 0)], ""
+
+
+def connector_for(served: Any, mode: str, chosen_by: str) -> tuple[Connector | None, list[str], dict[str, Any] | None]:
+    """What a command run against ``served`` in network ``mode`` needs: the connector that relays the
+    fake's and the proxy guard's ports into its namespace and the supervisor's ``--network``
+    option; or, without a namespace, the :data:`GUARD_EVENT` detail saying why (``chosen_by``: the
+    setting that forced ``proxy``, e.g. ``RUNRESUME_NETWORK=proxy``).
+
+    Raises:
+        HarnessError: ``mode`` is ``namespace`` and the fake does not listen on loopback.
+    """
+    if mode == "proxy":
+        return None, [], {"event": "network", "mode": "proxy", "forced": True, "reason": chosen_by}
+    ports, why = relay_ports(served)
+    if not ports:
+        if mode == "namespace":
+            raise HarnessError(f"no network namespace is possible: {why}")
+        return None, [], {"event": "network", "mode": "proxy", "reason": why}
+    connector = Connector(ports)
+    return connector, ["--network", f"{connector.peer.fileno()}:{','.join(map(str, ports))}:{mode}"], None
 
 
 def record_attempt(served: Any, detail: Mapping[str, Any], t: float) -> None:

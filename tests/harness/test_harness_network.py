@@ -348,3 +348,14 @@ def test_failure_report_names_the_network_guard(pytester, monkeypatch, network):
         else "network guard: proxy variables only (network namespace off: RUNRESUME_NETWORK=proxy)*"
     )
     result.stdout.fnmatch_lines(["*runresume timeline*", expected])
+
+
+def test_docs_page_lists_every_mode_and_the_report_lines():
+    """docs/network.md documents each mode and shows the report lines as :func:`describe` writes them."""
+    page = (Path(__file__).parents[2] / "docs" / "network.md").read_text(encoding="utf-8")
+    for mode in ("auto", "namespace", "proxy"):
+        assert f"| `{mode}`" in page
+    namespace_line = describe({"mode": "namespace", "ports": [41233, 40417]})
+    fallback_line = describe({"mode": "proxy", "reason": "unshare(CLONE_NEWNET|CLONE_NEWUSER): Operation not permitted"})
+    assert namespace_line in page and fallback_line in page
+    assert NETWORK_ENV in page
