@@ -12,11 +12,13 @@ dies, and is reaped here. Writes JSON lines to ``STATUS_FD``:
     {"event": "done"}
     {"event": "network", "mode": "namespace", "ports": [...]}  # with --network, before "spawned"
     {"event": "network", "mode": "proxy", "reason": "..."}     # the namespace could not be made
+    {"event": "network", "mode": "broken", "reason": "..."}    # made, but a port could not be relayed
 
 ``--network CHANNEL_FD:PORT,PORT:auto|namespace`` runs the command in a network namespace of its
 own with only loopback, ``PORT``s relayed to the host's loopback through the harness's connector on
 ``CHANNEL_FD`` (``_netns.py``). If the namespace cannot be made, ``auto`` runs the command without
-one (the harness's proxy guard alone) and ``namespace`` does not start it.
+one (the harness's proxy guard alone) and ``namespace`` does not start it; a namespace whose ports
+cannot be relayed never starts it.
 
 After the command exits, the remaining descendants get ``GRACE_SECONDS`` to exit on their own
 (wandb-core finishes its upload), then SIGKILL. On SIGTERM/SIGINT/SIGHUP the supervisor kills the

@@ -163,7 +163,9 @@ def test_the_namespace_stops_what_the_hook_cannot_see(harness, served, tmp_path)
         result = harness.run(["python", "-I", str(script), str(port)])
         with pytest.raises(BlockingIOError):
             host_service.accept()
-    assert result.stdout.splitlines()[:3] == ["REFUSED 80 101", f"REFUSED {port} 111", "REFUSED 53 101"], result.report()
+    assert result.stdout.splitlines()[:3] == ["REFUSED 80 101", f"REFUSED {port} 111", "REFUSED 53 101"], (
+        result.report()
+    )
     assert float(result.stdout.split("seconds ")[1]) < 1.0
     assert guard_of(result)["mode"] == "namespace"
     assert served.backend.problems == [], "not watched: only the namespace stopped it"
@@ -226,7 +228,20 @@ def test_report_line_names_the_guard_and_the_reason():
 
 # ---- the hook's notion of "this machine" -------------------------------------------------------
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "localhost", "LOCALHOST.", "a.localhost", None, ""]
+    "host",
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "::1",
+        "::ffff:127.0.0.1",
+        "0.0.0.0",
+        "::",
+        "localhost",
+        "LOCALHOST.",
+        "a.localhost",
+        None,
+        "",
+    ],
 )
 def test_loopback_and_local_names_stay_allowed(host):
     assert hook._is_local(host, hook._own_names())
@@ -239,7 +254,11 @@ def test_other_hosts_are_not_local(host):
 
 def test_a_lookup_of_an_address_is_not_a_dns_query():
     assert hook._destination("socket.getaddrinfo", ("10.1.2.3", 80, 0, 0, 0, 0)) is None
-    assert hook._destination("socket.getaddrinfo", ("wandb.ai", "https", 0, 0, 0, 0)) == ("wandb.ai", "https", "DNS lookup")
+    assert hook._destination("socket.getaddrinfo", ("wandb.ai", "https", 0, 0, 0, 0)) == (
+        "wandb.ai",
+        "https",
+        "DNS lookup",
+    )
     with socket.socket(socket.AF_UNIX) as unix:
         assert hook._destination("socket.connect", (unix, "/tmp/x")) is None
 
@@ -276,7 +295,10 @@ def test_relay_bounds_the_connections_it_holds(tmp_path):
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-I", str(driver), str(Path(_netns.__file__).parent)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-I", str(driver), str(Path(_netns.__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.stdout.split() == ["echo:a", "echo:b", "third:closed"], done.stderr
 
@@ -356,6 +378,8 @@ def test_docs_page_lists_every_mode_and_the_report_lines():
     for mode in ("auto", "namespace", "proxy"):
         assert f"| `{mode}`" in page
     namespace_line = describe({"mode": "namespace", "ports": [41233, 40417]})
-    fallback_line = describe({"mode": "proxy", "reason": "unshare(CLONE_NEWNET|CLONE_NEWUSER): Operation not permitted"})
+    fallback_line = describe(
+        {"mode": "proxy", "reason": "unshare(CLONE_NEWNET|CLONE_NEWUSER): Operation not permitted"}
+    )
     assert namespace_line in page and fallback_line in page
     assert NETWORK_ENV in page

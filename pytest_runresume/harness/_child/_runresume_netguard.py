@@ -4,7 +4,8 @@ library only; installed by ``sitecustomize.py`` beside it.
 ``sys.addaudithook`` sees every ``socket.connect``/``connect_ex``, ``sendto``, ``sendmsg`` and name
 lookup (``getaddrinfo``, ``gethostbyname``, ``gethostbyaddr`` ...) of the process before it
 happens. A destination other than loopback - an address outside ``127.0.0.0/8`` and ``::1``, or a
-host name other than ``localhost`` and this machine's own name - is refused on the spot: the call
+host name other than ``localhost`` and this machine's own name (``0.0.0.0`` and ``::`` are this
+host too) - is refused on the spot: the call
 raises (``ENETUNREACH``, or ``gaierror`` for a lookup) before any byte or DNS query leaves, whether
 or not the command runs in a network namespace of its own, and the attempt is reported to the
 harness (``report``: one event per destination), which fails the test naming it.
@@ -40,8 +41,8 @@ def _is_loopback_address(host):
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return None  # not an address: a name
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-    return (mapped or address).is_loopback
+    address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:127.0.0.1
+    return address.is_loopback or address.is_unspecified  # 0.0.0.0 and :: mean this host
 
 
 def _is_local(host, names):
