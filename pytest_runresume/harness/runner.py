@@ -183,7 +183,8 @@ class Harness(SignalDelivery):
                 (with the likely cause: an exception, fewer steps logged ...).
             SignalNotDelivered: the target had already exited when the signal was due.
             HarnessError: the harness could not keep a promise (the backend never received the
-                trigger step, the supervisor reported no exit status), naming which.
+                trigger step, the supervisor reported no exit status, ``network="namespace"`` and
+                no network namespace could be made), naming which.
             ValueError: with ``scheduler``, a command it cannot run or a ``preempt`` that asks for
                 another signal, target or grace period than the scheduler's.
         """
@@ -200,7 +201,6 @@ class Harness(SignalDelivery):
             argv, run_cwd = launched.argv, launched.cwd
             extra_env.update(launched.env)
         timeout = self.timeout if timeout is None else timeout
-        connector, network_args, guard_note = _network.connector_for(self.served, self.network, self._network_from)
         logdir = self.base_dir / "runs" / f"{next(self._run_numbers):02d}"
         logdir.mkdir(parents=True, exist_ok=True)
         events: Events = queue.Queue()
@@ -216,6 +216,13 @@ class Harness(SignalDelivery):
         with self.backend.lock:
             timeline_from = {r.key.path: len(r.timeline) for r in self.backend.runs.values()}
         start_clock = self.backend.now()
+        try:
+            command_env = self.env(extra_env)
+            connector, network_args, guard_note = _network.connector_for(self.served, self.network, self._network_from)
+        except BaseException:
+            listener.close()
+            shutil.rmtree(own_tmp, ignore_errors=True)
+            raise
         t0 = time.monotonic()
         with open(logdir / "stdout.txt", "wb") as out, open(logdir / "stderr.txt", "wb") as err:
             proc = launch(
@@ -227,7 +234,7 @@ class Harness(SignalDelivery):
                 listener=listener,
                 events=events,
                 cwd=str(run_cwd),
-                env=self.env(extra_env),
+                env=command_env,
                 stdout=out,
                 stderr=err,
             )

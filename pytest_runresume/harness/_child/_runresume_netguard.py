@@ -64,10 +64,8 @@ def _destination(event, args):
     """``(host, port, method)`` of an audited socket call that leaves this machine, else ``None``."""
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
         sock, address = args[0], args[1]
-        if not isinstance(address, tuple) or len(address) < 2 or getattr(sock, "family", None) not in (
-            socket.AF_INET,
-            socket.AF_INET6,
-        ):
+        family = getattr(sock, "family", None)
+        if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple) or len(address) < 2:
             return None  # a Unix socket (the harness's, wandb-core's), or a connected socket's send
         kind = "UDP" if getattr(sock, "type", None) == socket.SOCK_DGRAM else "TCP"
         method = {"socket.connect": f"{kind} connect"}.get(event, f"{kind} {event.split('.')[1]}")
