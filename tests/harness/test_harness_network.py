@@ -383,3 +383,69 @@ def test_docs_page_lists_every_mode_and_the_report_lines():
     )
     assert namespace_line in page and fallback_line in page
     assert NETWORK_ENV in page
+
+
+# ---- the fallback when unshare itself is refused ------------------------------------------------
+SECCOMP_DRIVER = """
+    import ctypes, errno, platform, struct, sys, tempfile
+    from pathlib import Path
+
+    # A seccomp filter that makes unshare(2) fail with EPERM in this process and its children, as a
+    # container without the privilege does (x86_64 numbering).
+    if platform.machine() != "x86_64":
+        print("SKIP not x86_64")
+        sys.exit(0)
+    AUDIT_ARCH_X86_64, NR_UNSHARE = 0xC000003E, 272
+    program = [
+        (0x20, 0, 0, 4),  # load the arch
+        (0x15, 0, 3, AUDIT_ARCH_X86_64),  # another arch: allow
+        (0x20, 0, 0, 0),  # load the syscall number
+        (0x15, 0, 1, NR_UNSHARE),
+        (0x06, 0, 0, 0x00050000 | errno.EPERM),  # unshare: fail with EPERM
+        (0x06, 0, 0, 0x7FFF0000),  # anything else: allow
+    ]
+    code = b"".join(struct.pack("HBBI", *op) for op in program)
+    buf = ctypes.create_string_buffer(code)
+    fprog = struct.pack("HxxxxxxQ", len(program), ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+    fprog_buf = ctypes.create_string_buffer(fprog)
+    assert libc.prctl(22, 2, ctypes.c_void_p(ctypes.addressof(fprog_buf)), 0, 0) == 0, ctypes.get_errno()  # SECCOMP_MODE_FILTER
+
+    from pytest_runresume import Harness, HarnessError
+    from pytest_runresume.harness.network import GUARD_EVENT, describe, namespace_unavailable
+    from pytest_runresume.wire import ServedBackend
+
+    print("PROBE", namespace_unavailable())
+    base = Path(tempfile.mkdtemp(dir=sys.argv[1]))
+    with ServedBackend() as served:
+        result = Harness(served, base / "auto", network="auto").run(["python", "-c", "print('ran')"])
+        print("AUTO", result.stdout.strip(), "|", describe(next(e.detail for e in result.events if e.event == GUARD_EVENT)))
+        try:
+            Harness(served, base / "ns", network="namespace").run(["python", "-c", "print('ran')"])
+        except HarnessError as exc:
+            print("REQUIRED", str(exc).splitlines()[0])
+"""
+
+
+def test_where_unshare_is_refused_auto_falls_back_and_namespace_refuses_to_start(tmp_path):
+    """In a process where unshare(2) fails with EPERM (a seccomp filter, as in a container without
+    the privilege): the probe names the reason, ``auto`` runs the command under the proxy guard and
+    the report says why, ``namespace`` does not start it and names the reason."""
+    import subprocess
+    import sys
+
+    driver = tmp_path / "seccomp.py"
+    driver.write_text(textwrap.dedent(SECCOMP_DRIVER))
+    done = subprocess.run([sys.executable, str(driver), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    if done.stdout.startswith("SKIP"):
+        pytest.skip(done.stdout.strip())
+    lines = done.stdout.splitlines()
+    reason = "unshare(CLONE_NEWNET|CLONE_NEWUSER): Operation not permitted"
+    assert lines == [
+        f"PROBE {reason}",
+        f"AUTO ran | network guard: proxy variables only (network namespaces unavailable: {reason}), "
+        "plus the socket hook in Python processes",
+        f"REQUIRED the command was not started: network guard: proxy variables only (network namespaces "
+        f"unavailable: {reason}), plus the socket hook in Python processes, and network='namespace' asks for one",
+    ], done.stdout + done.stderr
