@@ -1,6 +1,6 @@
 """pytest-runresume's process supervisor. Standard library only; Linux.
 
-    python _supervisor.py STATUS_FD GRACE_SECONDS HARNESS_PID TMPDIR -- COMMAND...
+    python _supervisor.py STATUS_FD GRACE_SECONDS HARNESS_PID TMPDIR [--network SPEC] -- COMMAND...
 
 Becomes a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so every process the command starts - and
 ``wandb-core``, which the SDK starts in a session of its own - is re-parented here when its parent
@@ -10,6 +10,15 @@ dies, and is reaped here. Writes JSON lines to ``STATUS_FD``:
     {"event": "exited", "pid": P, "status": WAITSTATUS}
     {"event": "killed", "pids": [...], "why": "..."}   # left-overs killed after the grace period
     {"event": "done"}
+    {"event": "network", "mode": "namespace", "ports": [...]}  # with --network, before "spawned"
+    {"event": "network", "mode": "proxy", "reason": "..."}     # the namespace could not be made
+    {"event": "network", "mode": "broken", "reason": "..."}    # made, but a port could not be relayed
+
+``--network CHANNEL_FD:PORT,PORT:auto|namespace`` runs the command in a network namespace of its
+own with only loopback, ``PORT``s relayed to the host's loopback through the harness's connector on
+``CHANNEL_FD`` (``_netns.py``). If the namespace cannot be made, ``auto`` runs the command without
+one (the harness's proxy guard alone) and ``namespace`` does not start it; a namespace whose ports
+cannot be relayed never starts it.
 
 After the command exits, the remaining descendants get ``GRACE_SECONDS`` to exit on their own
 (wandb-core finishes its upload), then SIGKILL. On SIGTERM/SIGINT/SIGHUP the supervisor kills the
@@ -23,6 +32,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 
@@ -51,9 +61,36 @@ def descendants(root: int) -> list:
     return out
 
 
+def _enter_namespace(spec):
+    """Enter a network namespace with the ports of ``spec`` relayed; the "network" event to emit."""
+    if __package__:
+        from . import _netns
+    else:  # run as a script with -I: its own directory is not on the path
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _netns  # type: ignore[no-redef]
+    fd, ports, _mode = spec.split(":")
+    channel = socket.socket(fileno=int(fd))
+    channel.set_inheritable(False)  # the command must not talk to the connector itself
+    allowed = [int(p) for p in ports.split(",") if p]
+    try:
+        _netns.unshare_network()
+    except OSError as exc:
+        channel.close()
+        return {"event": "network", "mode": "proxy", "reason": exc.strerror or str(exc)}
+    try:
+        _netns.Relay(channel, allowed).start()
+    except OSError as exc:  # inside the namespace already: the command must not run without its ports
+        return {"event": "network", "mode": "broken", "reason": f"relaying the ports {allowed}: {exc.strerror}"}
+    return {"event": "network", "mode": "namespace", "ports": allowed}
+
+
 def main():
     status_fd, grace, harness_pid, tmpdir = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    options = sys.argv[5 : sys.argv.index("--")]
     cmd = sys.argv[sys.argv.index("--") + 1 :]
+    network = options[options.index("--network") + 1] if "--network" in options else ""
+    # Before any thread and before PDEATHSIG: a new user namespace clears the parent-death signal.
+    network_event = _enter_namespace(network) if network else None
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -85,6 +122,14 @@ def main():
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
         return 1
+    if network_event is not None:
+        emit(**network_event)
+        mode = network_event["mode"]
+        if mode == "broken" or (mode == "proxy" and network.endswith(":namespace")):
+            if tmpdir:  # not started: the harness raises, naming the reason
+                shutil.rmtree(tmpdir, ignore_errors=True)
+            emit(event="done")
+            return 0
     try:
         pid = os.posix_spawnp(cmd[0], cmd, os.environ)
     except OSError as exc:

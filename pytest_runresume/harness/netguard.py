@@ -8,7 +8,8 @@ as ``CONNECT api.wandb.ai:443`` (or ``GET http://host/...``), is answered ``403 
 body naming the host, and is recorded. The harness turns every record into a backend problem, so
 the test fails at teardown with the host named.
 
-Only what honours the proxy variables is guarded: a program that opens raw sockets itself is not.
+Only what honours the proxy variables reaches the guard; the rest is stopped by the command's
+network namespace and, in Python processes, by the hook on socket calls (see :mod:`.network`).
 
 Standard library only (``socketserver``); one guard per served backend, started on first use.
 """
@@ -115,7 +116,9 @@ class NetGuard:
             server.shutdown()
             server.server_close()
 
-    def _record(self, blocked: BlockedConnection) -> None:
+    def record(self, blocked: BlockedConnection) -> None:
+        """Record a refused attempt (also one refused elsewhere, e.g. by the hook inside a Python
+        process of the command) and pass it to ``on_blocked``."""
         with self._lock:
             self.blocked.append(blocked)
         if self.on_blocked is not None:
@@ -152,7 +155,7 @@ class _Handler(socketserver.StreamRequestHandler):
         method, target = parts[0].upper(), parts[1]
         host, port = _host_port(method, target)
         blocked = BlockedConnection(host, port, method, time.time())
-        self.server.guard._record(blocked)
+        self.server.guard.record(blocked)
         self._answer(403, f"pytest-runresume: {blocked.describe()}\n")
 
     def _answer(self, status: int, text: str) -> None:

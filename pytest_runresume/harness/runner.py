@@ -1,53 +1,47 @@
 """Run code under test in a supervised subprocess, stop it at an exact point, send a real signal.
 
-The process tree: harness -> supervisor (``_supervisor.py``, a child subreaper in its own session)
--> the command -> wandb-core (which the SDK starts in a session of its own). Every process of the
-tree is reaped, on success, failure, timeout and interrupt.
+The process tree (:mod:`.process`): harness -> supervisor (``_supervisor.py``, a child subreaper in
+its own session) -> the command -> wandb-core (which the SDK starts in a session of its own). Every
+process of the tree is reaped, on success, failure, timeout and interrupt. The command runs in a
+network namespace of its own where the machine allows it (:mod:`.network`).
 
 A trigger point is reached inside the command by the hook in ``_child/sitecustomize.py``; the
-command then blocks until the harness has sent its signal, so it cannot run past the point first.
+command then blocks until the harness has sent its signal (:mod:`.delivery`), so it cannot run past
+the point first.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
-import secrets
 import shlex
 import shutil
-import signal as _signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import Backend, RunRecord
+from ..model import Backend
 from ..wire import ServedBackend
+from . import network as _network
 from . import protocol
-from ._supervisor import descendants as _descendants
+from .delivery import SignalDelivery
 from .diagnosis import render_findings
-from .errors import HarnessError, SignalNotDelivered, SubprocessHung, TriggerNotReached
+from .errors import HarnessError, SubprocessHung, TriggerNotReached
 from .netguard import proxy_env
-from .results import ProcessEvent, RunResult, SentSignal
-from .schedulers import Delivery, Job, Scheduler, TreeView
+from .process import CHILD_HOOK_DIR, SUPERVISOR, Attempt, Events, in_tree, kill_supervisor, launch, open_control
+from .results import ProcessEvent, RunResult
+from .schedulers import Delivery, Job, Scheduler
 from .spec import Preemption, Trigger
 
-HERE = Path(__file__).resolve().parent
-SUPERVISOR = HERE / "_supervisor.py"
-CHILD_HOOK_DIR = HERE / "_child"
-
-_counter = itertools.count(1)
+__all__ = ["CHILD_HOOK_DIR", "SUPERVISOR", "Harness"]
 
 
-class Harness:
+class Harness(SignalDelivery):
     """Runs commands against a served fake backend, in a clean environment, one tree at a time.
 
     Args:
@@ -58,6 +52,12 @@ class Harness:
         grace: seconds the tree may take to exit after the command exited (wandb-core flushing),
             before the supervisor SIGKILLs what is left.
         env: extra environment variables for every command.
+        network: ``"auto"`` (a network namespace where the machine allows it, else the proxy guard
+            alone), ``"namespace"`` (required) or ``"proxy"`` (never); default
+            ``$RUNRESUME_NETWORK`` or ``auto``. See :mod:`.network` and ``docs/network.md``.
+
+    Raises:
+        ValueError: an unknown ``network`` mode.
     """
 
     def __init__(
@@ -67,7 +67,10 @@ class Harness:
         timeout: float = 120.0,
         grace: float = 15.0,
         env: Mapping[str, str] | None = None,
+        network: str | None = None,
     ) -> None:
+        self.network = _network.resolve_mode(network)
+        self._network_from = f"network={network!r}" if network is not None else f"{_network.NETWORK_ENV}={self.network}"
         self.served = served
         self.base_dir = Path(base_dir)
         self.workdir = self.base_dir / "work"
@@ -180,7 +183,8 @@ class Harness:
                 (with the likely cause: an exception, fewer steps logged ...).
             SignalNotDelivered: the target had already exited when the signal was due.
             HarnessError: the harness could not keep a promise (the backend never received the
-                trigger step, the supervisor reported no exit status), naming which.
+                trigger step, the supervisor reported no exit status, ``network="namespace"`` and
+                no network namespace could be made), naming which.
             ValueError: with ``scheduler``, a command it cannot run or a ``preempt`` that asks for
                 another signal, target or grace period than the scheduler's.
         """
@@ -193,134 +197,155 @@ class Harness:
         run_cwd = Path(cwd) if cwd is not None else self.workdir
         extra_env = dict(env or {})
         if job is not None:
-            launch = job.launch(argv, run_cwd, extra_env)
-            argv, run_cwd = launch.argv, launch.cwd
-            extra_env.update(launch.env)
+            launched = job.launch(argv, run_cwd, extra_env)
+            argv, run_cwd = launched.argv, launched.cwd
+            extra_env.update(launched.env)
         timeout = self.timeout if timeout is None else timeout
-        number = next(_counter)
         logdir = self.base_dir / "runs" / f"{next(self._run_numbers):02d}"
         logdir.mkdir(parents=True, exist_ok=True)
-        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        events: Events = queue.Queue()
         # The command's own temporary directory (wandb's temp folders and sockets, wandb-core's port
-        # file): short, since the SDK binds Unix sockets in it (108 bytes at most), and removed by the
-        # supervisor when the tree is gone, even after a SIGKILL of pytest; the control socket is in
-        # the abstract namespace (no file). Nothing is left in the system's temporary directory.
-        own_tmp = "" if "TMPDIR" in extra_env else tempfile.mkdtemp(prefix="rr-")
-        if own_tmp:
-            extra_env["TMPDIR"] = own_tmp
-        control = f"@runresume-{os.getpid()}-{number}-{secrets.token_hex(8)}"
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(protocol.socket_address(control))
-        listener.listen(16)
-        threading.Thread(target=_accept_loop, args=(listener, events), daemon=True).start()
-        extra_env[protocol.ENV_CONTROL] = control
+        # file, the control socket): short, since the SDK binds Unix sockets in it (108 bytes at
+        # most), and removed by the supervisor when the tree is gone, even after a SIGKILL of pytest.
+        # Nothing is left in the system's temporary directory.
+        own_tmp = tempfile.mkdtemp(prefix="rr-")
+        extra_env.setdefault("TMPDIR", own_tmp)
+        listener, extra_env[protocol.ENV_CONTROL] = open_control(own_tmp, events)
         if preempt is not None:
             extra_env[protocol.ENV_TRIGGER] = preempt.trigger.to_env()
-        status_r, status_w = os.pipe()
         with self.backend.lock:
             timeline_from = {r.key.path: len(r.timeline) for r in self.backend.runs.values()}
         start_clock = self.backend.now()
+        try:
+            command_env = self.env(extra_env)
+            connector, network_args, guard_note = _network.connector_for(self.served, self.network, self._network_from)
+        except BaseException:
+            listener.close()
+            shutil.rmtree(own_tmp, ignore_errors=True)
+            raise
         t0 = time.monotonic()
         with open(logdir / "stdout.txt", "wb") as out, open(logdir / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    str(SUPERVISOR),
-                    str(status_w),
-                    str(self.grace),
-                    str(os.getpid()),
-                    own_tmp,
-                    "--",
-                    *argv,
-                ],
+            proc = launch(
+                argv,
+                grace=self.grace,
+                own_tmp=own_tmp,
+                network_args=network_args,
+                connector=connector,
+                listener=listener,
+                events=events,
                 cwd=str(run_cwd),
-                env=self.env(extra_env),
-                stdin=subprocess.DEVNULL,
+                env=command_env,
                 stdout=out,
                 stderr=err,
-                pass_fds=(status_w,),
-                start_new_session=True,
             )
-        os.close(status_w)
-        threading.Thread(target=_status_loop, args=(status_r, events), daemon=True).start()
-        ctx = _Attempt(argv, proc, logdir, start_clock, t0, timeline_from, preempt, job=job)
-        spawn_error: str | None = None
-        deadline = t0 + timeout
-        escalation: threading.Timer | None = None
+        ctx = Attempt(argv, proc, logdir, start_clock, t0, timeline_from, preempt, job=job)
+        if guard_note is not None:
+            ctx.events.append(ProcessEvent(_network.GUARD_EVENT, proc.pid, guard_note, 0))
         try:
-            while True:
-                try:
-                    kind, payload = events.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    self._kill_hung(proc)
-                    partial = self._result(ctx)
-                    if job is not None:
-                        partial.job = job.finish(partial)
-                    raise SubprocessHung(
-                        f"command did not finish within {timeout:g} s and was killed with its whole tree"
-                        + render_findings(partial.findings)
-                        + "\n"
-                        + partial.report()
-                    ) from None
-                if kind == "status":
-                    ev = payload["event"]
-                    if ev == "spawned":
-                        ctx.pid = payload["pid"]
-                    elif ev == "spawn-failed":
-                        spawn_error = payload["error"]
-                    elif ev == "exited":
-                        ctx.status = payload["status"]
-                        if job is not None:
-                            self._carry_out(job.on_exit(), ctx, {"point": "exit"})
-                    elif ev == "killed":
-                        ctx.killed.extend(payload["pids"])
-                elif kind == "eof":
-                    break
-                elif kind == "message":
-                    conn, msg = payload
-                    after: list[Delivery] = []
-                    try:
-                        if not _in_tree(msg.get("pid"), proc.pid):
-                            pass  # not from the command's tree (the socket name is not a secret): ignored
-                        elif msg.get("type") == protocol.EVENT:
-                            ctx.events.append(
-                                ProcessEvent(str(msg.get("event")), int(msg.get("pid") or 0), msg, len(ctx.sent))
-                            )
-                            if job is not None:
-                                after = job.on_message(msg)
-                        elif msg.get("type") == protocol.TRIGGER and preempt is not None:
-                            sent = self._maybe_deliver(preempt, msg, ctx)
-                            if sent is not None and preempt.escalate_after is not None and escalation is None:
-                                escalation = threading.Timer(
-                                    preempt.escalate_after, self._escalate, args=(preempt, proc.pid, ctx.sent)
-                                )
-                                escalation.daemon = True
-                                escalation.start()
-                    finally:
-                        try:
-                            conn.sendall(protocol.GO if msg.get("type") == protocol.TRIGGER else protocol.OK)
-                        except OSError:
-                            pass
-                        conn.close()
-                    if after:  # a request from inside the job (scontrol requeue): answered first, then acted on
-                        self._carry_out(after, ctx, {"point": "request", "request": msg.get("argv")})
+            self._watch(ctx, events, t0 + timeout, timeout)
             proc.wait(timeout=10)
         finally:
-            if escalation is not None:
-                escalation.cancel()
             for timer in ctx.timers:
                 timer.cancel()
             if proc.poll() is None:
-                self._kill_hung(proc)
+                kill_supervisor(proc)
             listener.close()
-            if own_tmp:
-                shutil.rmtree(own_tmp, ignore_errors=True)
-        if spawn_error is not None:
-            raise FileNotFoundError(f"cannot start the command under test: {spawn_error}")
+            shutil.rmtree(own_tmp, ignore_errors=True)
+        return self._finish(ctx)
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _watch(self, ctx: Attempt, events: Events, deadline: float, timeout: float) -> None:
+        """Act on the supervisor's status and the hook's messages until the supervisor is done.
+
+        Raises:
+            SubprocessHung: ``deadline`` passed; the tree was killed.
+        """
+        proc, job = ctx.proc, ctx.job
+        while True:
+            try:
+                kind, payload = events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                kill_supervisor(proc)
+                partial = self._result(ctx)
+                if job is not None:
+                    partial.job = job.finish(partial)
+                raise SubprocessHung(
+                    f"command did not finish within {timeout:g} s and was killed with its whole tree"
+                    + render_findings(partial.findings)
+                    + "\n"
+                    + partial.report()
+                ) from None
+            if kind == "eof":
+                return
+            if kind == "status":
+                self._on_status(ctx, payload)
+            elif kind == "message":
+                self._on_message(ctx, *payload)
+
+    def _on_status(self, ctx: Attempt, status: dict[str, Any]) -> None:
+        """One status line of the supervisor (see ``_supervisor.py``)."""
+        ev = status["event"]
+        if ev == "spawned":
+            ctx.pid = status["pid"]
+        elif ev == "spawn-failed":
+            ctx.spawn_error = status["error"]
+        elif ev == "exited":
+            ctx.status = status["status"]
+            if ctx.job is not None:
+                self._carry_out(ctx.job.on_exit(), ctx, {"point": "exit"})
+        elif ev == "killed":
+            ctx.killed.extend(status["pids"])
+        elif ev == "network":
+            ctx.events.append(ProcessEvent(_network.GUARD_EVENT, ctx.proc.pid, status, len(ctx.sent)))
+
+    def _on_message(self, ctx: Attempt, conn: Any, msg: dict[str, Any]) -> None:
+        """One message of the hook (an event, or a trigger point reached), answered once acted on."""
+        preempt, job = ctx.preempt, ctx.job
+        after: list[Delivery] = []
+        try:
+            if not in_tree(msg.get("pid"), ctx.proc.pid):
+                pass  # not from the command's tree: ignored
+            elif msg.get("type") == protocol.EVENT:
+                if msg.get("event") == _network.ATTEMPT_EVENT:
+                    _network.record_attempt(self.served, msg, time.time())
+                ctx.events.append(ProcessEvent(str(msg.get("event")), int(msg.get("pid") or 0), msg, len(ctx.sent)))
+                if job is not None:
+                    after = job.on_message(msg)
+            elif msg.get("type") == protocol.TRIGGER and preempt is not None:
+                sent = self._maybe_deliver(preempt, msg, ctx)
+                if sent is not None and preempt.escalate_after is not None and not ctx.escalating:
+                    ctx.escalating = True
+                    escalation = threading.Timer(
+                        preempt.escalate_after, self._escalate, args=(preempt, ctx.proc.pid, ctx.sent)
+                    )
+                    escalation.daemon = True
+                    ctx.timers.append(escalation)
+                    escalation.start()
+        finally:
+            try:
+                conn.sendall(protocol.GO if msg.get("type") == protocol.TRIGGER else protocol.OK)
+            except OSError:
+                pass
+            conn.close()
+        if after:  # a request from inside the job (scontrol requeue): answered first, then acted on
+            self._carry_out(after, ctx, {"point": "request", "request": msg.get("argv")})
+
+    def _finish(self, ctx: Attempt) -> RunResult:
+        """The result of a command whose tree is gone, or the error that says why there is none."""
+        if ctx.spawn_error is not None:
+            raise FileNotFoundError(f"cannot start the command under test: {ctx.spawn_error}")
+        guard = next((e.detail for e in ctx.events if e.event == _network.GUARD_EVENT), None)
+        if guard is not None and (
+            guard.get("mode") == "broken" or (self.network == "namespace" and guard.get("mode") != "namespace")
+        ):
+            raise HarnessError(
+                f"the command was not started: {_network.describe(guard)}"
+                + (f", and {self._network_from} asks for one" if self.network == "namespace" else "")
+            )
         if ctx.status is None:
             ctx.problems.append("the supervisor reported no exit status for the command (it was killed from outside?)")
         result = self._result(ctx)
+        preempt, job = ctx.preempt, ctx.job
         if job is not None:
             result.job = job.finish(result)
         self.results.append(result)
@@ -341,212 +366,7 @@ class Harness:
             )
         return result
 
-    # ---- internals -------------------------------------------------------------------------------
-    def _targets(self, target: str, pid: int | None, supervisor: int, point_pid: int | None = None) -> list[int]:
-        if target == "group":
-            return _descendants(supervisor)
-        if target == "point" and point_pid is not None:
-            return [point_pid]
-        return [pid] if pid is not None else []
-
-    def _find_run(self, msg: dict[str, Any], ctx: _Attempt) -> RunRecord | None:
-        """The run a trigger message refers to: by entity/project/run id when the process said them;
-        by run id alone only if exactly one run has it (else a problem names the candidates)."""
-        run_id = msg.get("run_id")
-        if not run_id:
-            return None
-        backend = self.backend
-        if msg.get("entity") and msg.get("project"):
-            return backend.get(str(msg["entity"]), str(msg["project"]), str(run_id))
-        with backend.lock:
-            found = [r for r in backend.runs.values() if r.key.run_id == run_id]
-        if len(found) > 1:
-            ctx.problems.append(
-                f"run id {run_id!r} is ambiguous: {[r.key.path for r in found]} (the process did not say its project)"
-            )
-            return None
-        return found[0] if found else None
-
-    def _maybe_deliver(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> SentSignal | None:
-        """Count this start at the trigger point; send the signal if it is the one to preempt."""
-        ctx.starts += 1
-        if not preempt.fires_at(ctx.starts):
-            return None
-        ctx.fired = True
-        if ctx.job is not None and preempt.signal != _signal.SIGKILL:  # SIGKILL: a node failure, sent as asked
-            ctx.rec = self._sync(preempt, msg, ctx)
-            self._carry_out(ctx.job.at_trigger(), ctx, msg)
-            return None
-        sent = self._deliver(preempt, msg, ctx)
-        sent.start = ctx.starts
-        ctx.sent.append(sent)
-        return sent
-
-    def _sync(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> RunRecord | None:
-        """For a step trigger, wait until the backend holds the step the process logged; the run."""
-        backend = self.backend
-        rec = self._find_run(msg, ctx)
-        # A row logged with an explicit step= is still pending in the client: wait for the row that
-        # call committed (the previous explicit step), if any, so the server's data at the signal is
-        # the same every time.
-        committed = msg.get("committed_step")
-        pending = msg.get("pending")
-        if (
-            preempt.sync
-            and preempt.trigger.kind == "step"
-            and msg.get("run_id")
-            and (not pending or isinstance(committed, int))
-        ):
-            step = committed if pending and isinstance(committed, int) else int(msg["step"])
-            key = rec.key if rec is not None else None
-            run_id = str(msg["run_id"])
-
-            def has_step() -> bool:
-                if key is not None:
-                    r = backend.runs.get(key)
-                    return r is not None and r.last_step is not None and r.last_step >= step
-                return any(
-                    r.key.run_id == run_id and r.last_step is not None and r.last_step >= step
-                    for r in backend.runs.values()
-                )
-
-            try:
-                backend.wait_for(has_step, timeout=preempt.sync_timeout)
-            except TimeoutError:
-                ctx.problems.append(
-                    f"sync-timeout: the backend did not receive step {step} of run {run_id} within "
-                    f"{preempt.sync_timeout:g} s of the process logging it, so the server's data at the signal is "
-                    "not what the test asked for (offline mode? pass sync=False to signal without waiting)"
-                )
-            if rec is None:
-                rec = self._find_run(msg, ctx)
-        return rec
-
-    def _deliver(self, preempt: Preemption, msg: dict[str, Any], ctx: _Attempt) -> SentSignal:
-        backend = self.backend
-        rec = self._sync(preempt, msg, ctx)
-        point_pid = int(msg["pid"]) if isinstance(msg.get("pid"), int) else None
-        pids = self._targets(preempt.target, ctx.pid, ctx.proc.pid, point_pid)
-        if not pids:
-            raise SignalNotDelivered(f"no process to send {preempt.signal.name} to (target {preempt.target!r})")
-        commands = {p: _command_line(p) for p in pids}
-        delivered = _send(pids, preempt.signal)
-        if not delivered:
-            raise SignalNotDelivered(f"{preempt.signal.name} not delivered: processes {pids} had already exited")
-        sent = SentSignal(
-            preempt.signal,
-            delivered,
-            time.time(),
-            dict(msg),
-            rec.last_step if rec else None,
-            {p: commands[p] for p in delivered},
-        )
-        if rec is not None:
-            backend.record_event(
-                rec,
-                "signal",
-                f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}",
-                _signal_data(sent, self._holders(ctx, rec.key.run_id), preempt.trigger.describe()),
-            )
-        return sent
-
-    def _carry_out(self, deliveries: list[Delivery], ctx: _Attempt, point: dict[str, Any]) -> None:
-        """Send each of a scheduler's deliveries now (``at`` <= 0) or after ``at`` seconds."""
-        for d in deliveries:
-            if d.at <= 0:
-                self._send_delivery(d, ctx, point)
-            else:
-                timer = threading.Timer(d.at, self._send_delivery, args=(d, ctx, point))
-                timer.daemon = True
-                ctx.timers.append(timer)
-                timer.start()
-
-    def _send_delivery(self, d: Delivery, ctx: _Attempt, point: dict[str, Any]) -> None:
-        """One scheduler signal: to the processes its target names now, recorded as a :class:`SentSignal`
-        (also when it reaches nobody: that is what the diagnosis names)."""
-        job = ctx.job
-        assert job is not None
-        view = TreeView(ctx.pid, lambda: _descendants(ctx.proc.pid))
-        pids, note = job.pids(d.target, view)
-        if not pids and d.signal == _signal.SIGKILL:
-            return  # nothing left to kill: the job ended in time
-        commands = {p: _command_line(p) for p in pids}
-        ignored = []
-        for p in pids:
-            why = job.deliverable(p, d.signal, view)
-            if why:
-                ignored.append(p)
-                note = why
-        delivered = _send([p for p in pids if p not in ignored], d.signal)
-        if not delivered and not ignored and pids:
-            return  # they exited in between
-        where = {"point": "escalation"} if d.grace_end else ({"point": d.point} if d.point else dict(point))
-        rec = ctx.rec
-        sent = SentSignal(
-            d.signal,
-            delivered + ignored,
-            time.time(),
-            where,
-            rec.last_step if rec is not None else None,
-            {p: commands.get(p, "?") for p in delivered + ignored},
-            (ctx.starts or None) if point.get("point") not in ("request", "exit") else None,
-            reason=d.reason,
-            note=note,
-        )
-        ctx.sent.append(sent)
-        if rec is not None:
-            data = _signal_data(sent, self._holders(ctx, rec.key.run_id), d.reason)
-            if ignored:  # sent to the holder, but its process ignores it: it did not get it
-                data["received"] = bool(set(data["holders"]) & {str(p) for p in delivered}) if data["holders"] else None
-            self.backend.record_event(
-                rec,
-                "signal",
-                f"{job.describe()}: {d.reason}: {d.signal.name} to {delivered + ignored}"
-                + (f" ({note})" if note else ""),
-                data,
-            )
-
-    @staticmethod
-    def _holders(ctx: _Attempt, run_id: str) -> dict[int, str]:
-        """The processes of this command that hold run ``run_id`` (called ``wandb.init`` for it):
-        ``{pid: command line}``."""
-        return {
-            e.pid: " ".join(map(str, e.detail.get("argv") or [])) or "?"
-            for e in ctx.events
-            if e.event == "init" and str(e.detail.get("run_id", run_id)) == run_id
-        }
-
-    def _escalate(self, preempt: Preemption, supervisor: int, sent: list[SentSignal]) -> None:
-        targets = _descendants(supervisor) if preempt.target == "group" else (sent[-1].pids if sent else [])
-        commands = {p: _command_line(p) for p in targets}
-        pids = _send(targets, _signal.SIGKILL)
-        if pids:
-            kill = SentSignal(
-                _signal.SIGKILL, pids, time.time(), {"point": "escalation"}, None, {p: commands[p] for p in pids}
-            )
-            sent.append(kill)
-            run_id = str(sent[0].point.get("run_id") or "") if sent else ""
-            with self.backend.lock:
-                recs = [r for r in self.backend.iter_runs() if run_id and r.key.run_id == run_id]
-            if len(recs) == 1:
-                self.backend.record_event(
-                    recs[0],
-                    "signal",
-                    f"harness sent SIGKILL to {pids}: the grace period ran out",
-                    _signal_data(kill, {}, "after the grace period"),
-                )
-
-    def _kill_hung(self, proc: subprocess.Popen[bytes]) -> None:
-        """SIGTERM the supervisor (it SIGKILLs the tree and reaps it), then SIGKILL it if needed."""
-        if proc.poll() is None:
-            try:
-                proc.send_signal(_signal.SIGTERM)
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-    def _result(self, ctx: _Attempt) -> RunResult:
+    def _result(self, ctx: Attempt) -> RunResult:
         returncode = os.waitstatus_to_exitcode(ctx.status) if ctx.status is not None else None
         keys = set()
         for e in ctx.events:
@@ -578,98 +398,3 @@ class Harness:
             timeline_from=dict(ctx.timeline_from),
             previous=previous,
         )
-
-
-@dataclass
-class _Attempt:
-    """What the harness tracks while one command runs."""
-
-    argv: list[str]
-    proc: subprocess.Popen[bytes]
-    logdir: Path
-    start_clock: float
-    t0: float
-    timeline_from: dict[str, int]
-    preempt: Preemption | None
-    job: Job | None = None
-    pid: int | None = None
-    status: int | None = None
-    starts: int = 0
-    fired: bool = False
-    rec: RunRecord | None = None
-    timers: list[threading.Timer] = field(default_factory=list)
-    killed: list[int] = field(default_factory=list)
-    sent: list[SentSignal] = field(default_factory=list)
-    events: list[ProcessEvent] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def _in_tree(pid: object, supervisor: int) -> bool:
-    """Whether ``pid`` is a process of the command's tree (below the supervisor)."""
-    return isinstance(pid, int) and not isinstance(pid, bool) and pid in _descendants(supervisor)
-
-
-def _command_line(pid: int) -> str:
-    """``bash launch.sh --steps 8`` for a live pid (``?`` once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            parts = [p.decode(errors="replace") for p in f.read().split(b"\0") if p]
-    except OSError:
-        return "?"
-    return shlex.join(parts)[:200] if parts else "?"
-
-
-def _signal_data(sent: SentSignal, holders: dict[int, str], at: str) -> dict[str, Any]:
-    """The facts of a signal for the run's timeline (``TimelineEvent.data``): what went to which
-    pids, who holds the run, and whether one of them got it (``None``: no holder known)."""
-    return {
-        "signal": sent.signal.name,
-        "pids": list(sent.pids),
-        "commands": {str(p): c for p, c in sent.commands.items()},
-        "holders": {str(p): c for p, c in holders.items()},
-        "received": bool(set(holders) & set(sent.pids)) if holders else None,
-        "at": at,
-        "escalation": sent.escalation,
-    }
-
-
-def _send(pids: list[int], sig: _signal.Signals) -> list[int]:
-    """Send ``sig`` to each pid; return those it reached (the others had already exited)."""
-    reached = []
-    for p in pids:
-        try:
-            os.kill(p, sig)
-            reached.append(p)
-        except ProcessLookupError:
-            pass
-    return reached
-
-
-def _accept_loop(listener: socket.socket, events: queue.Queue[tuple[str, Any]]) -> None:
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        data = b""
-        while b"\n" not in data:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        try:
-            msg = protocol.decode(data)
-        except ValueError:
-            conn.close()
-            continue
-        events.put(("message", (conn, msg)))
-
-
-def _status_loop(fd: int, events: queue.Queue[tuple[str, Any]]) -> None:
-    with os.fdopen(fd, "rb") as f:
-        for line in f:
-            try:
-                events.put(("status", json.loads(line)))
-            except ValueError:
-                continue
-    events.put(("eof", None))

@@ -147,7 +147,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         parts = []
         for result in harness.results:
             extra = [line for lines in item.config.hook.pytest_runresume_report_lines(result=result) for line in lines]
-            parts.append("\n".join([result.report(), *extra]))
+            parts.append("\n".join([result.report(), *harness.report_lines(result), *extra]))
         if not item.stash.get(_pictures_key, None):
             item.stash[_pictures_key] = _write_pictures(item, harness)
         pictures = item.stash[_pictures_key]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..harness import ExpectationFailed, Harness, Preemption, RequeueResult, RunResult, Trigger, requeue_loop
+from ..harness.network import GUARD_EVENT, describe
 from ..harness.schedulers import Scheduler
 from ..wire import ServedBackend
 from .markers import PreemptSpec
@@ -107,6 +108,13 @@ class PytestHarness(Harness):
         if self.hook is not None:
             self.hook.pytest_runresume_subprocess_env(env=env, harness=self)
         return env
+
+    @staticmethod
+    def report_lines(result: RunResult) -> list[str]:
+        """The harness's own lines for ``result`` in the "runresume timeline" section: which network
+        guard the command ran under (a namespace, or the proxy guard alone and why; docs/network.md)."""
+        guard = next((e.detail for e in result.events if e.event == GUARD_EVENT), None)
+        return [describe(guard)] if guard is not None else []
 
     def advance_clock(self, seconds: float) -> float:
         """Move the backend's clock forward ``seconds`` (e.g. past the crash timeout, R61)."""

@@ -22,8 +22,9 @@ connection per message, sends one JSON object on one line and waits for one answ
 
 import json
 
-#: Address of the harness's Unix socket: ``@name`` for a name in the abstract namespace (no file,
-#: nothing left behind after a kill), else a path.
+#: Address of the harness's Unix socket: a path (the harness uses ``control`` in the command's own
+#: ``TMPDIR``, which crosses into the command's network namespace), or ``@name`` for a name in the
+#: abstract namespace (per network namespace: only without one).
 ENV_CONTROL = "RUNRESUME_CONTROL"
 #: The trigger point, as :func:`trigger_to_env` writes it.
 ENV_TRIGGER = "RUNRESUME_TRIGGER"

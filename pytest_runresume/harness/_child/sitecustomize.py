@@ -18,6 +18,9 @@ Trigger kinds (``{"kind": ...}``):
     ``runtime``  at the first ``run.log`` at least ``seconds`` after ``wandb.init`` returned
                  (the run's own clock in this process).
 
+Every socket call to a host other than loopback is refused and reported to the harness
+(``_runresume_netguard.py`` beside this file).
+
 A ``sitecustomize`` that was on the path before this one is still imported.
 """
 
@@ -271,6 +274,9 @@ if _CONTROL or _INJECT_AT:
     sys.meta_path.insert(0, _Finder())
     if _CONTROL:
         _patch_signal()
+        import _runresume_netguard
+
+        _runresume_netguard.install(lambda **where: _event(_runresume_netguard.EV_NETWORK, **where))
     # Let user code call pytest_runresume's trigger_point without importing the package here.
     sys.modules.setdefault("_runresume_child", sys.modules[__name__])
 _chain_previous_sitecustomize()
