@@ -100,8 +100,9 @@ def record_sync_waits(backend: Any) -> list[float]:
     """Record the seconds each ``backend.wait_for`` call takes from now on (the harness's wait,
     before a step-triggered signal, until the backend holds the step: ``Preemption.sync``).
 
-    wandb-core sends history at most once per file_stream transmit interval, 1 s in the harness's
-    environment; wandb 0.31 takes whole seconds only (``0.5`` falls back to its 15 s default)."""
+    wandb-core sends history at most once per file_stream transmit interval: 0.1 s in the harness's
+    environment with wandb 0.31, 1 s with other versions (see
+    ``pytest_runresume.harness.runner.file_stream_transmit_interval``)."""
     waits: list[float] = []
     inner = backend.wait_for
 
