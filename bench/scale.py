@@ -10,7 +10,8 @@
   processes share the cores, so the batch's wall is expected to grow linearly with N), the probe's
   median and 95th percentile round trip under the load over idle, and the server's RSS growth.
 - ``history``: one run with 10k/100k/1M history rows ingested through ``Backend.file_stream`` in
-  batches of 1000 (each size in a fresh process, for a clean RSS): the ingestion rate, the RSS growth
+  batches of 1000 (each size in a fresh process, for a clean RSS; the per-run storage limit raised
+  past its 128 MB default, which refuses a 1M-row run of these lines): the ingestion rate, the RSS growth
   per row, and the ``RunResumeStatus`` handler's latency for that run over the same call on a 10-row
   run (the answer carries a history tail, not the history: flat).
 - ``sweeps``: a grid sweep of 10/30/100 runs driven through the model as the agent and the SDK drive
@@ -39,7 +40,7 @@ from urllib.parse import urlsplit
 from _common import figure, load, median
 from ingest import RESUME_QUERY, history_lines, start_run
 
-from pytest_runresume.model import Backend, FileChunk, RunKey
+from pytest_runresume.model import Backend, FileChunk, Limits, RunKey
 
 SCRIPT = """
 import sys, wandb
@@ -191,7 +192,10 @@ def one_history(rows: int, batch: int) -> dict[str, float]:
     """In this process: ingest ``rows`` history lines into one run; rate, RSS growth, latency."""
     from pytest_runresume.wire import graphql
 
-    backend = Backend()
+    # The default max_run_bytes (128 MB) holds about 1M rows of these ~134-byte lines: a run of that
+    # size is refused with LimitExceeded, so the limits grow with the rows asked for.
+    room = max(Limits().max_run_bytes, rows * 400)
+    backend = Backend(limits=Limits().replace(max_run_bytes=room, max_total_bytes=2 * room))
     start_run(backend, "small")
     backend.file_stream(backend.key(None, "bench", "small"), {"wandb-history.jsonl": FileChunk(0, history_lines(10))})
     start_run(backend, "big")
