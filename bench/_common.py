@@ -66,6 +66,8 @@ def figure(name: str, value: str, target: str, ok: bool, baseline: str) -> None:
     ``baseline`` names what the figure was compared with in the same run and its measured value
     (``two offline runs, median 4.61 s``), or why there is none (``none: an absolute count``).
     """
+    if ": " in name or "; baseline " in target:
+        raise ValueError(f"a figure's name has no ': ' and its target no '; baseline ' (run_all parses them): {name!r}")
     print(f"FIGURE {name}: {value} (target {target}; baseline {baseline}) {'ok' if ok else 'MISSED'}", flush=True)
 
 

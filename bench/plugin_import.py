@@ -47,7 +47,7 @@ def main() -> int:
         print(f"  pytest --co, {name}: {spread(xs)}")
     added = (median(times["with the plugin"]) - median(times["without"])) * 1000
     figure(
-        "plugin import: pytest --co with the plugin minus without",
+        "plugin import, pytest --co with the plugin minus without",
         f"{added:.0f} ms (absolute difference of two same-run medians)",
         "<= 50 ms",
         added <= 50,

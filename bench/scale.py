@@ -172,7 +172,7 @@ def bench_procs(sizes: list[int], logs: int) -> None:
     for n, wall, times, rss in rows:
         per = (wall / n) / base_wall
         figure(
-            f"{n} SDK processes at once: wall per process / one alone",
+            f"{n} SDK processes at once, wall per process / one alone",
             f"{per:.2f}x (batch {wall:.1f} s absolute)",
             "recorded: flat or falling = the fake adds no queueing",
             True,
@@ -180,7 +180,7 @@ def bench_procs(sizes: list[int], logs: int) -> None:
         )
         lat, p95 = median(times) / base_lat, pct(times, 0.95) / base_lat
         figure(
-            f"{n} SDK processes at once: probe round trip / idle",
+            f"{n} SDK processes at once, probe round trip / idle",
             f"median {lat:.2f}x, p95 {p95:.2f}x; server RSS +{rss - rss0:.0f} MB absolute",
             "recorded (CPU shared with the SDK processes)",
             True,
@@ -242,7 +242,7 @@ def bench_history(sizes: list[int], batch: int) -> None:
             f"RunResumeStatus {r['resume_big_us']:,.0f} us (10-row run {r['resume_small_us']:,.0f} us)"
         )
         figure(
-            f"{n:,}-row history: RunResumeStatus / 10-row run",
+            f"{n:,}-row history, RunResumeStatus / 10-row run",
             f"{r['resume_big_us'] / r['resume_small_us']:.2f}x; ingest {r['rate']:,.0f} rows/s absolute, "
             f"RSS +{r['rss_mb']:.0f} MB absolute ({r['bytes_per_row']:.0f} bytes/row)",
             "flat latency (<= 1.5x), RSS linear in rows",
@@ -293,7 +293,7 @@ def bench_sweeps(sizes: list[int], lines: int) -> None:
             f"last tenth {last * 1e6:.0f} us, {len(beats)} heartbeats; RSS +{rss_mb() - rss0:.0f} MB"
         )
         figure(
-            f"{n}-run sweep: heartbeat latency, last tenth / first tenth",
+            f"{n}-run sweep, heartbeat latency, last tenth / first tenth",
             f"{last / first:.2f}x, last tenth {last * 1e6:.0f} us absolute; {per_run * 1000:.2f} ms per run absolute",
             "flat or linear in the sweep's runs, under 1 ms",
             last < 1e-3,
