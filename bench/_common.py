@@ -2,8 +2,8 @@
 
 Every figure is measured side by side with its baseline in the same run (the machine is shared and
 noisy): repetitions of A and B alternate (A B B A A B ...), and medians are compared. Each script
-prints its figures as ``FIGURE <name>: <value> (target <target>) <ok|MISSED>`` lines, which
-``bench/run_all.py`` collects.
+prints its figures as ``FIGURE <name>: <value> (target <target>; baseline <baseline>) <ok|MISSED>``
+lines, which ``bench/run_all.py`` collects into one table.
 """
 
 from __future__ import annotations
@@ -58,9 +58,17 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
-def figure(name: str, value: str, target: str, ok: bool) -> None:
-    """Print one figure line in the format ``run_all.py`` collects."""
-    print(f"FIGURE {name}: {value} (target {target}) {'ok' if ok else 'MISSED'}", flush=True)
+def figure(name: str, value: str, target: str, ok: bool, baseline: str) -> None:
+    """Print one figure line in the format ``run_all.py`` collects:
+    ``FIGURE <name>: <value> (target <target>; baseline <baseline>) ok|MISSED``.
+
+    ``value`` is a same-run ratio (``1.08x``) or says it is absolute (``1.32 s absolute``);
+    ``baseline`` names what the figure was compared with in the same run and its measured value
+    (``two offline runs, median 4.61 s``), or why there is none (``none: an absolute count``).
+    """
+    if ": " in name or "; baseline " in target:
+        raise ValueError(f"a figure's name has no ': ' and its target no '; baseline ' (run_all parses them): {name!r}")
+    print(f"FIGURE {name}: {value} (target {target}; baseline {baseline}) {'ok' if ok else 'MISSED'}", flush=True)
 
 
 def plain_run(served: Any, base_dir: Path, argv: Sequence[str], offline: bool) -> float:
@@ -94,8 +102,9 @@ def record_sync_waits(backend: Any) -> list[float]:
     """Record the seconds each ``backend.wait_for`` call takes from now on (the harness's wait,
     before a step-triggered signal, until the backend holds the step: ``Preemption.sync``).
 
-    wandb-core sends history at most once per file_stream transmit interval, 1 s in the harness's
-    environment; wandb 0.31 takes whole seconds only (``0.5`` falls back to its 15 s default)."""
+    wandb-core sends history at most once per file_stream transmit interval: 0.1 s in the harness's
+    environment with wandb 0.31, 1 s with other versions (see
+    ``pytest_runresume.harness.runner.file_stream_transmit_interval``)."""
     waits: list[float] = []
     inner = backend.wait_for
 

@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_runresume import Harness, Preemption, ServedBackend, Trigger
+from _common import TRAIN, figure, load
 
-TRAIN = Path(__file__).resolve().parents[1] / "examples" / "train.py"
+from pytest_runresume import Harness, Preemption, ServedBackend, Trigger
 
 
 def burn(stop: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
@@ -40,6 +40,7 @@ def main() -> int:
     p.add_argument("--signal", default="SIGUSR1")
     p.add_argument("--load", type=int, default=2)
     args = p.parse_args()
+    print(f"determinism: {load()}")
     stop = multiprocessing.Event()
     burners = [multiprocessing.Process(target=burn, args=(stop,), daemon=True) for _ in range(args.load)]
     for b in burners:
@@ -85,6 +86,15 @@ def main() -> int:
         f"({wall / len(outcomes):.2f} s per repetition)"
     )
     print(f"mismatches: {len(mismatches)} (target 0){' at ' + str(mismatches) if mismatches else ''}")
+    figure(
+        f"harness determinism, {len(outcomes)} repetitions under {args.load} busy loops",
+        f"{len(mismatches)} mismatches absolute ({wall / len(outcomes):.2f} s per repetition)",
+        "0 mismatches",
+        not mismatches,
+        f"the expected outcome written from the rules: exit {reference[0]}, {reference[1]}, backend at step "
+        f"{reference[2]} at the signal, checkpoint {reference[4]}, no finding (not a repetition)",
+    )
+    print(f"  ({load()} at the end)")
     return 1 if mismatches else 0
 
 

@@ -100,9 +100,19 @@ def main() -> None:
     print(f"page (GET, whole HTML): {spread(times['page'])}, {sizes[-1]} bytes")
     print(f"picture (chart + SVG): {spread(times['picture'])}, {svg_sizes[-1]} bytes")
     figure(
-        "picture_page_bytes", f"{max(sizes) / 1024:.0f} KB for {args.rows} rows", "<= 300 KB", max(sizes) <= 300 * 1024
+        "run page bytes",
+        f"{max(sizes) / 1024:.0f} KB absolute for {args.rows:,} rows",
+        "<= 300 KB",
+        max(sizes) <= 300 * 1024,
+        f"none: an absolute size (the picture alone, chart + SVG: {svg_sizes[-1] / 1024:.0f} KB)",
     )
-    figure("picture_page_seconds", f"{median(times['page']):.3f} s", "< 1 s", median(times["page"]) < 1.0)
+    figure(
+        "run page time",
+        f"{median(times['page']):.3f} s absolute ({median(times['page']) / median(times['picture']):.2f}x the baseline)",
+        "< 1 s",
+        median(times["page"]) < 1.0,
+        f"the picture alone (chart + SVG), median {median(times['picture']):.3f} s",
+    )
 
 
 if __name__ == "__main__":

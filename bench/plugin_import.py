@@ -46,7 +46,13 @@ def main() -> int:
     for name, xs in times.items():
         print(f"  pytest --co, {name}: {spread(xs)}")
     added = (median(times["with the plugin"]) - median(times["without"])) * 1000
-    figure("plugin_import_added_ms", f"{added:.0f} ms", "<= 50 ms", added <= 50)
+    figure(
+        "plugin import, pytest --co with the plugin minus without",
+        f"{added:.0f} ms (absolute difference of two same-run medians)",
+        "<= 50 ms",
+        added <= 50,
+        f"pytest --co -p no:runresume -p no:runresume_conformance, median {median(times['without']):.3f} s",
+    )
     return 0
 
 

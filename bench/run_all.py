@@ -3,8 +3,9 @@
     python bench/run_all.py [--quick] [--only NAME ...]
 
 Runs the scripts of ``bench/`` one after the other (each its own process, its output shown as it
-comes), then prints a summary: one line per figure with its target and whether it was met, and the
-machine's load. ``--quick`` runs fewer repetitions (a smoke run, figures noisier). Exits 1 if a
+comes), then prints a summary table: one row per figure with its goal, its value (a same-run ratio or
+labelled absolute), the baseline it was measured against in the same run, whether it met the goal,
+and the machine's load. ``--quick`` runs fewer repetitions (a smoke run, figures noisier). Exits 1 if a
 script failed or a figure missed its target.
 """
 
@@ -31,21 +32,24 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "suite_parallel": (["--reps", "2"], ["--reps", "1"]),
     "determinism": (["--reps", "100"], ["--reps", "10"]),
     "plugin_import": (["--reps", "20"], ["--reps", "6"]),
+    "scale": ([], ["--procs", "2", "4", "8", "--rows", "1000", "10000", "100000", "--sweep-runs", "10", "30", "100"]),
 }
 
 
-def determinism_figures(out: str) -> list[str]:
-    """``determinism.py`` prints its own lines; turn them into figure lines."""
-    figures = []
-    m = re.search(r"^mismatches: (\d+)", out, re.M)
-    reps = re.search(r"^repetitions: (\d+), busy-loop processes: (\d+).*\(([\d.]+) s per repetition\)", out, re.M)
-    if m and reps:
-        n = int(m.group(1))
-        figures.append(
-            f"FIGURE harness determinism, {reps.group(1)} repetitions under {reps.group(2)} busy loops: "
-            f"{n} mismatches, {reps.group(3)} s per repetition (target 0 mismatches) {'ok' if n == 0 else 'MISSED'}"
-        )
-    return figures
+FIGURE_LINE = re.compile(
+    r"^FIGURE (?P<name>.+?): (?P<value>.+) \(target (?P<target>.+?); baseline (?P<baseline>.+)\) (?P<ok>ok|MISSED)$"
+)
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """The summary: one row per figure with its goal, its value and the baseline of the same run."""
+    head = {"ok": "ok", "name": "figure", "value": "value", "target": "goal", "baseline": "same-run baseline"}
+    padded = ["ok", "name", "value", "target"]  # the baseline (long) and the script go last, unpadded
+    width = {c: max(len(r[c]) for r in [head, *rows]) for c in padded}
+    out = []
+    for r in [dict(head, script="script"), *rows]:
+        out.append(" | ".join([r[c].ljust(width[c]) for c in padded] + [r["baseline"], r["script"]]))
+    return "\n".join(out)
 
 
 def main() -> int:
@@ -54,7 +58,7 @@ def main() -> int:
     p.add_argument("--only", nargs="+", choices=list(SCRIPTS), default=list(SCRIPTS))
     args = p.parse_args()
     print(f"run_all: {load()}", flush=True)
-    figures: list[str] = []
+    figures: list[dict[str, str]] = []
     failed: list[str] = []
     t0 = time.monotonic()
     for name in args.only:
@@ -69,19 +73,17 @@ def main() -> int:
             print(line, end="", flush=True)
             lines.append(line)
         code = proc.wait()
-        out = "".join(lines)
-        found = [line.rstrip() for line in lines if line.startswith("FIGURE ")]
-        if name == "determinism":
-            found += determinism_figures(out)
-        if code != 0 and name != "determinism" or not found:
+        found = [m.groupdict() for line in lines if (m := FIGURE_LINE.match(line.rstrip()))]
+        if code != 0 or not found:
             failed.append(f"{name} (exit {code})")
-        figures += [f"{f} [{name}, {time.monotonic() - started:.0f} s]" for f in found]
+        figures += [dict(f, script=f"{name}, {time.monotonic() - started:.0f} s") for f in found]
     print(f"\n=== summary ({time.monotonic() - t0:.0f} s; {load()} at the end)")
-    for f in figures:
-        print(f[len("FIGURE ") :])
+    print("value: a ratio (x) against the baseline measured in the same run, alternating repetitions,")
+    print("or labelled absolute; goal: the issue's target; ok: met (MISSED otherwise)")
+    print(table(figures))
     for f in failed:
         print(f"FAILED: {f}")
-    missed = [f for f in figures if " MISSED [" in f]
+    missed = [f for f in figures if f["ok"] == "MISSED"]
     return 1 if failed or missed else 0
 
 

@@ -36,6 +36,7 @@ from .netguard import proxy_env
 from .process import CHILD_HOOK_DIR, SUPERVISOR, Attempt, Events, in_tree, kill_supervisor, launch, open_control
 from .results import ProcessEvent, RunResult
 from .schedulers import Delivery, Job, Scheduler
+from .sdk_env import file_stream_transmit_interval
 from .spec import Preemption, Trigger
 
 __all__ = ["CHILD_HOOK_DIR", "SUPERVISOR", "Harness"]
@@ -103,7 +104,7 @@ class Harness(SignalDelivery):
                 "WANDB_DATA_DIR": str(home / "data"),
                 "WANDB_ARTIFACT_DIR": str(home / "artifacts"),
                 "WANDB_ERROR_REPORTING": "false",
-                "WANDB_X_FILE_STREAM_TRANSMIT_INTERVAL": "1",
+                "WANDB_X_FILE_STREAM_TRANSMIT_INTERVAL": file_stream_transmit_interval(),
                 "WANDB_X_DISABLE_STATS": "true",
                 "WANDB_INIT_TIMEOUT": "30",
                 "WANDB_DISABLE_GIT": "true",

@@ -1,8 +1,8 @@
 """End to end: the real ``wandb sweep`` and ``wandb agent`` CLIs (0.31.0) and ``wandb.agent()`` in real
 subprocesses against the fake sweep controller, with real signals (R74-R92, A03, A07).
 
-The agent polls every 5 s (``Agent.POLL_INTERVAL``), so each agent here lives 5-20 s: grids are small,
-agents stop through ``--count`` or the sweep finishing, nothing sleeps to wait for a state.
+The agent polls every 5 s (``Agent.POLL_INTERVAL``; 0.5 s in these tests, ``conftest.SDK_POLLS``), so
+grids are small, agents stop through ``--count`` or the sweep finishing, nothing sleeps to wait for a state.
 
 The training program is given by the sweep config (``program:`` and ``command:`` with this interpreter).
 It prints one ``SWEEP-RUN {json}`` line per process and, on SIGUSR1/SIGTERM, a ``SWEEP-SIGNAL n`` line,
