@@ -110,13 +110,20 @@ FACTS: tuple[SDKFact, ...] = (
         "it resumes at N (the summary's `_step` is taken as the next step)",
     ),
     SDKFact(
-        "events_continue_on_resume",
+        "events_and_output_continue_on_resume",
         "R36",
         (0, 28, 1),
-        "a resumed process writes `wandb-events.jsonl` after the stored lines (`eventsLineCount`)",
-        "a resumed process writes system metrics from offset 0 again: the fake records each "
-        "overwritten line as a rewrite",
+        "a resumed process writes `wandb-events.jsonl` and `output.log` after the stored lines",
+        "a resumed process writes system metrics and output from offset 0 again, over the old lines "
+        "(the fake records each overwritten events line as a rewrite)",
         first_affected=(0, 20, 0),
+    ),
+    SDKFact(
+        "runtime_continues_on_resume",
+        "R36",
+        (0, 29, 0),
+        "the resumed process's `_runtime` continues from the run's runtime",
+        "the resumed process counts `_runtime` from 0 again (history `_runtime` goes back)",
     ),
     SDKFact(
         "run_id_checked_in_client",
