@@ -121,7 +121,7 @@ FACTS: tuple[SDKFact, ...] = (
     SDKFact(
         "runtime_continues_on_resume",
         "R36",
-        (0, 29, 0),
+        (0, 30, 0),
         "the resumed process's `_runtime` continues from the run's runtime",
         "the resumed process counts `_runtime` from 0 again (history `_runtime` goes back)",
     ),

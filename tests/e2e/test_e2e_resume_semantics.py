@@ -143,7 +143,7 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_b
     logged are still in the summary after the resumed process logged other keys. From 0.20 to 0.28.0
     the SDK itself restarts ``wandb-events.jsonl`` and ``output.log`` at offset 0 in the resumed
     process (fact ``events_and_output_continue_on_resume``): there the fake records exactly those
-    rewrites; before 0.29 the resumed process's ``_runtime`` starts from 0 again (fact
+    rewrites; before 0.30 the resumed process's ``_runtime`` starts from 0 again (fact
     ``runtime_continues_on_resume``)."""
     first, out = launch(
         env=STATS,
