@@ -67,15 +67,19 @@ def assert_usage_error(result, out: dict[str, Any], run_id: str) -> None:
     assert result.runs == [], "an init that raised must not start an attempt on any run"
 
 
-def clear_refused_init_leftovers(wandb_backend, run_id: str, refused: tuple[str, ...] = ()) -> None:
+def clear_refused_init_leftovers(
+    wandb_backend, run_id: str, refused: tuple[str, ...] = (), reached_server: bool = True
+) -> None:
     """After a refused init, the fake saw exactly the requests this SDK still sends, then clears them.
 
     Before 0.22 the SDK asks ``CreateRunFiles`` for the run it never made (fact
-    ``no_run_files_after_refused_init``, R02); ``refused`` names the other operations expected to be
-    refused for ``run_id`` (``UpsertBucket`` of a bad id before 0.21, R31). Every problem names the id.
+    ``no_run_files_after_refused_init``, R02) once init reached the server (``reached_server``;
+    an id the client itself refuses sends nothing); ``refused`` names the other operations expected
+    to be refused for ``run_id`` (``UpsertBucket`` of a bad id before 0.21, R31). Every problem
+    names the id.
     """
     problems = wandb_backend.backend.problems
-    late = () if sdk_versions.has("no_run_files_after_refused_init") else ("CreateRunFiles",)
+    late = () if sdk_versions.has("no_run_files_after_refused_init") or not reached_server else ("CreateRunFiles",)
     assert {p.split(":")[0] for p in problems} == {*refused, *late}, problems
     assert all(run_id in p for p in problems), problems
     problems.clear()
@@ -267,4 +271,6 @@ def test_R31_invalid_run_id_is_rejected_before_any_run_is_created(launch, wandb_
     assert result.exit_code != 0
     assert result.runs == []
     assert len(wandb_backend.backend.runs) == 0
-    clear_refused_init_leftovers(wandb_backend, run_id, () if checked else ("UpsertBucket",))
+    clear_refused_init_leftovers(
+        wandb_backend, run_id, () if checked else ("UpsertBucket",), reached_server=not checked
+    )
