@@ -119,13 +119,6 @@ FACTS: tuple[SDKFact, ...] = (
         first_affected=(0, 20, 0),
     ),
     SDKFact(
-        "runtime_continues_on_resume",
-        "R36",
-        (0, 30, 0),
-        "the resumed process's `_runtime` continues from the run's runtime",
-        "the resumed process counts `_runtime` from 0 again (history `_runtime` goes back)",
-    ),
-    SDKFact(
         "run_id_checked_in_client",
         "R31",
         (0, 21, 0),
