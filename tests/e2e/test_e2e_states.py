@@ -1,5 +1,8 @@
 """Server-side state rules with the real SDK: update_state (R52), Run.create (R53), stop -> killed
-(R58), rewind (R47, R48) and fork (R44, R45)."""
+(R58), rewind (R47, R48) and fork (R44, R45). Where releases differ (docs/sdk-versions.md: no
+``Run.update_state`` before 0.24, no ``Run.stop`` before 0.28, no ``Run.create(state=)`` before 0.20),
+the tests check that the installed SDK lacks the call and reach the rule the way that release's
+users do (:mod:`pytest_runresume.model.sdk_versions`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_runresume import Preemption, Trigger
+from pytest_runresume.model import sdk_versions
 
 LOGGER = """
     import json, os, signal, sys, time, wandb
@@ -83,6 +87,14 @@ def test_update_state_requeues_a_preempted_run_and_refuses_illegal_moves(runresu
         ("update_state", "testent/st/us1", "pending"),
         ("update_state", "testent/st/us2", "pending"),
     )
+    if not sdk_versions.has("run_update_state"):
+        assert out == {
+            "update_state testent/st/us1 pending": "AttributeError",
+            "update_state testent/st/us2 pending": "AttributeError",
+        }
+        assert runresume.backend.state(runresume.backend.run("st/us1")) == "preempted"
+        assert runresume.backend.state(runresume.backend.run("st/us2")) == "finished"
+        return
     assert out["update_state testent/st/us1 pending"] is True
     assert out["update_state testent/st/us2 pending"] in ("CommError", "Error", "ValueError")
     assert runresume.backend.state(runresume.backend.run("st/us1")) == "pending"
@@ -92,18 +104,30 @@ def test_update_state_requeues_a_preempted_run_and_refuses_illegal_moves(runresu
 
 @pytest.mark.rules("R52")
 def test_update_state_refusal_is_an_error_in_the_client(runresume, scripts):
-    """R52: an illegal transition (finished -> failed) raises in the public API."""
+    """R52: an illegal transition (finished -> failed) raises in the public API (an SDK without
+    ``update_state`` raises AttributeError)."""
     log(runresume, scripts, init={"id": "us3"})
     out = api(runresume, scripts, ("update_state", "testent/st/us3", "failed"))
-    assert out["update_state testent/st/us3 failed"] in ("CommError", "Error", "ValueError")
+    refused = ("CommError", "Error", "ValueError") if sdk_versions.has("run_update_state") else ("AttributeError",)
+    assert out["update_state testent/st/us3 failed"] in refused
+    assert runresume.backend.state(runresume.backend.run("st/us3")) == "finished"
 
 
 @pytest.mark.rules("R43", "R53")
 def test_pending_run_created_through_the_api_then_started(runresume, scripts):
     """R53 + R43: Run.create(state='pending') is pending; resume='allow' starts it as a new run
-    with that id (it does not count as existing), and then it is running/finished."""
+    with that id (it does not count as existing), and then it is running/finished. Before 0.20
+    ``Run.create`` takes no ``state`` (TypeError, nothing created): the pending run is made on the
+    server side, as a scheduler that queues runs does."""
     out = api(runresume, scripts, ("create", "testent/st/pend1", "pending"), ("state", "testent/st/pend1", ""))
-    assert out == {"create testent/st/pend1 pending": "pending", "state testent/st/pend1": "pending"}
+    if not sdk_versions.has("run_create_state"):
+        assert out == {"create testent/st/pend1 pending": "TypeError", "state testent/st/pend1": "CommError"}
+        assert runresume.backend.get(None, "st", "pend1") is None
+        runresume.backend.create_run("pend1", project="st", state="pending")
+        out = api(runresume, scripts, ("state", "testent/st/pend1", ""))
+        assert out == {"state testent/st/pend1": "pending"}
+    else:
+        assert out == {"create testent/st/pend1 pending": "pending", "state testent/st/pend1": "pending"}
     result = log(runresume, scripts, init={"id": "pend1", "resume": "allow"})
     assert json.loads(result.stdout.splitlines()[0])["resumed"] is False
     result.expect(state="finished")
@@ -112,17 +136,23 @@ def test_pending_run_created_through_the_api_then_started(runresume, scripts):
 @pytest.mark.rules("R58")
 def test_server_stop_ends_the_run_killed(runresume, scripts):
     """R58: the stop button (StopRun through the public API) -> the SDK raises KeyboardInterrupt in
-    the run, reports exit code 255, and the run ends killed."""
+    the run, reports exit code 255, and the run ends killed. An SDK without ``Run.stop`` (before 0.28)
+    raises AttributeError there; the run is then stopped from the app (the fake's
+    ``request_stop``), and the SDK obeys the same way."""
     backend = runresume.backend
+    answers: list[dict] = []
 
     def stop_when_logging() -> None:
         backend.wait_for(lambda: (r := backend.get(None, "st", "stop1")) is not None and r.last_step is not None, 60)
-        api(runresume, scripts, ("stop", "testent/st/stop1", ""))
+        answers.append(api(runresume, scripts, ("stop", "testent/st/stop1", "")))
+        if not sdk_versions.has("run_stop"):
+            backend.request_stop("st/stop1")
 
     stopper = threading.Thread(target=stop_when_logging)
     stopper.start()
     result = log(runresume, scripts, init={"id": "stop1"}, logs=2000, slow=True)
     stopper.join(timeout=60)
+    assert answers == [{"stop testent/st/stop1": True if sdk_versions.has("run_stop") else "AttributeError"}]
     assert result.run.attempt.exit_code == 255
     result.expect(state="killed")
     assert result.run.last_step < 1999

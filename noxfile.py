@@ -1,0 +1,68 @@
+"""The wandb SDK version matrix (docs/sdk-versions.md): one nox session per supported wandb minor.
+
+Each session is its own venv (``.nox/sdk_matrix-<version>``) with the project, its test
+dependencies and exactly that wandb release; pip's cache is shared, so after the first run a
+session's install is a few seconds. It runs the example suite and the resume/state end-to-end tests
+with ``-n 2``; the tests read the installed SDK version (``pytest_runresume.model.sdk_versions``)
+and expect what that release does.
+
+    nox -s sdk_matrix                 # every version, oldest last
+    nox -s "sdk_matrix(wandb='0.25.1')"  # one version
+    nox -l                            # the sessions
+
+The versions are the latest patch of each minor in the supported range: ``SUPPORTED_SDKS`` in
+``pytest_runresume/model/sdk_versions.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import nox
+
+
+def _sdk_versions() -> ModuleType:
+    """``pytest_runresume/model/sdk_versions.py`` loaded by path (stdlib only): nox need not run in a
+    venv that has the project installed."""
+    path = Path(__file__).parent / "pytest_runresume" / "model" / "sdk_versions.py"
+    spec = importlib.util.spec_from_file_location("_runresume_sdk_versions", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The latest patch of every wandb minor the package supports (pyproject's ``wandb`` extra), newest first.
+SDK_VERSIONS: list[str] = list(_sdk_versions().SUPPORTED_SDKS)
+
+#: What each session runs: the example suite (without the real-framework examples, which need the
+#: ``integrations`` extra and run in their own CI step) and the resume/state end-to-end tests.
+MATRIX_TESTS = [
+    "examples/test_train.py",
+    "examples/test_unit_model.py",
+    "tests/e2e/test_e2e_resume_matrix.py",
+    "tests/e2e/test_e2e_resume_semantics.py",
+    "tests/e2e/test_e2e_states.py",
+    "tests/e2e/test_sdk_versions.py",
+]
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+@nox.parametrize("wandb", SDK_VERSIONS)
+def sdk_matrix(session: nox.Session, wandb: str) -> None:
+    """Install the project with ``wandb==<wandb>`` in this session's venv and run :data:`MATRIX_TESTS`.
+
+    Extra arguments after ``--`` go to pytest (e.g. ``nox -s sdk_matrix -- -x``)."""
+    session.install("--quiet", "-e", ".", f"wandb=={wandb}")
+    installed = session.run("python", "-c", "import importlib.metadata as m; print(m.version('wandb'))", silent=True)
+    if str(installed).strip() != wandb:
+        session.error(f"wandb {wandb} asked, {str(installed).strip()} installed")
+    session.run("python", "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", *MATRIX_TESTS, *session.posargs)
