@@ -98,15 +98,15 @@ def plain_run(served: Any, base_dir: Path, argv: Sequence[str], offline: bool) -
     return took
 
 
-def record_sync_waits(backend: Any) -> list[float]:
-    """Record the seconds each ``backend.wait_for`` call takes from now on (the harness's wait,
+def record_sync_waits(model: Any) -> list[float]:
+    """Record the seconds each ``model.wait_for`` call takes from now on (the harness's wait,
     before a step-triggered signal, until the backend holds the step: ``Preemption.sync``).
 
     wandb-core sends history at most once per file_stream transmit interval: 0.1 s in the harness's
     environment with wandb 0.31, 1 s with other versions (see
     ``pytest_runresume.harness.runner.file_stream_transmit_interval``)."""
     waits: list[float] = []
-    inner = backend.wait_for
+    inner = model.wait_for
 
     def wait_for(predicate: Callable[[], Any], timeout: float) -> Any:
         t0 = time.perf_counter()
@@ -115,5 +115,5 @@ def record_sync_waits(backend: Any) -> list[float]:
         finally:
             waits.append(time.perf_counter() - t0)
 
-    backend.wait_for = wait_for
+    model.wait_for = wait_for
     return waits

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _common import TRAIN, figure, interleaved, load, median, plain_run, record_sync_waits, spread
 
-from pytest_runresume import Preemption, ServedBackend, Trigger
+from pytest_runresume import FakeServer, Preemption, Trigger
 from pytest_runresume.plugin.harness import PytestHarness
 from pytest_runresume.plugin.markers import PreemptSpec
 
@@ -33,15 +33,15 @@ def main() -> int:
     print(f"crash_wall: {load()}")
     kill_to_assert: list[float] = []
     clock_moved: list[float] = []
-    with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
-        waits = record_sync_waits(served.backend)
+    with FakeServer() as served, tempfile.TemporaryDirectory() as tmp:
+        waits = record_sync_waits(served.model)
 
         def crash_test(i: int) -> float:
             served.reset()
             preemption = Preemption("SIGKILL", Trigger.at_step(args.step))
             spec = PreemptSpec(preemption, "crashed", preemption.exit_code, False, crash_clock=True)
             h = PytestHarness(served, Path(tmp) / f"crash{i}", spec, timeout=120)
-            clock0 = served.backend.now()
+            clock0 = served.model.now()
             t0 = time.perf_counter()
             w0 = time.time()
             result = h.run(["python", str(TRAIN), "--run-id", f"crash{i}", "--steps", "12"])  # marker checks
@@ -49,7 +49,7 @@ def main() -> int:
             assert result.run.steps == list(range(args.step + 1)), result.run.steps
             t1 = time.perf_counter()
             kill_to_assert.append(t1 - (t0 + result.signals[0].t - w0))
-            clock_moved.append(served.backend.now() - clock0 - (t1 - t0))
+            clock_moved.append(served.model.now() - clock0 - (t1 - t0))
             return t1 - t0
 
         def offline(i: int) -> float:

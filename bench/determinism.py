@@ -23,7 +23,7 @@ from pathlib import Path
 
 from _common import TRAIN, figure, load
 
-from pytest_runresume import Harness, Preemption, ServedBackend, Trigger
+from pytest_runresume import FakeServer, Harness, Preemption, Trigger
 
 
 def burn(stop: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
@@ -48,7 +48,7 @@ def main() -> int:
     outcomes: list[tuple] = []
     t0 = time.monotonic()
     try:
-        with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
+        with FakeServer() as served, tempfile.TemporaryDirectory() as tmp:
             for i in range(args.reps):
                 served.reset()
                 h = Harness(served, Path(tmp) / f"r{i}", timeout=120)

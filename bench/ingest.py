@@ -2,13 +2,13 @@
 
     python bench/ingest.py [--lines 200000] [--batch 100] [--reps 5] [--big 1000000] [--calls 300]
 
-1. Ingestion: ``Backend.file_stream`` with ``FileChunk`` batches of ``--batch`` realistic history
+1. Ingestion: ``Model.file_stream`` with ``FileChunk`` batches of ``--batch`` realistic history
    lines (compact JSON as wandb-core sends them: metrics, ``_step``, ``_runtime``, ``_timestamp``),
    ``--lines`` lines into a fresh run per repetition (target >= 200k lines/s). Side by side, as the
    machine's yardstick: a bare ``json.loads`` of the same lines (the least any ingestion that reads
    ``_step`` must do).
 2. RunResumeStatus latency for runs holding 10, 10k and ``--big`` history lines: the handler
-   (``backend.resume_status`` + the ``bucket`` serialisation) called ``--calls`` times per run,
+   (``model.resume_status`` + the ``bucket`` serialisation) called ``--calls`` times per run,
    rotating over the runs; also the GraphQL ``execute`` (document parse included), the whole wire
    request (``POST /graphql`` through the WSGI app, werkzeug's test client, no socket) and the
    ``Run`` query of the public API. Target: flat, the largest run's median within 1.5x of the
@@ -32,7 +32,7 @@ import tracemalloc
 from _common import figure, load, median
 from werkzeug.test import Client
 
-from pytest_runresume.model import Backend, FileChunk
+from pytest_runresume.model import FileChunk, Model
 from pytest_runresume.wire import FakeWandbApp, graphql
 
 RESUME_QUERY = """query RunResumeStatus($project: String, $entity: String, $name: String!) {
@@ -71,15 +71,15 @@ def history_lines(n: int, start: int = 0, seed: int = 0) -> list[str]:
     return out
 
 
-def start_run(backend: Backend, run_id: str) -> None:
-    backend.start(f"bench/{run_id}", config={"lr": 0.001}, host="bench", program="train.py")
+def start_run(model: Model, run_id: str) -> None:
+    model.start(f"bench/{run_id}", config={"lr": 0.001}, host="bench", program="train.py")
 
 
-def ingest(backend: Backend, run_id: str, lines: list[str], batch: int) -> float:
-    key = backend.key(None, "bench", run_id)
+def ingest(model: Model, run_id: str, lines: list[str], batch: int) -> float:
+    key = model.key(None, "bench", run_id)
     t0 = time.perf_counter()
     for off in range(0, len(lines), batch):
-        backend.file_stream(key, {"wandb-history.jsonl": FileChunk(off, lines[off : off + batch])})
+        model.file_stream(key, {"wandb-history.jsonl": FileChunk(off, lines[off : off + batch])})
     return time.perf_counter() - t0
 
 
@@ -97,15 +97,15 @@ def bench_ingestion(args: argparse.Namespace) -> None:
     yard: list[float] = []
     for i in range(args.reps):
         gc.collect()
-        backend = Backend()
-        start_run(backend, "ingest")
+        model = Model()
+        start_run(model, "ingest")
         order = ["model", "bare"] if i % 2 == 0 else ["bare", "model"]
         for name in order:
             if name == "model":
-                rates.append(len(lines) / ingest(backend, "ingest", lines, args.batch))
+                rates.append(len(lines) / ingest(model, "ingest", lines, args.batch))
             else:
                 yard.append(len(lines) / bare_parse(lines))
-        assert backend.run("testent/bench/ingest").last_step == args.lines - 1
+        assert model.run("testent/bench/ingest").last_step == args.lines - 1
     rate, bare = median(rates), median(yard)
     mean_len = sum(map(len, lines)) / len(lines)
     print(
@@ -113,7 +113,7 @@ def bench_ingestion(args: argparse.Namespace) -> None:
         f"bare json.loads {bare:,.0f} lines/s (model at {rate / bare:.2f}x of bare parsing)"
     )
     figure(
-        "history ingestion (Backend.file_stream)",
+        "history ingestion (Model.file_stream)",
         f"{rate:,.0f} lines/s absolute ({rate / bare:.2f}x of the baseline)",
         ">= 200,000 lines/s",
         rate >= 200_000,
@@ -123,20 +123,20 @@ def bench_ingestion(args: argparse.Namespace) -> None:
 
 def bench_resume_status(args: argparse.Namespace) -> None:
     """RunResumeStatus (and Run) latency against history length, sizes rotated every call."""
-    backend = Backend()
+    model = Model()
     sizes = [10, 10_000, args.big]
     for n in sizes:
-        start_run(backend, f"h{n}")
+        start_run(model, f"h{n}")
         for off in range(0, n, 10_000):
-            ingest(backend, f"h{n}", history_lines(min(10_000, n - off), start=off), 1000)
-    ctx = graphql.Context(backend, "http://127.0.0.1:1")
+            ingest(model, f"h{n}", history_lines(min(10_000, n - off), start=off), 1000)
+    ctx = graphql.Context(model, "http://127.0.0.1:1")
     handler = graphql.HANDLERS["RunResumeStatus"]
 
     def variables(n: int) -> dict[str, str]:
         return {"entity": "testent", "project": "bench", "name": f"h{n}"}
 
     key = "k" * 40
-    client = Client(FakeWandbApp(backend, key))
+    client = Client(FakeWandbApp(model, key))
     auth = {"Authorization": "Basic " + base64.b64encode(f"api:{key}".encode()).decode()}
 
     def post(n: int) -> None:
@@ -176,9 +176,9 @@ def bench_resume_status(args: argparse.Namespace) -> None:
 
 def bench_memory(args: argparse.Namespace) -> None:
     """What the model keeps per history line (tracemalloc), the lines made while tracing."""
-    backend = Backend()
-    start_run(backend, "mem")
-    key = backend.key(None, "bench", "mem")
+    model = Model()
+    start_run(model, "mem")
+    key = model.key(None, "bench", "mem")
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -186,7 +186,7 @@ def bench_memory(args: argparse.Namespace) -> None:
     for off in range(0, args.mem_lines, args.batch):
         chunk = history_lines(min(args.batch, args.mem_lines - off), start=off)
         total_len += sum(map(len, chunk))
-        backend.file_stream(key, {"wandb-history.jsonl": FileChunk(off, chunk)})
+        model.file_stream(key, {"wandb-history.jsonl": FileChunk(off, chunk)})
     chunk = []
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]

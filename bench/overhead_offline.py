@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _common import figure, interleaved, load, median, plain_run, spread
 
-from pytest_runresume import ServedBackend
+from pytest_runresume import FakeServer
 
 SCRIPT = """\
 import sys
@@ -37,7 +37,7 @@ def main() -> int:
     p.add_argument("--logs", type=int, default=100)
     args = p.parse_args()
     print(f"overhead_offline: {load()}")
-    with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
+    with FakeServer() as served, tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "script.py"
         script.write_text(SCRIPT)
 
@@ -49,7 +49,7 @@ def main() -> int:
             return one
 
         times = interleaved({"served": case("served"), "offline": case("offline")}, args.reps)
-        rec = served.backend.run(f"testent/bench/served{args.reps - 1}")
+        rec = served.model.run(f"testent/bench/served{args.reps - 1}")
         assert rec.last_step == args.logs - 1, rec.last_step
     print(f"  served:  {spread(times['served'])}")
     print(f"  offline: {spread(times['offline'])}")

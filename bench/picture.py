@@ -2,7 +2,7 @@
 
     python bench/picture.py [--rows 1000000] [--reps 5]
 
-A run of ``--rows`` history rows ingested through ``Backend.file_stream`` as wandb-core sends them
+A run of ``--rows`` history rows ingested through ``Model.file_stream`` as wandb-core sends them
 (realistic lines, batches of 1000): a first process logs 60 % of the steps, gets a SIGUSR1 (the
 harness's ``signal`` event), marks preempting and exits 138; a second resumes two steps too early
 (steps logged twice) and logs the rest with a gap of 10 steps, then exits 0. Then, ``--reps``
@@ -21,26 +21,26 @@ from _common import figure, interleaved, load, median, spread
 from ingest import history_lines
 from werkzeug.test import Client
 
-from pytest_runresume.model import Backend, FileChunk, Limits
+from pytest_runresume.model import FileChunk, Limits, Model
 from pytest_runresume.picture import build_chart, render_svg
 from pytest_runresume.wire import FakeWandbApp
 
 
-def big_run(backend: Backend, rows: int) -> str:
+def big_run(model: Model, rows: int) -> str:
     """Ingest the run described in the module docstring; returns its path."""
     first = int(rows * 0.6)
-    rec = backend.start("bench/big", config={"lr": 0.001}, host="h", program="train.py")
+    rec = model.start("bench/big", config={"lr": 0.001}, host="h", program="train.py")
     key = rec.key
     offset = 0
 
     def send(lines: list[str]) -> None:
         nonlocal offset
         for i in range(0, len(lines), 1000):
-            backend.file_stream(key, {"wandb-history.jsonl": FileChunk(offset, lines[i : i + 1000])})
+            model.file_stream(key, {"wandb-history.jsonl": FileChunk(offset, lines[i : i + 1000])})
             offset += len(lines[i : i + 1000])
 
     send(history_lines(first))
-    backend.record_event(
+    model.record_event(
         rec,
         "signal",
         f"harness sent SIGUSR1 to [4242] at step {first - 1}",
@@ -54,12 +54,12 @@ def big_run(backend: Backend, rows: int) -> str:
             "escalation": False,
         },
     )
-    backend.file_stream(key, {}, preempting=True)
-    backend.file_stream(key, {}, complete=True, exit_code=138)
-    backend.start(key.path, "must", config={"lr": 0.001}, host="h", program="train.py")  # resumes it
+    model.file_stream(key, {}, preempting=True)
+    model.file_stream(key, {}, complete=True, exit_code=138)
+    model.start(key.path, "must", config={"lr": 0.001}, host="h", program="train.py")  # resumes it
     rest = rows - first
     send(history_lines(100, start=first - 2) + history_lines(rest - 100, start=first + 108))
-    backend.file_stream(key, {}, complete=True, exit_code=0)
+    model.file_stream(key, {}, complete=True, exit_code=0)
     return key.path
 
 
@@ -69,11 +69,11 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     args = p.parse_args()
     print(load())
-    backend = Backend(limits=Limits(max_run_bytes=1 << 30, max_total_bytes=1 << 31))  # room for 1M rows
+    model = Model(limits=Limits(max_run_bytes=1 << 30, max_total_bytes=1 << 31))  # room for 1M rows
     t0 = time.perf_counter()
-    path = big_run(backend, args.rows)
+    path = big_run(model, args.rows)
     print(f"ingested {args.rows} rows in {time.perf_counter() - t0:.1f} s")
-    app = FakeWandbApp(backend, "k" * 40)
+    app = FakeWandbApp(model, "k" * 40)
     client = Client(app)
     sizes: list[int] = []
 
@@ -89,9 +89,9 @@ def main() -> None:
     svg_sizes: list[int] = []
 
     def picture(_: int) -> float:
-        rec = backend.run(path)
+        rec = model.run(path)
         t = time.perf_counter()
-        svg = render_svg(build_chart(rec, backend.state(rec)))
+        svg = render_svg(build_chart(rec, model.state(rec)))
         took = time.perf_counter() - t
         svg_sizes.append(len(svg))
         return took

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _common import TRAIN, figure, interleaved, load, median, plain_run, record_sync_waits, spread
 
-from pytest_runresume import Preemption, ServedBackend, Trigger
+from pytest_runresume import FakeServer, Preemption, Trigger
 from pytest_runresume.plugin.harness import PytestHarness
 from pytest_runresume.plugin.markers import PreemptSpec
 
@@ -34,8 +34,8 @@ def main() -> int:
     args = p.parse_args()
     print(f"preempt_cycle: {load()}")
     phases: dict[str, list[float]] = {"preempted run": [], "resumed run": []}
-    with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
-        waits = record_sync_waits(served.backend)
+    with FakeServer() as served, tempfile.TemporaryDirectory() as tmp:
+        waits = record_sync_waits(served.model)
 
         def cycle(i: int) -> float:
             served.reset()

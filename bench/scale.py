@@ -9,7 +9,7 @@
   batch over the lone process (flat means the fake adds no queueing; on a 2-core machine the SDK
   processes share the cores, so the batch's wall is expected to grow linearly with N), the probe's
   median and 95th percentile round trip under the load over idle, and the server's RSS growth.
-- ``history``: one run with 10k/100k/1M history rows ingested through ``Backend.file_stream`` in
+- ``history``: one run with 10k/100k/1M history rows ingested through ``Model.file_stream`` in
   batches of 1000 (each size in a fresh process, for a clean RSS; the per-run storage limit raised
   past its 128 MB default, which refuses a 1M-row run of these lines): the ingestion rate, the RSS growth
   per row, and the ``RunResumeStatus`` handler's latency for that run over the same call on a 10-row
@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from _common import figure, load, median
 from ingest import RESUME_QUERY, history_lines, start_run
 
-from pytest_runresume.model import Backend, FileChunk, Limits, RunKey
+from pytest_runresume.model import FileChunk, Limits, Model, RunKey
 
 SCRIPT = """
 import sys, wandb
@@ -116,10 +116,10 @@ class Probe:
 
 
 def bench_procs(sizes: list[int], logs: int) -> None:
-    from pytest_runresume import Harness, ServedBackend
+    from pytest_runresume import FakeServer, Harness
 
     print(f"procs: {load()}")
-    with ServedBackend() as served, tempfile.TemporaryDirectory() as tmp:
+    with FakeServer() as served, tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "script.py"
         script.write_text(SCRIPT)
         counter = iter(range(1_000_000))
@@ -164,7 +164,7 @@ def bench_procs(sizes: list[int], logs: int) -> None:
                 f"median {median(busy.times) * 1000:.1f} ms, p95 {pct(busy.times, 0.95) * 1000:.1f} ms "
                 f"({len(busy.times)} probes); server RSS {rss_mb():.0f} MB"
             )
-        runs = len(served.backend.runs)
+        runs = len(served.model.runs)
     base_wall, base_lat = median(alone), median(idle)
     print(
         f"  one process alone: median {base_wall:.2f} s; idle probe median {base_lat * 1000:.1f} ms; {runs} runs held"
@@ -195,20 +195,20 @@ def one_history(rows: int, batch: int) -> dict[str, float]:
     # The default max_run_bytes (128 MB) holds about 1M rows of these ~134-byte lines: a run of that
     # size is refused with LimitExceeded, so the limits grow with the rows asked for.
     room = max(Limits().max_run_bytes, rows * 400)
-    backend = Backend(limits=Limits().replace(max_run_bytes=room, max_total_bytes=2 * room))
-    start_run(backend, "small")
-    backend.file_stream(backend.key(None, "bench", "small"), {"wandb-history.jsonl": FileChunk(0, history_lines(10))})
-    start_run(backend, "big")
-    key = backend.key(None, "bench", "big")
+    model = Model(limits=Limits().replace(max_run_bytes=room, max_total_bytes=2 * room))
+    start_run(model, "small")
+    model.file_stream(model.key(None, "bench", "small"), {"wandb-history.jsonl": FileChunk(0, history_lines(10))})
+    start_run(model, "big")
+    key = model.key(None, "bench", "big")
     rss0 = rss_mb()
     spent = 0.0
     for off in range(0, rows, batch):
         lines = history_lines(min(batch, rows - off), start=off)
         t0 = time.perf_counter()
-        backend.file_stream(key, {"wandb-history.jsonl": FileChunk(off, lines)})
+        model.file_stream(key, {"wandb-history.jsonl": FileChunk(off, lines)})
         spent += time.perf_counter() - t0
     grown = rss_mb() - rss0
-    ctx = graphql.Context(backend, "http://127.0.0.1:1")
+    ctx = graphql.Context(model, "http://127.0.0.1:1")
     handler = graphql.HANDLERS["RunResumeStatus"]
     lat: dict[str, list[float]] = {"small": [], "big": []}
     for i in range(60):
@@ -251,17 +251,17 @@ def bench_history(sizes: list[int], batch: int) -> None:
         )
 
 
-def one_sweep(backend: Backend, runs: int, lines: int) -> tuple[list[float], float]:
+def one_sweep(model: Model, runs: int, lines: int) -> tuple[list[float], float]:
     """Drive a grid of ``runs`` runs to its end through the model; heartbeat latencies, seconds per run."""
     config = {"method": "grid", "program": "train.py", "parameters": {"lr": {"values": list(range(runs))}}}
-    sweep = backend.sweeps.create(json.dumps(config), project="scale")
-    agent = backend.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host-1").id
+    sweep = model.sweeps.create(json.dumps(config), project="scale")
+    agent = model.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host-1").id
     beats: list[float] = []
     done = 0
     t_start = time.perf_counter()
     while True:
         t0 = time.perf_counter()
-        commands = backend.sweeps.heartbeat(agent, {})
+        commands = model.sweeps.heartbeat(agent, {})
         beats.append(time.perf_counter() - t0)
         kinds = [c["type"] for c in commands]
         if "exit" in kinds or not commands:
@@ -270,10 +270,10 @@ def one_sweep(backend: Backend, runs: int, lines: int) -> tuple[list[float], flo
             if c["type"] not in ("run", "resume"):
                 continue
             run_id = c["run_id"]
-            backend.upsert({"name": run_id, "entity": sweep.entity, "project": sweep.project, "sweep": sweep.name})
+            model.upsert({"name": run_id, "entity": sweep.entity, "project": sweep.project, "sweep": sweep.name})
             key = RunKey(sweep.entity, sweep.project, run_id)
-            backend.file_stream(key, {"wandb-history.jsonl": FileChunk(0, history_lines(lines))})
-            backend.file_stream(key, {}, complete=True, exit_code=0)
+            model.file_stream(key, {"wandb-history.jsonl": FileChunk(0, history_lines(lines))})
+            model.file_stream(key, {}, complete=True, exit_code=0)
             done += 1
     if done != runs:
         raise SystemExit(f"the sweep ran {done} runs, expected {runs}")
@@ -282,10 +282,10 @@ def one_sweep(backend: Backend, runs: int, lines: int) -> tuple[list[float], flo
 
 def bench_sweeps(sizes: list[int], lines: int) -> None:
     print(f"sweeps: {load()}")
-    backend = Backend()
+    model = Model()
     rss0 = rss_mb()
     for n in sizes:
-        beats, per_run = one_sweep(backend, n, lines)
+        beats, per_run = one_sweep(model, n, lines)
         tenth = max(1, len(beats) // 10)
         first, last = median(beats[:tenth]), median(beats[-tenth - 1 : -1] or beats[-1:])
         print(

@@ -75,7 +75,7 @@ def test_unhandled_signal_crashes_after_the_timeout(runresume):
     result = runresume.run(train("nohandler", "--signals", ""), preempt=Preemption("SIGUSR1", Trigger.at_step(3)))
     assert result.killed_by_signal == signal.SIGUSR1
     assert result.state == "running"
-    runresume.advance_clock(runresume.backend.crash_timeout - 1)
+    runresume.advance_clock(runresume.model.crash_timeout - 1)
     assert result.state == "running"
     runresume.advance_clock(1)
     result.expect(state="crashed", requeueable=False, allow=["no-handler"])  # the missing handler is the point
@@ -83,7 +83,7 @@ def test_unhandled_signal_crashes_after_the_timeout(runresume):
 
 
 @pytest.mark.rules("R42", "R51")
-def test_public_api_reports_the_same_state(runresume, wandb_backend):
+def test_public_api_reports_the_same_state(runresume, wandb_server):
     """``wandb.Api().run(path).state`` read through the fake gives the model's state (R51), and
     ``lastHistoryStep`` the last step (R42)."""
     from pytest_runresume import Preemption, Trigger
@@ -104,7 +104,7 @@ def test_public_api_reports_the_same_state(runresume, wandb_backend):
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
     assert answer == {"state": "preempted", "last": 2}
-    assert wandb_backend.backend.state(wandb_backend.backend.run("runresume-example/api")) == "preempted"
+    assert wandb_server.model.state(wandb_server.model.run("runresume-example/api")) == "preempted"
 
 
 @pytest.mark.rules("R35", "R36", "R66", "R71")

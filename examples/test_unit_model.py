@@ -16,9 +16,9 @@ def test_resume_decision_table():
 
 
 @pytest.mark.rules("R60", "R61")
-def test_a_silent_run_is_crashed_after_five_minutes(runresume_model):
+def test_a_silent_run_is_crashed_after_five_minutes(wandb_model):
     """Seed a run, let it log, then move the clock: crashed only after the timeout (R60, R61)."""
-    model = runresume_model
+    model = wandb_model
     run = model.start("p/unit1")  # wandb.init(id="unit1", project="p")
     model.log(run.key.path, {"loss": 0.5}, {"loss": 0.25})  # steps 0 and 1
     model.advance_clock(299)

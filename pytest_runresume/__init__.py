@@ -1,10 +1,10 @@
 """pytest-runresume: prove in CI, without a network, that training code survives preemption and
 resumes correctly under W&B run-resume rules.
 
-The public surface: the reference model (``Backend``, ``ManualClock``, ``decide_resume``), the
-served fake (``ServedBackend``), the harness (``Harness``, ``Preemption``, ``Trigger``,
+The public surface: the reference model (``Model``, ``ManualClock``, ``decide_resume``), the
+served fake (``FakeServer``), the harness (``Harness``, ``Preemption``, ``Trigger``,
 ``RunResult``, the scheduler profiles ``Slurm``, ``Kubernetes``, ``SpotVM``), and ``trigger_point`` for named trigger points in user code. The pytest plugin
-(fixtures ``wandb_backend`` and ``runresume``, marker ``preempt``) loads itself through the
+(fixtures ``wandb_server`` and ``runresume``, marker ``preempt``) loads itself through the
 ``pytest11`` entry point.
 """
 
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
         Trigger,
         TriggerNotReached,
     )
-    from .model import Backend, ManualClock, OffsetClock, Outcome, RunRecord, decide_resume
-    from .wire import ServedBackend
+    from .model import ManualClock, Model, OffsetClock, Outcome, RunRecord, decide_resume
+    from .wire import FakeServer
 
 #: Public names, imported on first use (PEP 562): the plugin loads in every pytest session of a
 #: user's repository, and most sessions never start the server.
@@ -53,12 +53,14 @@ _EXPORTS = {
         ),
         ".harness",
     ),
-    **dict.fromkeys(("Backend", "ManualClock", "OffsetClock", "Outcome", "RunRecord", "decide_resume"), ".model"),
-    "ServedBackend": ".wire",
+    **dict.fromkeys(("Model", "ManualClock", "OffsetClock", "Outcome", "RunRecord", "decide_resume"), ".model"),
+    "FakeServer": ".wire",
 }
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__ = lazy_exports(
+    __name__, _EXPORTS, globals(), renamed={"Backend": "Model", "ServedBackend": "FakeServer"}
+)
 
 
 __version__ = "0.1.0"
@@ -75,7 +77,7 @@ def trigger_point(name: str) -> None:
 
 
 __all__ = [
-    "Backend",
+    "Model",
     "ExpectationFailed",
     "Harness",
     "HarnessError",
@@ -86,7 +88,7 @@ __all__ = [
     "Preemption",
     "RunRecord",
     "RunResult",
-    "ServedBackend",
+    "FakeServer",
     "SignalNotDelivered",
     "Slurm",
     "SpotVM",

@@ -11,8 +11,8 @@ from types import FrameType
 
 import click
 
-from ..model import Backend, Limits
-from ..wire import ServedBackend
+from ..model import Limits, Model
+from ..wire import FakeServer
 from ..wire.limits import WireLimits
 
 
@@ -60,7 +60,7 @@ def parse_limits(values: tuple[str, ...]) -> tuple[Limits, WireLimits]:
         raise click.BadParameter(str(exc), param_hint="--limit") from None
 
 
-def env_lines(served: ServedBackend) -> list[str]:
+def env_lines(served: FakeServer) -> list[str]:
     """``export NAME=value`` lines for a POSIX shell."""
     return [f"export {name}={shlex.quote(value)}" for name, value in served.env().items()]
 
@@ -91,8 +91,8 @@ def serve(port: int, key: str | None, crash_timeout: float, limits: tuple[str, .
     if key is not None:
         check_key(key)
     model_limits, wire_limits = parse_limits(limits)
-    served = ServedBackend(
-        Backend(crash_timeout=crash_timeout, limits=model_limits), api_key=key, port=port, limits=wire_limits
+    served = FakeServer(
+        Model(crash_timeout=crash_timeout, limits=model_limits), api_key=key, port=port, limits=wire_limits
     ).start()
     stop = threading.Event()
 

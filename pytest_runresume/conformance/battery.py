@@ -29,8 +29,8 @@ from ..harness import (
 from ..harness.findings import BUG
 from ..harness.schedulers import Scheduler
 from ..harness.spec import TARGETS
-from ..model import Backend
-from ..wire import ServedBackend
+from ..model import Model
+from ..wire import FakeServer
 from .checks import BY_NAME, CHECKS, Check
 
 #: How the command learns its run id.
@@ -146,7 +146,7 @@ class BatteryCore:
             self._tmp = tempfile.TemporaryDirectory(prefix="runresume-check-")
             self.base_dir = Path(self._tmp.name)
         self.base_dir = Path(self.base_dir)
-        self.served = ServedBackend(Backend(crash_timeout=self.crash_timeout)).start()
+        self.served = FakeServer(Model(crash_timeout=self.crash_timeout)).start()
         self._preempted: tuple[Harness, str, RunResult] | None = None
         self._auto: tuple[Harness, RunResult, bool] | _Failed | _Skipped | None = None
         self._steps: int | None = None

@@ -152,7 +152,7 @@ class EntrypointBattery(BatteryCore):
         harness = self._harness("crashed")
         result = self._run(harness, self._run_id("crashed"), preempt=self._preemption(_signal.SIGKILL))
         self._one_run(result)
-        backend = self.served.backend
+        model = self.served.model
         if result.state != "running":
             hint = ""
             if result.state == "preempting":
@@ -162,14 +162,14 @@ class EntrypointBattery(BatteryCore):
                 + (_causes(result.findings) or (f": {hint}" if hint else "")),
                 result.report(),
             )
-        backend.advance_clock(backend.crash_timeout - 1)
+        model.advance_clock(model.crash_timeout - 1)
         if result.state != "running":
             raise _Failed(f"{result.state!r} before the crash timeout passed, expected 'running'", result.report())
-        backend.advance_clock(1)
+        model.advance_clock(1)
         hint = "mark_preempting() was called without a preemption (R69)" if result.state == "preempted" else ""
         self._expect(result, hint, state="crashed", requeueable=False)
         return (
-            f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {backend.crash_timeout:g} s"
+            f"killed by SIGKILL at step {result.run.last_step}: running, crashed after {model.crash_timeout:g} s"
             + self._sent_to(result)
         )
 

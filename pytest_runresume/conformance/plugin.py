@@ -140,7 +140,7 @@ def runresume_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     inherited ``WANDB_*`` variable."""
     config = request.config
     url = option(config, "runresume_backend_url")
-    served = request.getfixturevalue("runresume_server") if url is None else None
+    served = request.getfixturevalue("wandb_server_session") if url is None else None
     try:
         from .target import make_target
 

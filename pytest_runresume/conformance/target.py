@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..wire import ServedBackend
+from ..wire import FakeServer
 
 
 class Control:
@@ -41,14 +41,14 @@ class Control:
 class ModelControl(Control):
     """Control of the embedded fake: the model itself."""
 
-    served: ServedBackend
+    served: FakeServer
 
     def advance_clock(self, seconds: float) -> None:
-        self.served.backend.advance_clock(seconds)
+        self.served.model.advance_clock(seconds)
 
     @property
     def crash_timeout(self) -> float | None:
-        return float(self.served.backend.crash_timeout)
+        return float(self.served.model.crash_timeout)
 
 
 @dataclass
@@ -177,7 +177,7 @@ class Target:
 
 
 def make_target(
-    url: str | None, api_key: str | None, project: str, control: str, served: ServedBackend | None
+    url: str | None, api_key: str | None, project: str, control: str, served: FakeServer | None
 ) -> Target:
     """The target for these options: ``url`` ``None`` means the embedded fake ``served``.
 

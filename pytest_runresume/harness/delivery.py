@@ -9,7 +9,8 @@ import threading
 import time
 from typing import Any
 
-from ..model import Backend, RunRecord
+from .._lazy import warn_renamed
+from ..model import Model, RunRecord
 from ._supervisor import descendants
 from .errors import SignalNotDelivered
 from .process import Attempt, command_line, send_signal
@@ -22,9 +23,15 @@ class SignalDelivery:
     """The signal-sending half of :class:`~.runner.Harness` (a base class: it needs ``backend``)."""
 
     @property
-    def backend(self) -> Backend:
+    def model(self) -> Model:
         """The model the signals are recorded in."""
         raise NotImplementedError
+
+    @property
+    def backend(self) -> Model:
+        """Deprecated (one release): the model is :attr:`model`."""
+        warn_renamed("runresume.backend", "runresume.model")
+        return self.model
 
     def _targets(self, target: str, pid: int | None, supervisor: int, point_pid: int | None = None) -> list[int]:
         if target == "group":
@@ -39,11 +46,11 @@ class SignalDelivery:
         run_id = msg.get("run_id")
         if not run_id:
             return None
-        backend = self.backend
+        model = self.model
         if msg.get("entity") and msg.get("project"):
-            return backend.get(str(msg["entity"]), str(msg["project"]), str(run_id))
-        with backend.lock:
-            found = [r for r in backend.runs.values() if r.key.run_id == run_id]
+            return model.get(str(msg["entity"]), str(msg["project"]), str(run_id))
+        with model.lock:
+            found = [r for r in model.runs.values() if r.key.run_id == run_id]
         if len(found) > 1:
             ctx.problems.append(
                 f"run id {run_id!r} is ambiguous: {[r.key.path for r in found]} (the process did not say its project)"
@@ -68,7 +75,7 @@ class SignalDelivery:
 
     def _sync(self, preempt: Preemption, msg: dict[str, Any], ctx: Attempt) -> RunRecord | None:
         """For a step trigger, wait until the backend holds the step the process logged; the run."""
-        backend = self.backend
+        model = self.model
         rec = self._find_run(msg, ctx)
         # A row logged with an explicit step= is still pending in the client: wait for the row that
         # call committed (the previous explicit step), if any, so the server's data at the signal is
@@ -87,15 +94,15 @@ class SignalDelivery:
 
             def has_step() -> bool:
                 if key is not None:
-                    r = backend.runs.get(key)
+                    r = model.runs.get(key)
                     return r is not None and r.last_step is not None and r.last_step >= step
                 return any(
                     r.key.run_id == run_id and r.last_step is not None and r.last_step >= step
-                    for r in backend.runs.values()
+                    for r in model.runs.values()
                 )
 
             try:
-                backend.wait_for(has_step, timeout=preempt.sync_timeout)
+                model.wait_for(has_step, timeout=preempt.sync_timeout)
             except TimeoutError:
                 ctx.problems.append(
                     f"sync-timeout: the backend did not receive step {step} of run {run_id} within "
@@ -107,7 +114,7 @@ class SignalDelivery:
         return rec
 
     def _deliver(self, preempt: Preemption, msg: dict[str, Any], ctx: Attempt) -> SentSignal:
-        backend = self.backend
+        model = self.model
         rec = self._sync(preempt, msg, ctx)
         point_pid = int(msg["pid"]) if isinstance(msg.get("pid"), int) else None
         pids = self._targets(preempt.target, ctx.pid, ctx.proc.pid, point_pid)
@@ -126,7 +133,7 @@ class SignalDelivery:
             {p: commands[p] for p in delivered},
         )
         if rec is not None:
-            backend.record_event(
+            model.record_event(
                 rec,
                 "signal",
                 f"harness sent {preempt.signal.name} to {delivered} {preempt.trigger.describe()}",
@@ -182,7 +189,7 @@ class SignalDelivery:
             data = _signal_data(sent, self._holders(ctx, rec.key.run_id), d.reason)
             if ignored:  # sent to the holder, but its process ignores it: it did not get it
                 data["received"] = bool(set(data["holders"]) & {str(p) for p in delivered}) if data["holders"] else None
-            self.backend.record_event(
+            self.model.record_event(
                 rec,
                 "signal",
                 f"{job.describe()}: {d.reason}: {d.signal.name} to {delivered + ignored}"
@@ -210,10 +217,10 @@ class SignalDelivery:
             )
             sent.append(kill)
             run_id = str(sent[0].point.get("run_id") or "") if sent else ""
-            with self.backend.lock:
-                recs = [r for r in self.backend.iter_runs() if run_id and r.key.run_id == run_id]
+            with self.model.lock:
+                recs = [r for r in self.model.iter_runs() if run_id and r.key.run_id == run_id]
             if len(recs) == 1:
-                self.backend.record_event(
+                self.model.record_event(
                     recs[0],
                     "signal",
                     f"harness sent SIGKILL to {pids}: the grace period ran out",

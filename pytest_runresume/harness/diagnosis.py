@@ -165,7 +165,7 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
     escalations = [s for s in result.signals if s.escalation]
     holders = result.holders
     run = result.runs[0] if len(result.runs) == 1 else None
-    state = result.served.backend.state(run) if run is not None else None
+    state = result.served.model.state(run) if run is not None else None
     preempting_events = [e for e in result.events if e.event == "mark_preempting"]
 
     for e in preempting_events:
@@ -195,8 +195,8 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
         attempt = _attempt_of(result, target, first.pids) if target is not None else None
         if attempt is not None and target is not None and (target is not run or attempt is not target.attempt):
             # restarted inside the command: judge the signalled start by its own attempt
-            backend = result.served.backend
-            state = derive_state(attempt, backend.now(), backend.crash_timeout, backend.readings)
+            model = result.served.model
+            state = derive_state(attempt, model.now(), model.crash_timeout, model.readings)
         if attempt is not None and attempt.complete:
             reported: int | None = attempt.exit_code
         elif not holder_pids or result.holders.keys() & set(first.pids):
@@ -361,7 +361,7 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
         prev = result.previous
         if prev is not None and len(prev.runs) == 1 and prev.runs[0].key != run.key and run.attempt is not None:
             before = prev.runs[0]
-            if not run.attempt.resumed and result.served.backend.state(before) != "finished":
+            if not run.attempt.resumed and result.served.model.state(before) != "finished":
                 how = (
                     "the run id is persisted too late (only in the preemption handler or after training) — fix it "
                     "before wandb.init and persist it before training"
@@ -372,7 +372,7 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
                     finding(
                         "run-id-changed",
                         f"the restart wrote a new run {run.key.path} instead of resuming {before.key.path} "
-                        f"(which ended {result.served.backend.state(before)!r}): {how}",
+                        f"(which ended {result.served.model.state(before)!r}): {how}",
                     )
                 )
     if result.job is not None:

@@ -193,19 +193,19 @@ _guards_lock = threading.Lock()
 def guard_for(served: Any) -> NetGuard:
     """The running guard of a served backend (started on first use, stopped when ``served`` goes).
 
-    Each blocked host is recorded as a problem of ``served.backend`` (once per host until the next
-    reset), so the ``wandb_backend`` fixture fails the test at teardown with the host named.
+    Each blocked host is recorded as a problem of ``served.model`` (once per host until the next
+    reset), so the ``wandb_server`` fixture fails the test at teardown with the host named.
     """
     with _guards_lock:
         guard = _guards.get(served)
         if guard is None or not guard.running:
-            backend = served.backend
+            model = served.model
 
             def record(blocked: BlockedConnection) -> None:
                 text = blocked.describe()
-                with backend.lock:  # once per host and test, however often the client retries
-                    if text not in backend.problems:
-                        backend.record_problem(text)
+                with model.lock:  # once per host and test, however often the client retries
+                    if text not in model.problems:
+                        model.record_problem(text)
 
             guard = NetGuard(on_blocked=record).start()
             _guards[served] = guard

@@ -24,7 +24,7 @@ def latest_runs(results: Sequence[RunResult]) -> list[tuple[RunRecord, str]]:
     latest: dict[str, tuple[RunRecord, str]] = {}
     for result in results:
         for rec in result.runs:
-            latest[rec.key.path] = (rec, result.served.backend.state(rec))  # a key keeps its first place
+            latest[rec.key.path] = (rec, result.served.model.state(rec))  # a key keeps its first place
     return list(latest.values())
 
 

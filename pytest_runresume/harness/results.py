@@ -14,7 +14,7 @@ from .errors import ExpectationFailed
 from .findings import Finding, render_findings
 
 if TYPE_CHECKING:
-    from ..wire import ServedBackend
+    from ..wire import FakeServer
     from .spec import Preemption
 
 
@@ -138,7 +138,7 @@ class RunResult:
     runs: list[RunRecord]
     killed: list[int]
     duration: float
-    served: ServedBackend
+    served: FakeServer
     events: list[ProcessEvent] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     preemption: Preemption | None = None
@@ -179,11 +179,11 @@ class RunResult:
     def state(self) -> str:
         """The run's state as this process left it (lowercase, R51), judged at the backend's clock
         now: a process that died silently is ``running`` until the crash timeout passes (R61)."""
-        return self.served.backend.state(self.run)
+        return self.served.model.state(self.run)
 
     def state_now(self) -> str:
         """The run's state in the backend now, whatever ran since (lowercase, R51)."""
-        return self.served.backend.state(self.run_now())
+        return self.served.model.state(self.run_now())
 
     def run_now(self) -> RunRecord:
         """The run as the backend holds it now (live: later processes change it).
@@ -191,11 +191,11 @@ class RunResult:
         Raises:
             KeyError: the run is gone (deleted or the backend was reset).
         """
-        return self.served.backend.run(self.run.key.path)
+        return self.served.model.run(self.run.key.path)
 
     def requeueable(self) -> bool:
         """Whether the run, as this process left it, may be requeued (ended ``preempted``, R66, R71)."""
-        return self.served.backend.is_requeueable(self.run)
+        return self.served.model.is_requeueable(self.run)
 
     def timeline(self, run: RunRecord | None = None) -> list[TimelineEvent]:
         """This process's own slice of the run's timeline (``run``: one of :attr:`runs`)."""
@@ -257,11 +257,11 @@ class RunResult:
             )
         if self.killed:
             lines.append(f"left-over processes killed after the grace period: {self.killed}")
-        backend = self.served.backend
+        model = self.served.model
         for rec in self.runs:
-            requeue = "requeueable (R66, R71)" if backend.is_requeueable(rec) else "not requeueable"
+            requeue = "requeueable (R66, R71)" if model.is_requeueable(rec) else "not requeueable"
             lines.append(
-                f"run {rec.key.path}: state {backend.state(rec)} (as this process left it), "
+                f"run {rec.key.path}: state {model.state(rec)} (as this process left it), "
                 f"last step {rec.last_step}, {requeue}"
             )
             own = self.timeline(rec)

@@ -25,8 +25,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..model import Backend
-from ..wire import ServedBackend
+from .._lazy import warn_renamed
+from ..model import Model
+from ..wire import FakeServer
 from . import network as _network
 from . import protocol
 from .delivery import SignalDelivery
@@ -63,7 +64,7 @@ class Harness(SignalDelivery):
 
     def __init__(
         self,
-        served: ServedBackend,
+        served: FakeServer,
         base_dir: Path,
         timeout: float = 120.0,
         grace: float = 15.0,
@@ -84,9 +85,15 @@ class Harness(SignalDelivery):
         self._jobs: dict[tuple[Scheduler, tuple[str, ...]], Job] = {}
 
     @property
-    def backend(self) -> Backend:
+    def model(self) -> Model:
         """The model behind the served backend."""
-        return self.served.backend
+        return self.served.model
+
+    @property
+    def backend(self) -> Model:
+        """Deprecated (one release): the model is :attr:`model`."""
+        warn_renamed("runresume.backend", "runresume.model")
+        return self.model
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a command: the caller's, minus every inherited ``WANDB_*`` variable,
@@ -214,9 +221,9 @@ class Harness(SignalDelivery):
         listener, extra_env[protocol.ENV_CONTROL] = open_control(own_tmp, events)
         if preempt is not None:
             extra_env[protocol.ENV_TRIGGER] = preempt.trigger.to_env()
-        with self.backend.lock:
-            timeline_from = {r.key.path: len(r.timeline) for r in self.backend.runs.values()}
-        start_clock = self.backend.now()
+        with self.model.lock:
+            timeline_from = {r.key.path: len(r.timeline) for r in self.model.runs.values()}
+        start_clock = self.model.now()
         try:
             command_env = self.env(extra_env)
             connector, network_args, guard_note = _network.connector_for(self.served, self.network, self._network_from)
@@ -372,12 +379,12 @@ class Harness(SignalDelivery):
         keys = set()
         for e in ctx.events:
             if e.event == "init" and e.detail.get("run_id") and e.detail.get("project"):
-                keys.add(self.backend.key(e.detail.get("entity"), e.detail.get("project"), str(e.detail["run_id"])))
+                keys.add(self.model.key(e.detail.get("entity"), e.detail.get("project"), str(e.detail["run_id"])))
         touched_ids = {str(s.point.get("run_id")) for s in ctx.sent if s.point.get("run_id")}
-        with self.backend.lock:
+        with self.model.lock:
             runs = [
                 r.copy()
-                for r in self.backend.iter_runs()
+                for r in self.model.iter_runs()
                 if r.key in keys
                 or any(a.started_at >= ctx.start_clock for a in r.attempts)
                 or (not keys and r.key.run_id in touched_ids)

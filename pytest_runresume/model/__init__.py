@@ -1,12 +1,13 @@
 """The reference model: runs, their state, the resume decision and the clock. Pure (no I/O)."""
 
-from .backend import Backend
+from .._lazy import deprecated_names
 from .clock import Clock, ManualClock, OffsetClock
 from .errors import LimitExceeded, RuleViolation
 from .ingest import FileChunk
 from .limits import Limits
 from .names import validate_run_id
 from .readings import DEFAULT_READINGS, Readings
+from .reference import Model
 from .requests import RunUpsert
 from .resume import Outcome, ResumeDecision, decide_resume, normalize_resume, starting_step
 from .runs import (
@@ -27,7 +28,7 @@ __all__ = [
     "STATES",
     "TERMINAL_STATES",
     "Attempt",
-    "Backend",
+    "Model",
     "Clock",
     "FileChunk",
     "LimitExceeded",
@@ -49,3 +50,6 @@ __all__ = [
     "starting_step",
     "validate_run_id",
 ]
+
+#: Old names, answered with a DeprecationWarning for one release.
+__getattr__ = deprecated_names(__name__, {"Backend": "Model"}, globals())

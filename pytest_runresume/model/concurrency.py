@@ -12,7 +12,7 @@ so the model detects a second writer in two steps:
    - the exit is reported again by a request that is not a re-send of the one that reported it.
 
 On the first evidence the backend records a problem naming both writers
-(``messages.CONCURRENT_WRITERS``) and a ``concurrent`` timeline event; ``Backend.concurrent_writers``
+(``messages.CONCURRENT_WRITERS``) and a ``concurrent`` timeline event; ``Model.concurrent_writers``
 lists what was found. Pure: no I/O.
 """
 

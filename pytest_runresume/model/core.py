@@ -80,7 +80,7 @@ class StoreBase:
             :class:`~pytest_runresume.model.readings.Readings`; ``docs/contradictions.md``).
         preempting_state, unset_resume, interrupt_exit_state, crash_trigger, preempting_timeout,
             pending_resumable, run_id_rules: one reading each, applied on top of ``readings``
-            (e.g. ``Backend(interrupt_exit_state="killed")``).
+            (e.g. ``Model(interrupt_exit_state="killed")``).
         limits: what the model stores at most (:class:`~pytest_runresume.model.limits.Limits`,
             ``docs/limits.md``); a request past a limit is refused whole (:class:`LimitExceeded`).
     """
@@ -134,7 +134,7 @@ class StoreBase:
 
     def _compose(self) -> None:
         """Build the families of behaviour that live beside the store (none here); a composition
-        root (:class:`~.backend.Backend`) overrides it. Called once, at the end of ``__init__``."""
+        root (:class:`~.model.Model`) overrides it. Called once, at the end of ``__init__``."""
 
     def reset(self) -> None:
         """Forget all runs and problems (a fresh server). The clock keeps its time."""

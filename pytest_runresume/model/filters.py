@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: Field names of a filter -> the key in a run document (see ``Backend.run_document``).
+#: Field names of a filter -> the key in a run document (see ``Model.run_document``).
 FIELDS = {
     "createdAt": "createdAt", "created_at": "createdAt",
     "heartbeatAt": "heartbeatAt", "heartbeat_at": "heartbeatAt",

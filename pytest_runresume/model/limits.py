@@ -1,7 +1,7 @@
 """Limits of what the model stores, so that no request (or series of requests) can grow it without end.
 
 Every limit has a default, is named in the error a request that would pass it gets, and is set with
-``Backend(limits=Limits(...))`` (``runresume serve --limit NAME=VALUE``); ``docs/limits.md`` lists
+``Model(limits=Limits(...))`` (``runresume serve --limit NAME=VALUE``); ``docs/limits.md`` lists
 them. A request that would pass a limit is refused whole, before anything is stored
 (:class:`~.errors.LimitExceeded`).
 
@@ -33,7 +33,7 @@ class Limits:
             history of rewinds, timeline).
         max_total_bytes: bytes all runs together may hold (deleted runs included).
         max_runs: runs the backend may hold (deleted runs included).
-        max_problems: problems kept; later ones are counted in ``Backend.problems_dropped``.
+        max_problems: problems kept; later ones are counted in ``Model.problems_dropped``.
         max_sweeps: sweeps the backend may hold (``UpsertSweep`` without ``id``, ``wandb sweep``).
         max_agents: sweep agents the backend may hold, all sweeps together (``CreateAgent``).
     """

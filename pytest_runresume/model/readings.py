@@ -2,7 +2,7 @@
 
 Where the docs, the SDK and the docs' own tables disagree and the *server* has to pick a behaviour,
 the model follows one reading by default and offers the other as a setting:
-``Backend(interrupt_exit_state="killed")`` or ``Backend(readings=Readings(...))``. Each field names the
+``Model(interrupt_exit_state="killed")`` or ``Model(readings=Readings(...))``. Each field names the
 contradiction it settles; ``docs/contradictions.md`` gives both readings with their sources.
 
 Pure: no imports from the rest of the model (``runs`` imports this module).
@@ -80,7 +80,7 @@ class Readings:
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        """The setting names (the ``Backend`` keywords)."""
+        """The setting names (the ``Model`` keywords)."""
         return tuple(f.name for f in fields(cls))
 
     def replace(self, **changes: Any) -> Readings:

@@ -12,7 +12,7 @@ operations, each in its own module and each importing only the core:
 
 Behaviour that lives beside the store (the sweep controller, :mod:`.sweeps`) depends on a narrow
 protocol of it and hears of ended runs and resets through its listeners; the store imports none of
-it. :class:`~.backend.Backend`, the composition root, builds the store and the controller together.
+it. :class:`~.model.Model`, the composition root, builds the store and the controller together.
 """
 
 from __future__ import annotations
@@ -28,5 +28,5 @@ __all__ = ["RunStore", "StoreBase"]
 
 class RunStore(UpsertOps, FileStreamOps, LifecycleOps, ProjectOps, StoreBase):
     """The fake W&B server's runs, their state and rules (without the sweep controller: see
-    :class:`~.backend.Backend`, which adds it). The arguments are :class:`~.core.StoreBase`'s.
+    :class:`~.model.Model`, which adds it). The arguments are :class:`~.core.StoreBase`'s.
     """

@@ -3,7 +3,7 @@
 
 Pure. :class:`SweepRunStore` is everything the controller uses of the store; the store does not know
 the controller (it tells it of ended runs and resets through listeners the composition root,
-:class:`~.backend.Backend`, registers). The agents' side is :mod:`.sweep_agents`; creating and
+:class:`~.model.Model`, registers). The agents' side is :mod:`.sweep_agents`; creating and
 changing sweeps, :mod:`.sweeps`.
 """
 
@@ -74,7 +74,7 @@ class SweepsBase:
         store: the run store the sweep runs live in; its lock, clock and crash timeout are used.
 
     Every public method takes the store's lock and tells the store after a change
-    (``notify_changed``), so ``backend.wait_for(...)`` sees sweep changes too. The composition root
+    (``notify_changed``), so ``model.wait_for(...)`` sees sweep changes too. The composition root
     registers :meth:`run_ended` and :meth:`reset` as the store's listeners.
     """
 

@@ -2,8 +2,8 @@
 
 Pure: no sockets, files or subprocesses. :class:`Sweeps` depends on a narrow view of the run store
 (:class:`SweepRunStore`: its lock, clock, runs and crash timeout) and hears of ended runs through
-the store's listeners; :class:`~.backend.Backend`, the composition root, builds both and hangs the
-controller off the model as ``backend.sweeps``. The search space (parsing, distributions, grid and
+the store's listeners; :class:`~.model.Model`, the composition root, builds both and hangs the
+controller off the model as ``model.sweeps``. The search space (parsing, distributions, grid and
 random combinations) is :mod:`.search`; the records are :mod:`.sweep_records`. The wire turns the
 GraphQL operations of ``wandb sweep`` and ``wandb agent`` (``UpsertSweep``, ``SweepWithRuns``,
 ``CreateAgent``, ``Heartbeat``; NOTES 1.8) into calls of it.
@@ -99,7 +99,7 @@ class Sweeps(AgentOps):
         store: the run store the sweep runs live in; its lock, clock and crash timeout are used.
 
     Every public method takes the store's lock and tells the store after a change
-    (``notify_changed``), so ``backend.wait_for(...)`` sees sweep changes too. The composition root
+    (``notify_changed``), so ``model.wait_for(...)`` sees sweep changes too. The composition root
     registers :meth:`run_ended` and :meth:`reset` as the store's listeners.
     """
 

@@ -216,7 +216,7 @@ class UpsertOps(StoreBase):
                 object; and what :meth:`upsert_run` raises.
         """
         warnings.warn(
-            "Backend.upsert(fields) is deprecated: use model.start(...), model.update(...), model.log(...)"
+            "Model.upsert(fields) is deprecated: use model.start(...), model.update(...), model.log(...)"
             " and model.exit(...) (or upsert_run(RunUpsert.from_variables(fields)))",
             DeprecationWarning,
             stacklevel=2,

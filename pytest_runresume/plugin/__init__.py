@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .._lazy import warn_renamed
 from .markers import CRASH_HELP, PREEMPT_HELP, RULES_HELP, PreemptSpec, check_rules, parse_crash, parse_preempt
 from .options import add_options, resolve
 
 if TYPE_CHECKING:  # the server, GraphQL and the harness load when a fixture first needs them
-    from ..model import Backend
-    from ..wire import InProcessBackend, ServedBackend
+    from ..model import Model
+    from ..wire import FakeServer, InProcessBackend
     from .harness import PytestHarness
 
 _harness_key = pytest.StashKey["PytestHarness"]()
@@ -39,60 +40,83 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def runresume_server(request: pytest.FixtureRequest) -> Iterator[ServedBackend]:
+def wandb_server_session(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
     """The fake W&B backend, served on 127.0.0.1 at a free port for the whole session (one per
-    pytest-xdist worker). Tests normally use :func:`wandb_backend`, which resets it."""
-    from ..model import Backend
-    from ..wire import ServedBackend
+    pytest-xdist worker). Tests normally use :func:`wandb_server`, which resets it."""
+    from ..model import Model
+    from ..wire import FakeServer
 
     crash_timeout = resolve(request.config, "runresume_crash_timeout")
-    served = ServedBackend(Backend(crash_timeout=crash_timeout)).start()
-    request.config.hook.pytest_runresume_backend_started(served=served)
+    served = FakeServer(Model(crash_timeout=crash_timeout)).start()
+    request.config.hook.pytest_runresume_server_started(served=served)
+    request.config.hook.pytest_runresume_backend_started(served=served)  # deprecated name
     yield served
     served.stop()
 
 
 @pytest.fixture
-def wandb_backend(runresume_server: ServedBackend) -> Iterator[ServedBackend]:
+def wandb_server(wandb_server_session: FakeServer) -> Iterator[FakeServer]:
     """The served fake W&B backend with fresh state (no runs) for this test.
 
-    ``wandb_backend.url`` is ``WANDB_BASE_URL``, ``wandb_backend.api_key`` its key,
-    ``wandb_backend.backend`` the model (runs, states, clock). At teardown the test errors if the
+    ``wandb_server.url`` is ``WANDB_BASE_URL``, ``wandb_server.api_key`` its key,
+    ``wandb_server.model`` the model (runs, states, clock). At teardown the test errors if the
     backend saw an unknown GraphQL operation or a malformed request (the text names it).
     """
-    runresume_server.reset()
-    yield runresume_server
-    problems = list(runresume_server.backend.problems)
+    wandb_server_session.reset()
+    yield wandb_server_session
+    problems = list(wandb_server_session.model.problems)
     if problems:
         pytest.fail("the fake W&B backend saw problems:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 @pytest.fixture
-def runresume_model() -> Backend:
+def wandb_model() -> Model:
     """A fresh in-process model for unit tests: no HTTP, no subprocess, a :class:`ManualClock`.
 
     Seed runs (``create_run``, ``upsert``, ``file_stream``), ask states (``state(run)``) and the
     resume decision (``pytest_runresume.decide_resume``), and move time with ``advance_clock``.
     """
-    from ..model import Backend, ManualClock
+    from ..model import ManualClock, Model
 
-    return Backend(clock=ManualClock())
+    return Model(clock=ManualClock())
 
 
 @pytest.fixture
-def wandb_requests_mock(wandb_backend: ServedBackend) -> Iterator[InProcessBackend]:
+def wandb_requests_mock(wandb_server: FakeServer) -> Iterator[InProcessBackend]:
     """The fake backend in-process through ``requests-mock``, for Python code that calls the W&B
-    API with ``requests`` itself. Requests to ``wandb_backend.url`` are answered by the same model
+    API with ``requests`` itself. Requests to ``wandb_server.url`` are answered by the same model
     without a socket; a request to any other URL raises ``requests_mock.exceptions.NoMockAddress``
     (no real network). ``.mocker.request_history`` lists the calls."""
     from ..wire import InProcessBackend
 
-    with InProcessBackend(wandb_backend.app, wandb_backend.url) as inproc:
+    with InProcessBackend(wandb_server.app, wandb_server.url) as inproc:
         yield inproc
 
 
+# Old fixture names, kept for one release: each warns (DeprecationWarning) and gives the new one.
+@pytest.fixture(scope="session")
+def runresume_server(wandb_server_session: FakeServer) -> FakeServer:
+    """Deprecated (one release): use ``wandb_server_session``."""
+    warn_renamed("fixture runresume_server", "wandb_server_session", stacklevel=2)
+    return wandb_server_session
+
+
 @pytest.fixture
-def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_path: Path) -> PytestHarness:
+def wandb_backend(wandb_server: FakeServer) -> FakeServer:
+    """Deprecated (one release): use ``wandb_server``."""
+    warn_renamed("fixture wandb_backend", "wandb_server", stacklevel=2)
+    return wandb_server
+
+
+@pytest.fixture
+def runresume_model(wandb_model: Model) -> Model:
+    """Deprecated (one release): use ``wandb_model``."""
+    warn_renamed("fixture runresume_model", "wandb_model", stacklevel=2)
+    return wandb_model
+
+
+@pytest.fixture
+def runresume(request: pytest.FixtureRequest, wandb_server: FakeServer, tmp_path: Path) -> PytestHarness:
     """The harness: ``runresume.run("python train.py ...")`` runs a command against the fake backend
     in its own supervised process tree and returns a :class:`~pytest_runresume.harness.RunResult`.
 
@@ -104,7 +128,7 @@ def runresume(request: pytest.FixtureRequest, wandb_backend: ServedBackend, tmp_
 
     spec = _marker_spec(request.node, request.config)
     harness = PytestHarness(
-        wandb_backend, tmp_path, spec, hook=request.config.hook, timeout=resolve(request.config, "runresume_timeout")
+        wandb_server, tmp_path, spec, hook=request.config.hook, timeout=resolve(request.config, "runresume_timeout")
     )
     request.node.stash[_harness_key] = harness
     return harness

@@ -12,7 +12,7 @@ from typing import Any
 from ..harness import ExpectationFailed, Harness, Preemption, RequeueResult, RunResult, Trigger, requeue_loop
 from ..harness.network import GUARD_EVENT, describe
 from ..harness.schedulers import Scheduler
-from ..wire import ServedBackend
+from ..wire import FakeServer
 from .markers import PreemptSpec
 
 _UNSET: Any = object()
@@ -26,7 +26,7 @@ class PytestHarness(Harness):
     """
 
     def __init__(
-        self, served: ServedBackend, base_dir: Path, marker: PreemptSpec | None, hook: Any = None, **kw: Any
+        self, served: FakeServer, base_dir: Path, marker: PreemptSpec | None, hook: Any = None, **kw: Any
     ) -> None:
         super().__init__(served, base_dir, **kw)
         self.hook = hook
@@ -75,7 +75,7 @@ class PytestHarness(Harness):
                     raise ExpectationFailed(
                         f"run was already {before!r} before the crash timeout passed (R61)\n" + result.report()
                     )
-                self.advance_clock(self.served.backend.crash_timeout)
+                self.advance_clock(self.served.model.crash_timeout)
             result.expect(
                 state=self.marker.expect_state,
                 exit_code=expect_exit,
@@ -118,4 +118,4 @@ class PytestHarness(Harness):
 
     def advance_clock(self, seconds: float) -> float:
         """Move the backend's clock forward ``seconds`` (e.g. past the crash timeout, R61)."""
-        return self.served.backend.advance_clock(seconds)
+        return self.served.model.advance_clock(seconds)

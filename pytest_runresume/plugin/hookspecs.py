@@ -14,17 +14,27 @@ import pytest
 
 if TYPE_CHECKING:
     from ..harness import RunResult
-    from ..wire import ServedBackend
+    from ..wire import FakeServer
     from .harness import PytestHarness
 
 
 @pytest.hookspec
-def pytest_runresume_backend_started(served: ServedBackend) -> None:
+def pytest_runresume_server_started(served: FakeServer) -> None:
     """Called once per session (per xdist worker) after the fake backend started.
 
-    ``served.url`` is its base URL, ``served.backend`` the model (e.g. to seed runs or change the
+    ``served.url`` is its base URL, ``served.model`` the model (e.g. to seed runs or change the
     crash timeout).
     """
+
+
+@pytest.hookspec(
+    warn_on_impl=DeprecationWarning(
+        "pytest_runresume_backend_started is deprecated and will be removed in the next release: "
+        "implement pytest_runresume_server_started"
+    )
+)
+def pytest_runresume_backend_started(served: FakeServer) -> None:
+    """Deprecated (one release): the old name of :func:`pytest_runresume_server_started`."""
 
 
 @pytest.hookspec

@@ -19,7 +19,7 @@ A request without the key (or signature) is 401 and nothing else: it changes not
 problem and is not in the request log (``app.unauthenticated`` counts them).
 
 Every problem of an authenticated request (unknown operation or path, malformed body, a limit
-passed) is answered with an error naming it (never a 500) and recorded in ``backend.problems``,
+passed) is answered with an error naming it (never a 500) and recorded in ``model.problems``,
 and changes nothing. The limits are :class:`~.limits.WireLimits` here and
 :class:`~pytest_runresume.model.limits.Limits` in the model (``docs/limits.md``).
 
@@ -44,7 +44,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ..model import Backend, messages
+from ..model import Model, messages
 from . import graphql
 from .bodies import BadBody, Busy, SlowClient, TooLarge, json_response
 from .endpoints import Endpoints
@@ -91,7 +91,7 @@ class FakeWandbApp(Endpoints):
             (``max_inflight_bytes``; ``.peak`` is the most ever held).
     """
 
-    backend: Backend
+    model: Model
     api_key: str
     faults: Faults = field(default_factory=Faults)
     limits: WireLimits = field(default_factory=WireLimits)
@@ -150,7 +150,7 @@ class FakeWandbApp(Endpoints):
             text = messages.INTERNAL_ERROR.format(
                 method=request.method, path=request.path, error=f"{type(exc).__name__}: {exc}"[:500]
             )
-            self.backend.record_problem(text)
+            self.model.record_problem(text)
             response, log = json_response({"errors": [{"message": text}], "error": text}, 500), True
         finally:
             self.inflight.give(held[0])
@@ -178,13 +178,13 @@ class FakeWandbApp(Endpoints):
             else:
                 text = f"{request.method} {request.path}: {exc.name} (allowed: {', '.join(exc.valid_methods or [])})"
                 code = 405
-            self.backend.record_problem(text)
+            self.model.record_problem(text)
             return json_response({"errors": [{"message": text}]}, code), True
         except HTTPException as exc:  # e.g. a malformed request line/URL
             if not authorized:
                 return _unauthorized(), False
             text = f"{request.method} {request.path}: {exc.name}"
-            self.backend.record_problem(text)
+            self.model.record_problem(text)
             return json_response({"errors": [{"message": text}]}, exc.code or 400), True
         if endpoint == "upload" and not authorized:
             authorized = self._signed(request, args)
@@ -211,7 +211,7 @@ class FakeWandbApp(Endpoints):
                 if not endpoint.startswith("ctl_"):
                     raise
                 text = f"control API {request.path}: {exc.args[0] if exc.args else exc}"
-                self.backend.record_problem(text)
+                self.model.record_problem(text)
                 return json_response({"errors": [{"message": text}]}, 400)
         except (RequestEntityTooLarge, TooLarge) as exc:
             if isinstance(exc, TooLarge):
@@ -220,7 +220,7 @@ class FakeWandbApp(Endpoints):
                 )
             else:
                 text = messages.BODY_TOO_LARGE.format(method=request.method, path=request.path, limit=self.max_body)
-            self.backend.record_problem(text)
+            self.model.record_problem(text)
             return json_response({"errors": [{"message": text}], "error": text}, 413)
         except Busy as exc:
             text = str(exc)  # a load shed, not a problem of the test: the SDK retries it
@@ -229,13 +229,13 @@ class FakeWandbApp(Endpoints):
             return response
         except SlowClient as exc:
             text = str(exc)
-            self.backend.record_problem(text)
+            self.model.record_problem(text)
             return json_response({"errors": [{"message": text}], "error": text}, 408)
         except HTTPException as exc:
             response = json_response(
                 {"errors": [{"message": f"{exc.code} {exc.name}: {exc.description}"}]}, exc.code or 400
             )
-            self.backend.record_problem(f"{request.method} {request.path}: {exc.name}")
+            self.model.record_problem(f"{request.method} {request.path}: {exc.name}")
             return response
 
     def _authorized(self, request: Request) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, SelectionSetNode, parse
 
-from ..model import Backend, messages
+from ..model import Model, messages
 from ..model.errors import LimitExceeded, RuleViolation
 from .limits import WireLimits
 
@@ -49,7 +49,7 @@ class Context:
             URL); upload URLs carry no signature without it.
     """
 
-    backend: Backend
+    model: Model
     base_url: str
     limits: WireLimits = DEFAULT_LIMITS
     sign_upload: Callable[[str], str] | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..model import Backend, FileChunk, messages
+from ..model import FileChunk, Model, messages
 from ..model.errors import LimitExceeded
 from . import graphql, public, ui
 from .bodies import BadBody, BodyReader, json_response
@@ -23,7 +23,7 @@ from .limits import load_json
 class Endpoints(BodyReader):
     """One ``on_<endpoint>`` method per route of :class:`~.app.FakeWandbApp`'s URL map."""
 
-    backend: Backend
+    model: Model
     faults: Faults
     _upload_secret: bytes
 
@@ -43,14 +43,14 @@ class Endpoints(BodyReader):
             if not isinstance(body, dict) or not isinstance(body.get("query"), str):
                 raise BadBody(messages.MALFORMED_BODY.format(what="/graphql", detail="expected {query, variables}"))
             op[0] = body.get("operationName") or None
-            ctx = graphql.Context(self.backend, request.host_url.rstrip("/"), self.limits, self.sign_upload)
+            ctx = graphql.Context(self.model, request.host_url.rstrip("/"), self.limits, self.sign_upload)
             name = graphql.operation_name(body["query"], op[0], self.limits)
             op[0] = name
             data = graphql.execute(ctx, body["query"], body.get("variables"), name)
         except (graphql.GraphQLRequestError, BadBody) as exc:
             text = str(exc)
             if getattr(exc, "problem", True):
-                self.backend.record_problem(text)
+                self.model.record_problem(text)
             # HTTP 200 + errors: the SDK does not retry it and fails at once (NOTES section 0).
             return json_response({"errors": [{"message": text}], "data": None})
         return json_response({"data": data})
@@ -59,7 +59,7 @@ class Endpoints(BodyReader):
         self, request: Request, op: list[str | None], entity: str, project: str, run_id: str
     ) -> Response:
         op[0] = "file_stream"
-        key = self.backend.key(entity, project, run_id)
+        key = self.model.key(entity, project, run_id)
         try:
             body = self._bodyjson_response(request, f"file_stream of {key.path}")
             files = parse_files(body, key.path, self.limits.max_json_depth)
@@ -70,10 +70,10 @@ class Endpoints(BodyReader):
                 else None
             )
         except BadBody as exc:
-            self.backend.record_problem(str(exc))
+            self.model.record_problem(str(exc))
             return json_response({"error": str(exc)}, 400)
         try:
-            stopped = self.backend.file_stream(
+            stopped = self.model.file_stream(
                 key,
                 files,
                 preempting=bool(body.get("preempting")),
@@ -84,15 +84,15 @@ class Endpoints(BodyReader):
             )
         except KeyError as exc:
             text = str(exc.args[0])
-            self.backend.record_problem(text)
+            self.model.record_problem(text)
             return json_response({"error": text}, 404)
         except LimitExceeded as exc:
             text = messages.MALFORMED_BODY.format(what=f"file_stream of {key.path}", detail=str(exc))
-            self.backend.record_problem(text if exc.kind == "gap" else str(exc))
+            self.model.record_problem(text if exc.kind == "gap" else str(exc))
             return json_response({"error": text if exc.kind == "gap" else str(exc)}, 400 if exc.kind == "gap" else 413)
         except ValueError as exc:
             text = messages.MALFORMED_BODY.format(what=f"file_stream of {key.path}", detail=str(exc))
-            self.backend.record_problem(text)
+            self.model.record_problem(text)
             return json_response({"error": text}, 400)
         answer: dict[str, Any] = {"exitcode": None, "limits": {}}
         if stopped:
@@ -104,12 +104,12 @@ class Endpoints(BodyReader):
     ) -> Response:
         op[0] = "upload"
         try:
-            self.backend.upload(self.backend.key(entity, project, run_id), name, self._read_body(request))
+            self.model.upload(self.model.key(entity, project, run_id), name, self._read_body(request))
         except KeyError as exc:
-            self.backend.record_problem(str(exc.args[0]))
+            self.model.record_problem(str(exc.args[0]))
             return json_response({"error": str(exc.args[0])}, 404)
         except LimitExceeded as exc:
-            self.backend.record_problem(str(exc))
+            self.model.record_problem(str(exc))
             return json_response({"error": str(exc)}, 413)
         return Response(b"", 200)
 
@@ -130,11 +130,11 @@ class Endpoints(BodyReader):
         return self._send(request, lambda ctx: public.parquet_bytes(ctx, entity, project, run_id, name), name)
 
     def _send(self, request: Request, get: Any, name: str) -> Response:
-        ctx = graphql.Context(self.backend, request.host_url.rstrip("/"), self.limits, self.sign_upload)
+        ctx = graphql.Context(self.model, request.host_url.rstrip("/"), self.limits, self.sign_upload)
         try:
             data = get(ctx)
         except KeyError as exc:
-            self.backend.record_problem(str(exc.args[0]))
+            self.model.record_problem(str(exc.args[0]))
             return json_response({"error": str(exc.args[0])}, 404)
         response = Response(data, 200, mimetype="application/octet-stream")
         return response.make_conditional(request, accept_ranges=True, complete_length=len(data))
@@ -147,19 +147,19 @@ class Endpoints(BodyReader):
         return json_response({"ok": True})
 
     def on_ui(self, request: Request, op: list[str | None]) -> Response:
-        return ui.page(self.backend, request)  # read-only run page, no key (runresume serve)
+        return ui.page(self.model, request)  # read-only run page, no key (runresume serve)
 
     def on_ui_link(self, request: Request, op: list[str | None], **_: str) -> Response:
-        return ui.page(self.backend, request)
+        return ui.page(self.model, request)
 
     def on_ui_run(self, request: Request, op: list[str | None], entity: str, project: str, run_id: str) -> Response:
-        return ui.run_page(self.backend, request, entity, project, run_id)  # the link wandb prints
+        return ui.run_page(self.model, request, entity, project, run_id)  # the link wandb prints
 
     def on_ui_sweep(self, request: Request, op: list[str | None], entity: str, project: str, sweep: str) -> Response:
-        return ui.sweep_page(self.backend, request, entity, project, sweep)
+        return ui.sweep_page(self.model, request, entity, project, sweep)
 
     def on_ctl_state(self, request: Request, op: list[str | None]) -> Response:
-        return json_response(self.backend.snapshot())
+        return json_response(self.model.snapshot())
 
     def on_ctl_clock(self, request: Request, op: list[str | None]) -> Response:
         body = self._bodyjson_response(request, "/_runresume/clock")
@@ -168,17 +168,17 @@ class Endpoints(BodyReader):
         advance = body.get("advance", 0)
         if isinstance(advance, bool) or not isinstance(advance, (int, float)):
             raise BadBody(f"advance must be a number of seconds, got {advance!r:.80}")
-        return json_response({"now": self.backend.advance_clock(advance)})
+        return json_response({"now": self.model.advance_clock(advance)})
 
     def on_ctl_reset(self, request: Request, op: list[str | None]) -> Response:
-        self.backend.reset()
+        self.model.reset()
         return json_response({"ok": True})
 
     def on_ctl_stop(self, request: Request, op: list[str | None]) -> Response:
         body = self._bodyjson_response(request, "/_runresume/stop")
         if not isinstance(body, dict) or not isinstance(body.get("path"), str):
             raise BadBody('expected {"path": "entity/project/run_id"}')
-        self.backend.request_stop(body["path"])
+        self.model.request_stop(body["path"])
         return json_response({"ok": True})
 
     def on_ctl_faults(self, request: Request, op: list[str | None]) -> Response:

@@ -4,11 +4,11 @@ A :class:`Faults` registry holds rules ("fail the next 2 ``UpsertBucket`` with H
 matches requests against them; the WSGI app consults it before dispatching a request (see
 :func:`serve_with_faults`). From a test::
 
-    wandb_backend.faults.fail("UpsertBucket", status=500, times=2)
-    wandb_backend.faults.fail("file_stream", status=429, retry_after=1)
-    wandb_backend.faults.delay("file_stream", seconds=0.5, times=3)
-    wandb_backend.faults.drop("file_stream", after_handling=True)   # applied, answer lost
-    wandb_backend.faults.graphql_error("UpsertBucket", "run was deleted")
+    wandb_server.faults.fail("UpsertBucket", status=500, times=2)
+    wandb_server.faults.fail("file_stream", status=429, retry_after=1)
+    wandb_server.faults.delay("file_stream", seconds=0.5, times=3)
+    wandb_server.faults.drop("file_stream", after_handling=True)   # applied, answer lost
+    wandb_server.faults.graphql_error("UpsertBucket", "run was deleted")
 
 and from the control API: ``POST /_runresume/faults`` with
 ``{"action": "fail", "target": "UpsertBucket", "status": 500, "times": 2}`` (``GET`` lists the

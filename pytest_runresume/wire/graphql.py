@@ -52,13 +52,13 @@ def _project(ctx: Context, entity: str, project: str) -> dict[str, Any]:
     return {
         "id": f"Project:{entity}/{project}",
         "name": project,
-        "internalId": str(ctx.backend.project_number(entity, project)),
+        "internalId": str(ctx.model.project_number(entity, project)),
         "entity": {"id": f"Entity:{entity}", "name": entity},
     }
 
 
 def _viewer(ctx: Context) -> dict[str, Any]:
-    b = ctx.backend
+    b = ctx.model
     return {
         "id": "VXNlcjox",
         "entity": b.entity,
@@ -86,7 +86,7 @@ def _tail(lines: list[str | None]) -> str:
 
 def _bucket(ctx: Context, rec: RunRecord) -> dict[str, Any]:
     """The run as ``bucket``/``run`` (RunResumeStatus, UpsertBucket, the public ``Run``)."""
-    b = ctx.backend
+    b = ctx.model
     return {
         "id": rec.storage_id,
         "name": rec.key.run_id,
@@ -113,7 +113,7 @@ def _bucket(ctx: Context, rec: RunRecord) -> dict[str, Any]:
         "wandbConfig": json.dumps(b.wandb_config(rec)),
         "historyKeys": {"lastStep": rec.last_step if rec.last_step is not None else -1, "keys": {}},
         "user": {"name": b.username, "username": b.username},
-        "projectId": str(ctx.backend.project_number(rec.key.entity, rec.key.project)),
+        "projectId": str(ctx.model.project_number(rec.key.entity, rec.key.project)),
         "project": _project(ctx, rec.key.entity, rec.key.project),
         "stopped": bool(rec.attempt and rec.attempt.stop_requested),
     }
@@ -134,9 +134,9 @@ def run_resume_status(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
     R41: this answer is the server's part of ``run.resumed``: the SDK reports ``True`` when it resumed
     the ``bucket`` answered here, ``False`` otherwise. A deleted run is not found (R25)."""
-    entity = v.get("entity") or ctx.backend.entity
+    entity = v.get("entity") or ctx.model.entity
     project = v["project"]
-    rec = ctx.backend.resume_status(entity, project, v["name"])
+    rec = ctx.model.resume_status(entity, project, v["name"])
     model = _project(ctx, entity, project)
     model["bucket"] = None if rec is None else _bucket(ctx, rec)
     return {"model": model}
@@ -188,7 +188,7 @@ def upsert_bucket(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     upsert for the id of a deleted run is refused (R25)."""
     v = public_update_variables(ctx, v)
     check_upsert_variables(v, ctx.limits.max_json_depth)
-    rec, inserted = ctx.backend.upsert_run(RunUpsert.from_variables(v))
+    rec, inserted = ctx.model.upsert_run(RunUpsert.from_variables(v))
     return {"upsertBucket": {"bucket": _bucket(ctx, rec), "inserted": inserted}}
 
 
@@ -209,7 +209,7 @@ def public_update_variables(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     if display_name is not None and out.get("displayName") is None:
         out["displayName"] = display_name
     if out.get("name") is None and isinstance(out.get("id"), str):
-        rec = ctx.backend.by_storage_id(out["id"])
+        rec = ctx.model.by_storage_id(out["id"])
         out.update(name=rec.key.run_id, entity=rec.key.entity, project=rec.key.project)
     return out
 
@@ -219,10 +219,10 @@ def public_update_variables(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 def delete_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.Api().run(path).delete()`` (R25): the run is hidden from the public API and
     ``RunResumeStatus``, and its id can't be reused (a later ``UpsertBucket`` for it is a GraphQL
-    error); ``Backend.undelete`` restores it within 7 days (R26). ``deleteArtifacts`` is accepted
+    error); ``Model.undelete`` restores it within 7 days (R26). ``deleteArtifacts`` is accepted
     and ignored (the fake stores no artifacts). Deleting a run that is already deleted succeeds
     and changes nothing, as on the real server."""
-    ctx.backend.delete_by_storage_id(str(v["id"]))
+    ctx.model.delete_by_storage_id(str(v["id"]))
     return {"deleteRun": {"clientMutationId": None}}
 
 
@@ -239,7 +239,7 @@ def create_run_files(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"variable files names {len(names)} files; the limit is {ctx.limits.max_upload_files} (max_upload_files)"
         )
-    rec = ctx.backend.get(entity, project, run)
+    rec = ctx.model.get(entity, project, run)
     if rec is None:
         raise KeyError(messages.NO_SUCH_RUN.format(path=f"{entity}/{project}/{run}"))
     k = rec.key
@@ -271,7 +271,7 @@ def _public_run(ctx: Context, v: dict[str, Any]) -> RunRecord | None:
     """The run the variables name: ``entity``/``project``/``name``, or the ``entityName``/
     ``projectName``/``runId`` of wandb <= 0.22's ``RunStoppedStatus``."""
     name = v["name"] if "name" in v or "runId" not in v else v["runId"]
-    return ctx.backend.get(v.get("entity", v.get("entityName")), v.get("project", v.get("projectName")), name)
+    return ctx.model.get(v.get("entity", v.get("entityName")), v.get("project", v.get("projectName")), name)
 
 
 @handler("Run", "RunState", "RunHistoryKeys", "RunStoppedStatus")
@@ -315,7 +315,7 @@ def server_features(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 def update_run_state(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``Run.update_state`` (R52): legal transitions succeed, others are a GraphQL error."""
     inp = v["input"]
-    ctx.backend.update_state(str(inp["id"]), str(inp["state"]))
+    ctx.model.update_state(str(inp["id"]), str(inp["state"]))
     return {"updateRunState": {"success": True}}
 
 
@@ -323,8 +323,8 @@ def update_run_state(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 @implements("R58")
 def stop_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``Run.stop()`` / the app's stop button (R58): the run is told to stop on its next file_stream;
-    on a run that is not running, or asked twice, it has no effect (``Backend.stop_run``)."""
-    ctx.backend.stop_run(str(v["id"]))
+    on a run that is not running, or asked twice, it has no effect (``Model.stop_run``)."""
+    ctx.model.stop_run(str(v["id"]))
     return {"stopRun": {"success": True}}
 
 
@@ -332,5 +332,5 @@ def stop_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 @implements("R47", "R48")
 def rewind_run(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``wandb.init(resume_from=...)`` (R47, R48): history cut back to the step, then resumed."""
-    rec = ctx.backend.rewind(v.get("entity"), v.get("project"), v["runName"], v["metricName"], v["metricValue"])
+    rec = ctx.model.rewind(v.get("entity"), v.get("project"), v["runName"], v["metricName"], v["metricValue"])
     return {"rewindRun": {"rewoundRun": _bucket(ctx, rec)}}

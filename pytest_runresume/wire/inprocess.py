@@ -23,8 +23,8 @@ class InProcessBackend:
     """Route ``requests`` calls for ``base_url`` into ``app``; refuse everything else.
 
     Args:
-        app: the WSGI app (``ServedBackend.app``), so both transports share one model.
-        base_url: the URL to answer, e.g. ``ServedBackend.url`` or ``"http://wandb.fake"``.
+        app: the WSGI app (``FakeServer.app``), so both transports share one model.
+        base_url: the URL to answer, e.g. ``FakeServer.url`` or ``"http://wandb.fake"``.
 
     Use as a context manager; ``.mocker`` is the active ``requests_mock.Mocker`` (its
     ``request_history`` lists what was called).

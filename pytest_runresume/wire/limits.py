@@ -1,7 +1,7 @@
 """Limits of the wire: what one request, and all requests at once, may cost the server.
 
 Every limit has a default, is named in the error a request past it gets, and is set with
-``ServedBackend(limits=WireLimits(...))`` / ``FakeWandbApp(..., limits=...)`` or
+``FakeServer(limits=WireLimits(...))`` / ``FakeWandbApp(..., limits=...)`` or
 ``runresume serve --limit NAME=VALUE``. ``docs/limits.md`` lists them with the model's
 (:class:`~pytest_runresume.model.limits.Limits`).
 """

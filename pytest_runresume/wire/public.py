@@ -38,11 +38,11 @@ def _run(ctx: Context, v: dict[str, Any], name_var: str = "name") -> RunRecord |
             raise ValueError(f"variable {var} must be a string, got {value!r:.80}")
     if not isinstance(name, str):
         raise ValueError(f"variable {name_var} is required")
-    return ctx.backend.get(entity, project, name)
+    return ctx.model.get(entity, project, name)
 
 
 def _rows(ctx: Context, rec: RunRecord) -> list[dict[str, Any]]:
-    return ctx.backend.full_history(rec)
+    return ctx.model.full_history(rec)
 
 
 def _answer(run: dict[str, Any] | None) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def exported(ctx: Context, rec: RunRecord, rows: list[dict[str, Any]]) -> bool:
     installed."""
     return (
         parquet.available()
-        and ctx.backend.state(rec) in TERMINAL_STATES
+        and ctx.model.state(rec) in TERMINAL_STATES
         and hist.exportable(rows)
         and parquet.column_types(rows) is not None
     )
@@ -159,7 +159,7 @@ def parquet_bytes(ctx: Context, entity: str, project: str, run_id: str, name: st
     Raises:
         KeyError: no such run, or ``name`` is not its current export (the history grew since).
     """
-    rec = ctx.backend.get(entity, project, run_id)
+    rec = ctx.model.get(entity, project, run_id)
     if rec is None:
         raise KeyError(messages.NO_SUCH_RUN.format(path=f"{entity}/{project}/{run_id}"))
     rows = _rows(ctx, rec)
@@ -233,7 +233,7 @@ def run_files(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     project = _project(ctx, rec.key.entity, rec.key.project) if rec else {}
     if rec is None:
         return {"project": None if not v.get("project") else {**project, "run": None}}
-    with ctx.backend.lock:
+    with ctx.model.lock:
         files = sorted(rec.uploads.items())
     chosen = [
         (n, d)
@@ -267,10 +267,10 @@ def file_bytes(ctx: Context, entity: str, project: str, run_id: str, name: str) 
     Raises:
         KeyError: no such run or file.
     """
-    rec = ctx.backend.get(entity, project, run_id)
+    rec = ctx.model.get(entity, project, run_id)
     if rec is None:
         raise KeyError(messages.NO_SUCH_RUN.format(path=f"{entity}/{project}/{run_id}"))
-    with ctx.backend.lock:
+    with ctx.model.lock:
         data = rec.uploads.get(name)
     if data is None:
         raise KeyError(f"run {rec.key.path} has no file {name!r}")
@@ -299,8 +299,8 @@ def runs(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
             start = int(base64.b64decode(cursor.encode(), validate=True).decode().removeprefix("runs:"))
         except ValueError:
             raise ValueError(f"variable cursor is not a cursor this server handed out: {cursor!r:.80}") from None
-    found = ctx.backend.list_runs(entity, project, filters, v.get("order"))
-    ent = entity or ctx.backend.entity
+    found = ctx.model.list_runs(entity, project, filters, v.get("order"))
+    ent = entity or ctx.model.entity
     page = found[start : start + per_page]
     edges = [
         {"node": _bucket(ctx, rec), "cursor": base64.b64encode(f"runs:{start + i + 1}".encode()).decode()}
@@ -342,7 +342,7 @@ def create_project(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     entity = inp.get("entityName")
     if entity is not None and not isinstance(entity, str):
         raise ValueError(f"input.entityName must be a string, got {entity!r:.80}")
-    ent, name, inserted = ctx.backend.create_project(entity, inp.get("name"))
+    ent, name, inserted = ctx.model.create_project(entity, inp.get("name"))
     project = {
         **_project(ctx, ent, name),
         "entityName": ent,

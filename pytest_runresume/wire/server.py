@@ -9,7 +9,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
-from ..model import Backend
+from .._lazy import warn_renamed
+from ..model import Model
 from .app import FakeWandbApp
 from .faults import Faults
 from .limits import WireLimits
@@ -75,20 +76,20 @@ class _BoundedServer(ThreadedWSGIServer):
             self._slots.release()
 
 
-class ServedBackend:
-    """A :class:`~pytest_runresume.model.Backend` served over HTTP on 127.0.0.1 in a background thread.
+class FakeServer:
+    """A :class:`~pytest_runresume.model.Model` served over HTTP on 127.0.0.1 in a background thread.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     Args:
-        backend: the model to serve (a new :class:`Backend` if omitted).
+        backend: the model to serve (a new :class:`Model` if omitted).
         api_key: the key clients must send (40 random hex characters if omitted).
         host: the address to bind. Anything but loopback needs ``allow_non_loopback=True`` and warns
             (and then the run page asks for the key too).
         port: the port; 0 (default) picks a free one.
         limits: the wire's limits (:class:`~pytest_runresume.wire.limits.WireLimits`, ``docs/limits.md``):
             body sizes, decompression, GraphQL documents, the request log, ``read_timeout`` and
-            ``max_connections``. The model's are ``Backend(limits=...)``.
+            ``max_connections``. The model's are ``Model(limits=...)``.
 
     Attributes:
         url: ``http://127.0.0.1:PORT`` once started (``WANDB_BASE_URL``).
@@ -97,7 +98,7 @@ class ServedBackend:
 
     def __init__(
         self,
-        backend: Backend | None = None,
+        model: Model | None = None,
         api_key: str | None = None,
         host: str = LOOPBACK,
         port: int = 0,
@@ -111,11 +112,11 @@ class ServedBackend:
                     "unless allow_non_loopback=True"
                 )
             warnings.warn(f"the fake W&B backend listens on {host!r}, not loopback", stacklevel=2)
-        self.backend = backend if backend is not None else Backend()
+        self.model = model if model is not None else Model()
         self.api_key = api_key or secrets.token_hex(20)
         self.limits = limits if limits is not None else WireLimits()
         loopback = host in (LOOPBACK, "localhost", "::1")
-        self.app = FakeWandbApp(self.backend, self.api_key, limits=self.limits, ui_needs_key=not loopback)
+        self.app = FakeWandbApp(self.model, self.api_key, limits=self.limits, ui_needs_key=not loopback)
         self._host = host
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -138,7 +139,13 @@ class ServedBackend:
         """The TCP port the server listens on."""
         return int(self.url.rsplit(":", 1)[1])  # the part after the last colon, IPv6 or not
 
-    def start(self) -> ServedBackend:
+    @property
+    def backend(self) -> Model:
+        """Deprecated (one release): the model is :attr:`model`."""
+        warn_renamed("FakeServer.backend", "FakeServer.model")
+        return self.model
+
+    def start(self) -> FakeServer:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._server is not None:
             return self
@@ -175,7 +182,7 @@ class ServedBackend:
 
     def reset(self) -> None:
         """Fresh state for the next test: no runs, no problems, no request log, no fault rules."""
-        self.backend.reset()
+        self.model.reset()
         self.app.requests.clear()
         self.app.faults.clear()
 
@@ -183,7 +190,7 @@ class ServedBackend:
         """The variables a ``wandb`` process needs to reach this server (and only it)."""
         return {"WANDB_BASE_URL": self.url, "WANDB_API_KEY": self.api_key}
 
-    def __enter__(self) -> ServedBackend:
+    def __enter__(self) -> FakeServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

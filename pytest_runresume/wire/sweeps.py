@@ -32,19 +32,19 @@ from .limits import load_json
 
 
 def _sweep_path(ctx: Context, v: dict[str, Any], name_var: str) -> tuple[str, str | None, str]:
-    entity = v.get("entity") or v.get("entityName") or ctx.backend.entity
+    entity = v.get("entity") or v.get("entityName") or ctx.model.entity
     project = v.get("project") or v.get("projectName")
     return str(entity), project, str(v[name_var])
 
 
 def _sweep_runs(ctx: Context, sweep: Sweep) -> list[dict[str, Any]]:
-    backend = ctx.backend
+    model = ctx.model
     edges: list[dict[str, Any]] = []
     for srun in sweep.runs.values():
-        rec = ctx.backend.sweeps.run_record(sweep, srun.run_id)
+        rec = ctx.model.sweeps.run_record(sweep, srun.run_id)
         if rec is None:
             continue
-        state = backend.state(rec)
+        state = model.state(rec)
         attempt = rec.attempt
         edges.append(
             {
@@ -69,12 +69,12 @@ def _sweep_runs(ctx: Context, sweep: Sweep) -> list[dict[str, Any]]:
 def _sweep(ctx: Context, sweep: Sweep, with_runs: bool = False) -> dict[str, Any]:
     """The sweep as ``project.sweep`` (SweepWithRuns, GetSweep) and ``upsertSweep.sweep``; built under
     the backend's lock, so a concurrent heartbeat cannot change the runs half-way."""
-    with ctx.backend.lock:
+    with ctx.model.lock:
         return _sweep_locked(ctx, sweep, with_runs)
 
 
 def _sweep_locked(ctx: Context, sweep: Sweep, with_runs: bool) -> dict[str, Any]:
-    sweeps = ctx.backend.sweeps
+    sweeps = ctx.model.sweeps
     out: dict[str, Any] = {
         "__typename": "Sweep",
         "id": sweep.storage_id,
@@ -112,7 +112,7 @@ def _best(sweeps: Any, sweep: Sweep) -> float | None:
 
 
 def _prior(ctx: Context, sweep: Sweep, run_id: str) -> dict[str, Any]:
-    rec = ctx.backend.get(sweep.entity, sweep.project, run_id)
+    rec = ctx.model.get(sweep.entity, sweep.project, run_id)
     return {"id": rec.storage_id if rec else None, "name": run_id}
 
 
@@ -125,14 +125,14 @@ def _prior_runs(ctx: Context, v: dict[str, Any]) -> list[str]:
     project = v.get("projectName")
     if not isinstance(project, str):
         raise ValueError("UpsertSweep with priorRunsFilters needs projectName")
-    return [rec.key.run_id for rec in ctx.backend.list_runs(v.get("entityName"), project, filters)]
+    return [rec.key.run_id for rec in ctx.model.list_runs(v.get("entityName"), project, filters)]
 
 
 @handler("UpsertSweep")
 @implements("R86")
 def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """Create a sweep (no ``id``) or update one (``id``: config and/or state, R86)."""
-    sweeps = ctx.backend.sweeps
+    sweeps = ctx.model.sweeps
     if v.get("id"):
         sweep = sweeps.by_storage_id(str(v["id"]))
         if v.get("config"):
@@ -159,7 +159,7 @@ def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 def sweep_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """The sweep with its runs; ``sweep: null`` when there is none (the agent says "not found")."""
     entity, project, name = _sweep_path(ctx, v, "sweep" if "sweep" in v else "name")
-    sweep = ctx.backend.sweeps.find(entity, project, name)
+    sweep = ctx.model.sweeps.find(entity, project, name)
     model = _project(ctx, entity, project or (sweep.project if sweep else "uncategorized"))
     model["sweep"] = None if sweep is None else _sweep(ctx, sweep, with_runs=True)
     return {"project": model}
@@ -172,7 +172,7 @@ def _agent(agent: SweepAgent) -> dict[str, Any]:
 @handler("CreateAgent")
 def create_agent(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """Register an agent for a sweep (``KeyError`` naming the sweep when there is none)."""
-    agent = ctx.backend.sweeps.create_agent(
+    agent = ctx.model.sweeps.create_agent(
         v.get("entityName"), v.get("projectName"), str(v["sweep"]), str(v.get("host") or "")
     )
     return {"createAgent": {"agent": _agent(agent)}}
@@ -185,7 +185,7 @@ def heartbeat(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     run_state = load_json(raw, ctx.limits.max_json_depth) if isinstance(raw, str) and raw else (raw or {})
     if not isinstance(run_state, dict):
         raise ValueError(f"runState must be a JSON object, got {raw!r}")
-    sweeps = ctx.backend.sweeps
+    sweeps = ctx.model.sweeps
     commands = sweeps.heartbeat(str(v["id"]), run_state)
     return {"agentHeartbeat": {"agent": _agent(sweeps.agent(str(v["id"]))), "commands": json.dumps(commands)}}
 
@@ -198,7 +198,7 @@ def _agent_node(ctx: Context, agent: SweepAgent) -> dict[str, Any]:
         "name": agent_name(agent),
         "host": agent.host,
         "state": "FINISHED" if agent.exited else "RUNNING",
-        "totalRuns": len(ctx.backend.sweeps.agent_runs(agent)),
+        "totalRuns": len(ctx.model.sweeps.agent_runs(agent)),
         "createdAt": _iso(agent.created_at),
         "heartbeatAt": _iso(agent.last_heartbeat) if agent.last_heartbeat is not None else None,
     }
@@ -210,7 +210,7 @@ def agent_name(agent: SweepAgent) -> str:
 
 
 def _find_agent(ctx: Context, sweep: Sweep, key: str) -> SweepAgent | None:
-    for agent in ctx.backend.sweeps.agents.values():
+    for agent in ctx.model.sweeps.agents.values():
         if agent.sweep == sweep.name and agent.project == sweep.project and key in (agent.id, agent_name(agent)):
             return agent
     return None
@@ -218,7 +218,7 @@ def _find_agent(ctx: Context, sweep: Sweep, key: str) -> SweepAgent | None:
 
 def _sweep_or_none(ctx: Context, v: dict[str, Any]) -> tuple[dict[str, Any], Sweep | None]:
     entity, project, name = _sweep_path(ctx, v, "sweep")
-    sweep = ctx.backend.sweeps.find(entity, project, name)
+    sweep = ctx.model.sweeps.find(entity, project, name)
     return _project(ctx, entity, project or (sweep.project if sweep else "uncategorized")), sweep
 
 
@@ -228,8 +228,8 @@ def sweep_agents(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     model, sweep = _sweep_or_none(ctx, v)
     if sweep is None:
         return {"project": {**model, "sweep": None}}
-    with ctx.backend.lock:
-        agents = [a for a in ctx.backend.sweeps.agents.values() if a.sweep == sweep.name and a.project == sweep.project]
+    with ctx.model.lock:
+        agents = [a for a in ctx.model.sweeps.agents.values() if a.sweep == sweep.name and a.project == sweep.project]
         edges = [{"node": _agent_node(ctx, a)} for a in agents]
     return {"project": {**model, "sweep": {"agents": {"edges": edges}}}}
 
@@ -252,11 +252,11 @@ def sweep_agent(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     if isinstance(first, bool) or not isinstance(first, int) or first < 0:
         raise ValueError(f"variable first must be an integer >= 0, got {first!r:.80}")
     after = v.get("after")
-    run_ids = ctx.backend.sweeps.agent_runs(agent)
+    run_ids = ctx.model.sweeps.agent_runs(agent)
     start = run_ids.index(after) + 1 if isinstance(after, str) and after in run_ids else 0
     edges = []
     for rid in run_ids[start : start + first]:
-        rec = ctx.backend.get(sweep.entity, sweep.project, rid)
+        rec = ctx.model.get(sweep.entity, sweep.project, rid)
         if rec is not None:
             edges.append({"cursor": rid, "node": _bucket(ctx, rec)})
     node["runs"] = {

@@ -22,7 +22,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from ..model import Backend, RunKey
+from ..model import Model, RunKey
 from ..picture import SweepRunView, run_content, sweep_content
 from ..picture.pages import STYLE
 
@@ -120,7 +120,7 @@ def render(
     title: str = "runresume: fake W&amp;B backend",
     heading: str = "pytest-runresume fake W&amp;B backend",
 ) -> str:
-    """The whole page for a :meth:`Backend.snapshot` (or for ``content``, a run's or a sweep's
+    """The whole page for a :meth:`Model.snapshot` (or for ``content``, a run's or a sweep's
     page). A small script fetches the content part again every ``refresh`` seconds (without
     JavaScript, a ``noscript`` meta refresh reloads the page). ``title``/``heading`` are HTML."""
     noscript = f'<noscript><meta http-equiv="refresh" content="{refresh:g}"></noscript>' if refresh > 0 else ""
@@ -152,27 +152,27 @@ def _answer(request: Request, content: str, title: str, status: int = 200) -> Re
     return Response(page_, status=status, mimetype="text/html")
 
 
-def run_page(backend: Backend, request: Request, entity: str, project: str, run_id: str) -> Response:
+def run_page(model: Model, request: Request, entity: str, project: str, run_id: str) -> Response:
     """``GET /<entity>/<project>/runs/<run_id>``: the run's page (:func:`~pytest_runresume.picture.run_content`).
 
     The run is copied under the backend's lock and drawn outside it. A run that does not exist (yet)
     gets a page that says so and keeps refreshing (the link may be opened before the first upsert).
     """
     key = RunKey(entity, project, run_id)
-    with backend.lock:
-        live = backend.runs.get(key)
+    with model.lock:
+        live = model.runs.get(key)
         rec = live.copy() if live is not None else None
-        state = backend.state(live) if live is not None else ""
+        state = model.state(live) if live is not None else ""
     if rec is None:
         content = f'<p id="no-run">No run <code>{_e(key.path)}</code> (yet): this page shows it once it starts.</p>'
         return _answer(request, content, f"runresume: {key.path}")
     return _answer(request, run_content(rec, state), f"runresume: {key.path} ({state})")
 
 
-def sweep_page(backend: Backend, request: Request, entity: str, project: str, name: str) -> Response:
+def sweep_page(model: Model, request: Request, entity: str, project: str, name: str) -> Response:
     """``GET /<entity>/<project>/sweeps/<name>``: the sweep's state, queue, handouts, agents and runs."""
-    sweeps = backend.sweeps
-    with backend.lock:
+    sweeps = model.sweeps
+    with model.lock:
         sweep = sweeps.find(entity, project, name)
         if sweep is None:
             content = f'<p id="no-sweep">No sweep <code>{_e(f"{entity}/{project}/{name}")}</code>.</p>'
@@ -181,26 +181,26 @@ def sweep_page(backend: Backend, request: Request, entity: str, project: str, na
         for run_id in sweep.runs:
             rec = sweeps.run_record(sweep, run_id)
             if rec is not None:
-                views[run_id] = SweepRunView(run_id, backend.state(rec), len(rec.attempts), rec.last_step)
+                views[run_id] = SweepRunView(run_id, model.state(rec), len(rec.attempts), rec.last_step)
         agents = [a for a in sweeps.agents.values() if a.sweep == sweep.name and a.project == sweep.project]
-        content = sweep_content(sweep, sweeps.state(sweep), views, agents, backend.now())
+        content = sweep_content(sweep, sweeps.state(sweep), views, agents, model.now())
     return _answer(request, content, f"runresume: sweep {sweep.path}")
 
 
-def page(backend: Backend, request: Request) -> Response:
+def page(model: Model, request: Request) -> Response:
     """The response to ``GET /_runresume/ui``: the page (``?refresh=SECONDS``), or with
     ``?part=content`` only its changing part (what the page's script fetches)."""
-    snapshot = backend.snapshot()
-    with backend.lock:
+    snapshot = model.snapshot()
+    with model.lock:
         snapshot["sweeps"] = [
             {
                 "entity": sw.entity,
                 "project": sw.project,
                 "name": sw.name,
                 "path": sw.path,
-                "state": backend.sweeps.state(sw),
+                "state": model.sweeps.state(sw),
             }
-            for sw in backend.sweeps.sweeps.values()
+            for sw in model.sweeps.sweeps.values()
         ]
     if request.args.get("part") == "content":
         return Response(render_content(snapshot), mimetype="text/html")

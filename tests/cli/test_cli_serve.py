@@ -141,34 +141,34 @@ def test_serve_records_a_real_run_and_stops_on_sigint(served_cli, tmp_path):
 
 @needs_chromium
 @pytest.mark.preempt(signal="SIGUSR1", at_step=2)
-def test_run_page_in_headless_chromium_shows_the_run_and_refreshes(runresume, wandb_backend, tmp_path):
+def test_run_page_in_headless_chromium_shows_the_run_and_refreshes(runresume, wandb_server, tmp_path):
     """A run preempted for real (R65-R67) is on the page with its state, steps, preempting flag, exit
     code and timeline; the page's script fetches its content again every second."""
     runresume.run(["python", str(TRAIN), "--run-id", "paged", "--steps", "6"])
-    dom = chromium_dom(wandb_backend.url + "/_runresume/ui?refresh=1", tmp_path / "chrome", virtual_ms=3500)
+    dom = chromium_dom(wandb_server.url + "/_runresume/ui?refresh=1", tmp_path / "chrome", virtual_ms=3500)
 
     row = dom.split('id="run-testent/runresume-example/paged"', 1)[1].split("</tr>", 1)[0]
     assert 'data-state="preempted"' in row
     cells = [c.split(">", 1)[1] for c in row.split("<td")[1:]]
     assert cells[2:] == ["2</td>", "3</td>", "1 (new)</td>", "yes</td>", "138</td>", cells[-1]]
     assert "timeline of testent/runresume-example/paged" in dom and "mark_preempting() received" in dom
-    refreshes = [r for r in wandb_backend.app.requests if r.path == "/_runresume/ui"]
+    refreshes = [r for r in wandb_server.app.requests if r.path == "/_runresume/ui"]
     assert len(refreshes) >= 3  # the page, then the script's fetches every second of virtual time
-    assert wandb_backend.backend.problems == []  # no favicon or other stray requests
+    assert wandb_server.model.problems == []  # no favicon or other stray requests
 
 
-def test_run_page_needs_no_key_escapes_text_and_can_stop_refreshing(wandb_backend):
-    wandb_backend.backend.record_problem("<script>alert(1)</script>")
-    with urllib.request.urlopen(wandb_backend.url + "/?refresh=0", timeout=10) as answer:
+def test_run_page_needs_no_key_escapes_text_and_can_stop_refreshing(wandb_server):
+    wandb_server.model.record_problem("<script>alert(1)</script>")
+    with urllib.request.urlopen(wandb_server.url + "/?refresh=0", timeout=10) as answer:
         page = answer.read().decode()
     assert answer.headers["Content-Type"].startswith("text/html")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert "does not refresh" in page and "const every = 0 * 1000" in page
-    assert wandb_backend.api_key not in page
-    with urllib.request.urlopen(wandb_backend.url + "/_runresume/ui?part=content", timeout=10) as answer:
+    assert wandb_server.api_key not in page
+    with urllib.request.urlopen(wandb_server.url + "/_runresume/ui?part=content", timeout=10) as answer:
         part = answer.read().decode()
     assert part.startswith("<p>backend clock") and "<html" not in part
-    wandb_backend.backend.problems.clear()
+    wandb_server.model.problems.clear()
 
 
 def test_serve_refuses_a_key_the_sdk_would_refuse():

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pytest_runresume import Backend, ServedBackend
+from pytest_runresume import FakeServer, Model
 
 SUITE = ("pytest_runresume.conformance.test_backend_resume", "pytest_runresume.conformance.test_backend_states")
 FAKE_ONLY = ("R60", "R61", "R63")  # only tests that need the fake's clock check these
@@ -29,7 +29,7 @@ def rules_line(result: pytest.RunResult, status: str) -> list[str]:
 @pytest.fixture
 def second_fake():
     """A second fake backend, served on its own port (not the session's), with its own key."""
-    with ServedBackend(Backend()) as served:
+    with FakeServer(Model()) as served:
         yield served
 
 
@@ -61,9 +61,9 @@ def test_the_suite_passes_against_a_second_fake_served_by_url(pytester, second_f
     result.assert_outcomes(passed=22)  # its control API is found, so the clock tests run too
     assert f"backend: {second_fake.url}" in result.outlines
     assert set(FAKE_ONLY) <= set(rules_line(result, "passed"))
-    runs = list(second_fake.backend.iter_runs())
+    runs = list(second_fake.model.iter_runs())
     assert len(runs) >= 20 and {r.key.project for r in runs} == {"by-url"}  # the runs went there
-    assert second_fake.backend.problems == []
+    assert second_fake.model.problems == []
 
 
 def test_clock_tests_are_skipped_against_a_backend_without_the_control_api(pytester, second_fake):
@@ -83,7 +83,7 @@ def test_clock_tests_are_skipped_against_a_backend_without_the_control_api(pytes
 
 
 def test_a_backend_that_breaks_a_rule_fails_it_in_the_summary(pytester, second_fake):
-    second_fake.backend.state = lambda run: "finished"  # type: ignore[method-assign]  # never 'failed'
+    second_fake.model.state = lambda run: "finished"  # type: ignore[method-assign]  # never 'failed'
     result = run_suite(
         pytester,
         f"--runresume-backend-url={second_fake.url}",

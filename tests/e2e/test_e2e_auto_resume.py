@@ -54,7 +54,7 @@ def test_R09_auto_without_id_writes_the_resume_file_in_wandb_dir(runresume, fail
 
 
 @pytest.mark.rules("R07", "R09", "R35")
-def test_R09_rerun_in_the_same_dir_resumes_the_same_run(runresume, wandb_backend, launch, failed_auto_run):
+def test_R09_rerun_in_the_same_dir_resumes_the_same_run(runresume, wandb_server, launch, failed_auto_run):
     """R09 (+R07, R35): a second auto run in the same dir reads the id back and resumes that run:
     resumed True, starting step 3, steps contiguous, one run with two attempts."""
     result, out = launch(resume="auto")
@@ -64,7 +64,7 @@ def test_R09_rerun_in_the_same_dir_resumes_the_same_run(runresume, wandb_backend
     assert rec.key.run_id == failed_auto_run
     assert rec.steps == [0, 1, 2, 3, 4, 5]
     assert [a.resumed for a in rec.attempts] == [False, True]
-    assert len(wandb_backend.backend.runs) == 1
+    assert len(wandb_server.model.runs) == 1
 
 
 @pytest.mark.rules("R10")
@@ -95,7 +95,7 @@ def test_R10_run_without_resume_in_the_same_dir_deletes_the_resume_file(runresum
 
 
 @pytest.mark.rules("R09", "R22")
-def test_R22_auto_run_from_another_dir_does_not_resume(runresume, wandb_backend, launch, failed_auto_run, tmp_path):
+def test_R22_auto_run_from_another_dir_does_not_resume(runresume, wandb_server, launch, failed_auto_run, tmp_path):
     """R09/R22: auto-resume is per directory. A run whose cwd and WANDB_DIR are another directory does
     not see the first resume file: a new id, not resumed, steps from 0; the first file is untouched."""
     other = tmp_path / "other"
@@ -106,13 +106,13 @@ def test_R22_auto_run_from_another_dir_does_not_resume(runresume, wandb_backend,
     result.expect(state="finished", exit_code=0)
     assert result.run.key.run_id == out["id"]
     assert result.run.steps == [0, 1, 2]
-    assert len(wandb_backend.backend.run(f"{PROJECT}/{failed_auto_run}").attempts) == 1
+    assert len(wandb_server.model.run(f"{PROJECT}/{failed_auto_run}").attempts) == 1
     assert read_resume_id(runresume.workdir) == failed_auto_run
-    assert len(wandb_backend.backend.runs) == 2
+    assert len(wandb_server.model.runs) == 2
 
 
 @pytest.mark.rules("R11")
-def test_R11_explicit_id_wins_over_the_resume_file(runresume, wandb_backend, launch, failed_auto_run):
+def test_R11_explicit_id_wins_over_the_resume_file(runresume, wandb_server, launch, failed_auto_run):
     """R11: auto with an explicit id different from the file's: the explicit id is used (a new run,
     not resumed), the file's run is left alone, and the file now holds the explicit id. The SDK warns
     that the loaded id is ignored (checked by both ids only, the wording varies)."""
@@ -122,5 +122,5 @@ def test_R11_explicit_id_wins_over_the_resume_file(runresume, wandb_backend, lau
     assert out == {"id": "explicit11", "resumed": False, "starting_step": 0}, result.report()
     assert result.run.key.run_id == "explicit11"
     assert result.run.steps == [0, 1, 2]
-    assert len(wandb_backend.backend.run(f"{PROJECT}/{failed_auto_run}").attempts) == 1
+    assert len(wandb_server.model.run(f"{PROJECT}/{failed_auto_run}").attempts) == 1
     assert read_resume_id(runresume.workdir) == "explicit11"

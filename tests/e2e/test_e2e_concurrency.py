@@ -36,18 +36,18 @@ SCRIPT = """
 
 
 @pytest.mark.rules("R16")
-def test_two_processes_writing_one_run_are_detected_and_named(runresume, wandb_backend, tmp_path):
+def test_two_processes_writing_one_run_are_detected_and_named(runresume, wandb_server, tmp_path):
     script = tmp_path / "twin.py"
     script.write_text(textwrap.dedent(SCRIPT))
     go = tmp_path / "go"
-    backend = wandb_backend.backend
+    model = wandb_server.model
     results = {}
 
     first = threading.Thread(target=lambda: results.setdefault(1, runresume.run(["python", script, "1", go])))
     first.start()
     try:
-        backend.wait_for(lambda: any(r.last_step == 2 for r in backend.runs.values()), timeout=60)
-        second = Harness(wandb_backend, tmp_path / "second", timeout=120).run(["python", script, "2", "-"])
+        model.wait_for(lambda: any(r.last_step == 2 for r in model.runs.values()), timeout=60)
+        second = Harness(wandb_server, tmp_path / "second", timeout=120).run(["python", script, "2", "-"])
     finally:
         go.write_text("go")
         first.join(timeout=120)
@@ -55,8 +55,8 @@ def test_two_processes_writing_one_run_are_detected_and_named(runresume, wandb_b
     assert one.exit_code == 0 and second.exit_code == 0, one.report() + "\n" + second.report()
     assert "WRITER 2 starting_step 3" in second.stdout
 
-    rec = backend.run("testent/twin/twin")
-    [pair] = backend.concurrent_writers(rec)
+    rec = model.run("testent/twin/twin")
+    [pair] = model.concurrent_writers(rec)
     assert (pair.first.number, pair.second.number) == (1, 2)
     assert any("wandb-history.jsonl line 3 was written twice" in e for e in pair.evidence), pair.evidence
     writer_ids = [a.writer_id for a in rec.attempts]
@@ -64,7 +64,7 @@ def test_two_processes_writing_one_run_are_detected_and_named(runresume, wandb_b
     text = pair.describe()
     assert text.startswith(messages.CONCURRENT_WRITERS.split("{")[0] + "testent/twin/twin")
     assert f"writer {writer_ids[0]}" in text and f"writer {writer_ids[1]}" in text
-    assert text in backend.problems
+    assert text in model.problems
     rows = [json.loads(line)["who"] for line in rec.history_lines if line]
     assert rows == [1] * 6, "process 1 wrote over process 2's rows 3-5: data lost, as R16 warns"
-    backend.problems.clear()  # expected here; anywhere else they fail the test at teardown
+    model.problems.clear()  # expected here; anywhere else they fail the test at teardown

@@ -1,6 +1,6 @@
 """End to end: the readings the fake offers for documented contradictions, with the real wandb SDK.
 
-Each test serves a backend with one reading (``Backend(<setting>=...)``, see
+Each test serves a backend with one reading (``Model(<setting>=...)``, see
 ``docs/contradictions.md``) and checks what wandb 0.31.0 does against it: A02 (an existing id without
 resume), A04 (exit code 255 from a real Ctrl+C outside ``with``) and A08 (resuming a pending run).
 """
@@ -16,8 +16,8 @@ import pytest
 
 from pytest_runresume import Preemption, Trigger
 from pytest_runresume.harness import Harness
-from pytest_runresume.model import Backend
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.model import Model
+from pytest_runresume.wire import FakeServer
 
 SCRIPT = """
     import json, sys, wandb
@@ -41,10 +41,10 @@ def served_with(tmp_path: Path):
     every server is stopped at teardown and must have seen no problem."""
     script = tmp_path / "e2e_readings.py"
     script.write_text(textwrap.dedent(SCRIPT))
-    servers: list[ServedBackend] = []
+    servers: list[FakeServer] = []
 
     def _make(**readings: Any) -> Harness:
-        served = ServedBackend(Backend(**readings)).start()
+        served = FakeServer(Model(**readings)).start()
         servers.append(served)
         harness = Harness(served, tmp_path / f"h{len(servers)}")
         harness.script = str(script)  # type: ignore[attr-defined]
@@ -53,7 +53,7 @@ def served_with(tmp_path: Path):
     yield _make
     for served in servers:
         served.stop()
-        assert served.backend.problems == []
+        assert served.model.problems == []
 
 
 def launch(harness: Harness, preempt: Preemption | None = None, **args: Any):
@@ -71,7 +71,7 @@ def test_A02_refuse_reading_makes_wandb_init_fail_for_an_existing_id_without_res
     launch(harness, init={"id": "a02"})
     result, out = launch(harness, init={"id": "a02"})
     assert out == {"error": "Error"}, result.report()
-    run = harness.backend.run("ab/a02")
+    run = harness.model.run("ab/a02")
     assert len(run.attempts) == 1 and run.steps == [0, 1, 2]
 
 
@@ -94,7 +94,7 @@ def test_A08_pending_resumable_lets_must_resume_a_pending_run(served_with):
     ``t``, so wandb 0.31.0 resumes it with ``resume="must"`` (the default reading, R43, raises
     UsageError: tests/e2e/test_e2e_resume_matrix.py), starting at step 0."""
     harness = served_with(pending_resumable=True)
-    harness.backend.create_run("a08", project="ab")
+    harness.model.create_run("a08", project="ab")
     result, out = launch(harness, init={"id": "a08", "resume": "must"})
     assert out == {"resumed": True, "starting_step": 0}, result.report()
     result.expect(state="finished", exit_code=0)

@@ -1,6 +1,6 @@
 """End to end: what the real wandb SDK (0.31.0, its Go wandb-core) does when the backend fails.
 
-Faults are injected with ``wandb_backend.faults`` (``pytest_runresume.wire.faults``). What is shown
+Faults are injected with ``wandb_server.faults`` (``pytest_runresume.wire.faults``). What is shown
 (NOTES section 0 and 1.6):
 
 - file_stream answered 500/502/429, or its connection dropped before or after the server applied
@@ -80,27 +80,27 @@ def history_ranges(run) -> list[tuple[int, int]]:
     [(500, 2, None), (502, 1, None), (429, 1, 1)],
     ids=["500x2", "502", "429-retry-after"],
 )
-def test_file_stream_errors_are_retried_and_no_row_is_lost_or_doubled(train, wandb_backend, status, times, retry_after):
+def test_file_stream_errors_are_retried_and_no_row_is_lost_or_doubled(train, wandb_server, status, times, retry_after):
     """NOTES 1.6 ("non-2xx answers are retried"), R36: the failed history batches are re-sent at
     their offsets; the backend ends with each step once."""
-    wandb_backend.faults.fail(
+    wandb_server.faults.fail(
         "file_stream", status=status, times=times, retry_after=retry_after, carrying=HISTORY, skip=1
     )
     result = train(f"fs-{status}")
-    assert wandb_backend.faults.count("file_stream", "fail") == times
+    assert wandb_server.faults.count("file_stream", "fail") == times
     assert_every_row_once(result)
-    statuses = [r.status for r in wandb_backend.app.requests if r.operation == "file_stream"]
+    statuses = [r.status for r in wandb_server.app.requests if r.operation == "file_stream"]
     assert statuses.count(status) == times and statuses[-1] == 200
 
 
 @pytest.mark.rules("R36")
 @pytest.mark.parametrize("after_handling", [False, True], ids=["before-handling", "after-handling"])
-def test_dropped_file_stream_connection_is_retried_and_no_row_is_doubled(train, wandb_backend, after_handling):
+def test_dropped_file_stream_connection_is_retried_and_no_row_is_doubled(train, wandb_server, after_handling):
     """A connection closed without an answer is retried. After handling, the server already holds
     the lines when the SDK re-sends them: the same lines at the same offsets, held once (R36)."""
-    wandb_backend.faults.drop("file_stream", after_handling=after_handling, carrying=HISTORY, skip=1)
+    wandb_server.faults.drop("file_stream", after_handling=after_handling, carrying=HISTORY, skip=1)
     result = train("fs-drop-after" if after_handling else "fs-drop")
-    assert wandb_backend.faults.count("file_stream", "drop") == 1
+    assert wandb_server.faults.count("file_stream", "drop") == 1
     assert_every_row_once(result)
     ranges = history_ranges(result.run)
     second = [r for r in ranges if r[0] >= 6]  # the writes after the split, the first one faulted
@@ -122,16 +122,16 @@ def test_dropped_file_stream_connection_is_retried_and_no_row_is_doubled(train, 
         pytest.param(lambda f: f.delay("UpsertBucket", seconds=1.5, times=2), id="latency"),
     ],
 )
-def test_init_upsert_failures_are_retried_then_the_run_goes_on(train, wandb_backend, inject):
+def test_init_upsert_failures_are_retried_then_the_run_goes_on(train, wandb_server, inject):
     """NOTES section 0: 409 and 5xx (and a dropped connection) are retried with backoff; the run is
     then created once, with one attempt, and logs every step."""
-    fault = inject(wandb_backend.faults)
+    fault = inject(wandb_server.faults)
     result = train("init-retry", split=False)
-    assert wandb_backend.faults.count("UpsertBucket") == fault.times
+    assert wandb_server.faults.count("UpsertBucket") == fault.times
     assert_every_row_once(result)
     assert len(result.run.attempts) == 1
     if fault.status is not None:
-        statuses = [r.status for r in wandb_backend.app.requests if r.operation == "UpsertBucket"]
+        statuses = [r.status for r in wandb_server.app.requests if r.operation == "UpsertBucket"]
         assert statuses[:2] == [fault.status, 200]
 
 
@@ -144,26 +144,26 @@ def test_init_upsert_failures_are_retried_then_the_run_goes_on(train, wandb_back
         pytest.param(lambda f: f.graphql_error("UpsertBucket", "refused by test"), "Error", id="graphql-error"),
     ],
 )
-def test_refused_init_upsert_makes_wandb_init_raise_at_once(train, wandb_backend, inject, error):
+def test_refused_init_upsert_makes_wandb_init_raise_at_once(train, wandb_server, inject, error):
     """NOTES section 0: 400/403 and HTTP 200 with GraphQL errors are not retried: ``wandb.init``
     raises with the server's message, well before the init timeout, and no run exists."""
-    inject(wandb_backend.faults)
+    inject(wandb_server.faults)
     result = train("init-refused", env={"WANDB_INIT_TIMEOUT": "60"}, split=False)
     line = next((x for x in result.stdout.splitlines() if x.startswith("E2E-ERROR ")), "")
     assert line.startswith(f"E2E-ERROR {error}: ") and "refused by test" in line, result.report()
     assert result.exit_code == 1
-    assert wandb_backend.faults.count("UpsertBucket") == 1, "the refusal was retried"
+    assert wandb_server.faults.count("UpsertBucket") == 1, "the refusal was retried"
     assert result.duration < 30
-    assert wandb_backend.backend.runs == {}
+    assert wandb_server.model.runs == {}
 
 
-def test_init_upsert_failing_for_good_gives_up_after_the_init_timeout(train, wandb_backend):
+def test_init_upsert_failing_for_good_gives_up_after_the_init_timeout(train, wandb_server):
     """NOTES section 0: 5xx is retried until ``WANDB_INIT_TIMEOUT``, then ``wandb.init`` raises
     ``CommError: Timed out while retrying``."""
-    wandb_backend.faults.fail("UpsertBucket", status=500, times=None)
+    wandb_server.faults.fail("UpsertBucket", status=500, times=None)
     result = train("init-give-up", env={"WANDB_INIT_TIMEOUT": "3"}, split=False)
     line = next((x for x in result.stdout.splitlines() if x.startswith("E2E-ERROR ")), "")
     assert line.startswith("E2E-ERROR CommError: ") and "500" in line, result.report()
-    assert wandb_backend.faults.count("UpsertBucket") >= 2, "the SDK did not retry"
+    assert wandb_server.faults.count("UpsertBucket") >= 2, "the SDK did not retry"
     assert result.duration >= 3
-    assert wandb_backend.backend.runs == {}
+    assert wandb_server.model.runs == {}

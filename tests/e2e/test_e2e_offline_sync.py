@@ -80,18 +80,18 @@ def sync(runresume):
     return _sync
 
 
-def operations(wandb_backend) -> list[str | None]:
-    return [r.operation for r in wandb_backend.app.requests]
+def operations(wandb_server) -> list[str | None]:
+    return [r.operation for r in wandb_server.app.requests]
 
 
 @pytest.mark.rules("R03", "R35", "R36", "R41")
-def test_R03_R35_offline_run_synced_then_resumed_with_allow(launch, sync, wandb_backend):
+def test_R03_R35_offline_run_synced_then_resumed_with_allow(launch, sync, wandb_server):
     """Offline: nothing reaches the server. ``wandb sync``: one run, not resumed, finished, with the
     offline history, config, tags, summary and console output, and no RunResumeStatus (no resume was
     asked). Then ``resume="allow"`` online resumes it from its last step (R03, R35, R36, R41)."""
     offline, out = launch(env=OFFLINE, init={"id": "off1", "config": {"lr": 0.1}, "tags": ["offline"]})
     assert offline.returncode == 0 and out == {"resumed": False, "starting_step": 0}
-    assert wandb_backend.backend.runs == {} and wandb_backend.app.requests == []
+    assert wandb_server.model.runs == {} and wandb_server.app.requests == []
 
     synced = sync("off1")
     run = synced.run
@@ -100,7 +100,7 @@ def test_R03_R35_offline_run_synced_then_resumed_with_allow(launch, sync, wandb_
     assert run.config["lr"] == {"value": 0.1} and run.tags == ["offline"] and run.summary["i"] == 2
     assert any(line and line.endswith("console line") for line in run.files["output.log"])
     assert [(a.resumed, a.exit_code) for a in run.attempts] == [(False, 0)]
-    assert "RunResumeStatus" not in operations(wandb_backend)
+    assert "RunResumeStatus" not in operations(wandb_server)
 
     resumed, out = launch(init={"id": "off1", "resume": "allow"}, n=2)
     assert out == {"resumed": True, "starting_step": 3}
@@ -111,7 +111,7 @@ def test_R03_R35_offline_run_synced_then_resumed_with_allow(launch, sync, wandb_
 
 
 @pytest.mark.rules("R66", "R70e")
-def test_R66_R70e_offline_preempted_run_syncs_as_preempted_and_syncs_once(launch, sync, wandb_backend):
+def test_R66_R70e_offline_preempted_run_syncs_as_preempted_and_syncs_once(launch, sync, wandb_server):
     """A SIGUSR1 with a handler calling mark_preempting() in an offline run (exit 138): ``wandb sync``
     replays the preempting flag and the exit code, so the run is preempted and requeueable (R66,
     R70e); what was logged before the signal is there. A second sync of the directory is skipped:
@@ -127,14 +127,14 @@ def test_R66_R70e_offline_preempted_run_syncs_as_preempted_and_syncs_once(launch
     assert [(a.preempting, a.exit_code) for a in run.attempts] == [(True, 138)]
     assert run.steps[:2] == [0, 1]
 
-    seen = len(wandb_backend.app.requests)
+    seen = len(wandb_server.app.requests)
     sync("pre1")
-    assert len(wandb_backend.app.requests) == seen
+    assert len(wandb_server.app.requests) == seen
     assert len(run.attempts) == 1
 
 
 @pytest.mark.rules("R03", "R35", "R36")
-def test_R03_R35_offline_resume_of_an_online_run_is_applied_at_sync_time(launch, sync, wandb_backend):
+def test_R03_R35_offline_resume_of_an_online_run_is_applied_at_sync_time(launch, sync, wandb_server):
     """An online run failed after steps 0-2; its restart ran offline with ``resume="allow"``. Offline
     the SDK cannot ask the server: the process says not resumed, starting step 0. ``wandb sync`` asks
     (RunResumeStatus), resumes the run and renumbers the offline steps 0-2 to 3-5 (R03, R35, R36)."""
@@ -143,7 +143,7 @@ def test_R03_R35_offline_resume_of_an_online_run_is_applied_at_sync_time(launch,
     assert out == {"resumed": False, "starting_step": 0}
 
     synced = sync("mix1")
-    assert "RunResumeStatus" in operations(wandb_backend)
+    assert "RunResumeStatus" in operations(wandb_server)
     run = synced.run
     synced.expect(state="finished")
     assert run.steps == [0, 1, 2, 3, 4, 5]
@@ -152,7 +152,7 @@ def test_R03_R35_offline_resume_of_an_online_run_is_applied_at_sync_time(launch,
 
 
 @pytest.mark.rules("R02")
-def test_R02_offline_must_on_a_missing_run_is_not_enforced_by_sync(launch, sync, wandb_backend):
+def test_R02_offline_must_on_a_missing_run_is_not_enforced_by_sync(launch, sync, wandb_server):
     """``resume="must"`` offline for an id the server does not have: offline nothing checks it; ``wandb
     sync`` asks RunResumeStatus, hears "missing", and uploads it as a new run anyway: R02 (must on a
     missing run raises) is not applied at sync time."""
@@ -163,18 +163,18 @@ def test_R02_offline_must_on_a_missing_run_is_not_enforced_by_sync(launch, sync,
     synced.expect(state="finished")
     assert synced.run.steps == [0, 1, 2]
     assert [a.resumed for a in synced.run.attempts] == [False]
-    assert operations(wandb_backend)[0] == "RunResumeStatus"  # asked, answered "missing", not enforced
+    assert operations(wandb_server)[0] == "RunResumeStatus"  # asked, answered "missing", not enforced
 
 
 @pytest.mark.rules("R14")
-def test_R14_sync_id_appends_an_offline_run_into_an_existing_run_without_resume(launch, sync, wandb_backend):
+def test_R14_sync_id_appends_an_offline_run_into_an_existing_run_without_resume(launch, sync, wandb_server):
     """``wandb sync --id <existing>`` uploads an offline run into that run without resuming it: a
     second attempt, not resumed, steps from 0 again after the old lines (R14/A02 ``append``)."""
     launch(init={"id": "base1"}, exit=3)
     launch(env=OFFLINE, init={"id": "other1"})
 
     sync("other1", "--id", "base1")
-    run = wandb_backend.backend.run("off/base1")
+    run = wandb_server.model.run("off/base1")
     assert run.steps == [0, 1, 2, 0, 1, 2]
     assert [(a.resumed, a.exit_code) for a in run.attempts] == [(False, 3), (False, 0)]
-    assert wandb_backend.backend.get(None, "off", "other1") is None
+    assert wandb_server.model.get(None, "off", "other1") is None

@@ -53,10 +53,10 @@ def call(runresume, tmp_path: Path, *args: str) -> dict:
 def test_stop_on_a_failed_run_has_no_effect(runresume, tmp_path):
     """``Run.stop()``: "on a run that is no longer running, has no effect" (R58); called twice."""
     assert call(runresume, tmp_path, "fail") == {"ok": True}
-    rec = runresume.backend.run("pc/failed1")
-    assert runresume.backend.state(rec) == "failed"
+    rec = runresume.model.run("pc/failed1")
+    assert runresume.model.state(rec) == "failed"
     assert call(runresume, tmp_path, "stop", "testent/pc/failed1") == {"state": "failed"}
-    assert not rec.attempt.stop_requested and runresume.backend.problems == []
+    assert not rec.attempt.stop_requested and runresume.model.problems == []
 
 
 @pytest.mark.rules("R52")
@@ -64,7 +64,7 @@ def test_stop_on_a_failed_run_has_no_effect(runresume, tmp_path):
 def test_update_state_of_a_sweep_run_is_refused(runresume, tmp_path):
     """``Run.update_state``: "Sweep runs cannot have their state updated" (R52): an error for the
     user, the run unchanged, not a problem of the test."""
-    b = runresume.backend
+    b = runresume.model
     sweep = b.sweeps.create("method: grid\nparameters: {lr: {values: [1]}}", project="pc")
     agent = b.sweeps.create_agent(None, "pc", sweep.name, "h")
     (command,) = b.sweeps.heartbeat(agent.id, {})
@@ -78,9 +78,9 @@ def test_rewinding_a_run_that_does_not_exist_is_refused(runresume, tmp_path):
     and nothing is created."""
     out = call(runresume, tmp_path, "rewind", "ghost")
     assert "does not exist" in out["error"] and "ghost" in out["error"]
-    problems = runresume.backend.problems
+    problems = runresume.model.problems
     # wandb < 0.22 still asks for upload URLs of the run its refused init never made (an SDK
     # difference, recorded as a problem of the wire): expected there, and only that one.
     late = [p for p in problems if p.startswith("CreateRunFiles") and "/pc/ghost" in p] if SDK < (0, 22) else []
-    assert runresume.backend.get(None, "pc", "ghost") is None and problems == late
+    assert runresume.model.get(None, "pc", "ghost") is None and problems == late
     problems.clear()

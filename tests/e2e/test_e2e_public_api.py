@@ -107,7 +107,7 @@ def _read_back(runresume, tmp_path: Path) -> dict:
 
 
 def _check_against_model(runresume, out: dict) -> None:
-    rec = runresume.backend.run(PATH)
+    rec = runresume.model.run(PATH)
     rows = rec.history
     assert [r["_step"] for r in rows] == list(range(8))  # preempted at 3, resumed at 4 (R35)
     assert out["state"] == "finished"
@@ -133,7 +133,7 @@ def _check_against_model(runresume, out: dict) -> None:
     assert out["config_yaml"] == rec.uploads["config.yaml"].decode()
 
 
-def test_everything_train_logged_reads_back_through_the_public_api(runresume, wandb_backend, tmp_path):
+def test_everything_train_logged_reads_back_through_the_public_api(runresume, wandb_server, tmp_path):
     """History (sampled and scanned from the parquet export), summary, config, files and a download,
     as the model holds them."""
     if not parquet.available():
@@ -141,31 +141,31 @@ def test_everything_train_logged_reads_back_through_the_public_api(runresume, wa
     _train_preempted_and_resumed(runresume)
     out = _read_back(runresume, tmp_path)
     _check_against_model(runresume, out)
-    served = [r for r in wandb_backend.app.requests if r.operation == "history_export"]
+    served = [r for r in wandb_server.app.requests if r.operation == "history_export"]
     assert served and all(r.status in (200, 206) for r in served), "scan_history read the parquet export"
-    assert not [r for r in wandb_backend.app.requests if r.operation == "HistoryPage"]
+    assert not [r for r in wandb_server.app.requests if r.operation == "HistoryPage"]
 
 
-def test_scan_history_reads_live_data_without_the_parquet_export(runresume, wandb_backend, tmp_path, monkeypatch):
+def test_scan_history_reads_live_data_without_the_parquet_export(runresume, wandb_server, tmp_path, monkeypatch):
     """Without pyarrow the history is live data (``HistoryPage``, ``SampledHistoryPage``): the same rows."""
     monkeypatch.setattr(parquet, "available", lambda: False)
     _train_preempted_and_resumed(runresume)
     out = _read_back(runresume, tmp_path)
     _check_against_model(runresume, out)
-    ops = {r.operation for r in wandb_backend.app.requests}
+    ops = {r.operation for r in wandb_server.app.requests}
     assert "history_export" not in ops and {"HistoryPage", "SampledHistoryPage"} <= ops
 
 
-def test_run_listings_filters_viewer_projects_and_deletes(runresume, wandb_backend, tmp_path):
+def test_run_listings_filters_viewer_projects_and_deletes(runresume, wandb_server, tmp_path):
     """``api.runs`` with the filters and orders the docs show, ``api.viewer``, ``create_project``,
     and ``run.delete()`` twice; a filter with an unknown operator is an error naming it."""
     for run_id, lr in (("a", "0.1"), ("b", "0.5")):
         runresume.run(["python", str(TRAIN), "--run-id", run_id, "--steps", "3", "--lr", lr]).expect(state="finished")
-    wandb_backend.backend.runs[wandb_backend.backend.key(None, "runresume-example", "b")].display_name = "bravo"
+    wandb_server.model.runs[wandb_server.model.key(None, "runresume-example", "b")].display_name = "bravo"
     result = runresume.run(["python", _script(tmp_path, "listings.py", LISTINGS)])
     assert result.returncode == 0, result.report()
     out = _printed(result, "LISTINGS")
-    b = wandb_backend.backend
+    b = wandb_server.model
     runs = {**{k.run_id: rec for k, (rec, _) in b.deleted.items()}, **{k.run_id: rec for k, rec in b.runs.items()}}
     losses = {r: runs[r].summary["final_loss"] for r in ("a", "b")}
     assert out["all"] == ["a", "b"]
@@ -184,7 +184,7 @@ def test_run_listings_filters_viewer_projects_and_deletes(runresume, wandb_backe
 
 
 @pytest.mark.skipif(SDK < (0, 28), reason="wandb < 0.28 has no gzip file_stream (x_file_stream_no_gzip)")
-def test_server_features_lead_the_sdk_to_gzip_file_stream(runresume, wandb_backend, monkeypatch):
+def test_server_features_lead_the_sdk_to_gzip_file_stream(runresume, wandb_server, monkeypatch):
     """``ServerFeaturesQuery`` answers ``FILESTREAM_GZIP`` enabled (the app inflates gzip bodies): a
     client that allows gzip (0.31's setting ``x_file_stream_no_gzip``, default true, turned off)
     then sends its file_stream bodies gzipped, and the run's data arrives whole."""
@@ -203,6 +203,6 @@ def test_server_features_lead_the_sdk_to_gzip_file_stream(runresume, wandb_backe
     env = {"WANDB_X_FILE_STREAM_NO_GZIP": "false"}
     result = runresume.run(["python", str(TRAIN), "--run-id", "gz", "--steps", "4"], env=env)
     result.expect(state="finished", exit_code=0)
-    assert "ServerFeaturesQuery" in {r.operation for r in wandb_backend.app.requests}
+    assert "ServerFeaturesQuery" in {r.operation for r in wandb_server.app.requests}
     assert inflated, "wandb-core sent no gzip file_stream body"
     assert result.run.steps == [0, 1, 2, 3]

@@ -92,7 +92,7 @@ def counts(run) -> dict[str, int]:
 
 
 @pytest.mark.rules("R35", "R41", "R42")
-def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_backend):
+def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_server):
     """R35: a run with no history resumes at step 0 (no +1 without history lines); R41: resumed is
     True only for the resumed process; R42: lastHistoryStep through the public API is -1 before any
     history and the last logged step after."""
@@ -111,17 +111,17 @@ def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_bac
 
 @pytest.mark.rules("R35", "R37")
 @pytest.mark.parametrize("summary_step", [7, 0])
-def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_backend, summary_step):
+def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_server, summary_step):
     """R35: history empty but the summary has ``_step`` (history lost, summary kept): wandb 0.31.0
     starts one after the summary's ``_step`` (7 -> 8, even 0 -> 1), as the model's
     :func:`starting_step` predicts. Older releases start *at* it (7 -> 7, 0 -> 0; fact
     ``summary_step_resume_plus_one``, as NOTES 1.3 read from older wandb-core source)."""
-    backend = wandb_backend.backend
+    model = wandb_server.model
     config = {"_wandb": {"value": {"t": {"1": [1]}}}}
-    backend.upsert({"name": "sum35", "project": PROJECT, "program": "seed.py", "config": json.dumps(config)})
-    key = backend.key(None, PROJECT, "sum35")
+    model.upsert({"name": "sum35", "project": PROJECT, "program": "seed.py", "config": json.dumps(config)})
+    key = model.key(None, PROJECT, "sum35")
     summary = {"wandb-summary.json": FileChunk(0, [json.dumps({"_step": summary_step, "loss": 0.25})])}
-    backend.file_stream(key, summary, complete=True, exit_code=0)
+    model.file_stream(key, summary, complete=True, exit_code=0)
 
     result, out = launch(init={"id": "sum35", "resume": "must"}, do=logs({"loss": 0.125}))
     assert out["resumed"] is True
@@ -139,7 +139,7 @@ def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_ba
 
 
 @pytest.mark.rules("R36", "R37")
-def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_backend):
+def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_server):
     """R36: the resumed process writes history, events (system metrics on) and output.log after the
     old lines: every count grows, the old lines are unchanged, the fake saw no rewrite and no offset
     gap (it records those as problems), and ``_runtime`` does not go back. R37: keys the first process
@@ -171,7 +171,7 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_b
         # These releases write the resumed process's system metrics and output from offset 0 (the
         # SDK's bug): the fake overwrites the old lines, records each events line as a rewrite (an
         # output.log rewrite is allowed silently) and nothing else.
-        problems = wandb_backend.backend.problems
+        problems = wandb_server.model.problems
         assert problems and all("rewrote line" in p and "wandb-events.jsonl" in p for p in problems), problems
         problems.clear()
     for name, old in before.items():
@@ -192,14 +192,14 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_b
     assert stored >= 1
     assert runtimes[2] >= stored
     assert {"loss": 0.5, "acc": 0.5, "val": 3.0}.items() <= run.summary.items()
-    assert wandb_backend.backend.problems == []
+    assert wandb_server.model.problems == []
 
 
 # ---- tags and notes (R38) -------------------------------------------------------------------------
 
 
 @pytest.mark.rules("R38")
-def test_R38_tags_kept_added_and_replaced(launch, wandb_backend):
+def test_R38_tags_kept_added_and_replaced(launch, wandb_server):
     """R38: resuming without ``tags=`` keeps the old tags (and notes); ``run.tags += (...)`` adds; a
     later resume with ``tags=`` replaces them. The full upsert ``run.tags +=`` sends is not a new
     process: one attempt per process. Before 0.21 the SDK does not read the notes back on resume
@@ -229,7 +229,7 @@ def test_R38_tags_kept_added_and_replaced(launch, wandb_backend):
 
 
 @pytest.mark.rules("R39", "R40")
-def test_R39_R40_config_merged_on_resume_and_changing_a_value_raises_config_error(launch, wandb_backend):
+def test_R39_R40_config_merged_on_resume_and_changing_a_value_raises_config_error(launch, wandb_server):
     """R39/A14: resuming with ``config=`` merges: keys only the old run had come back, keys given again
     take the new value, new keys are added. R40 (what wandb 0.31.0 does; the docs do not say): values
     loaded from the resumed run count as already set. ``run.config.update`` with the same value or a
@@ -259,7 +259,7 @@ def test_R39_R40_config_merged_on_resume_and_changing_a_value_raises_config_erro
 
 
 @pytest.mark.rules("R39", "R40")
-def test_R39_R40_random_seed_in_init_config_silently_replaces_the_stored_one(launch, wandb_backend):
+def test_R39_R40_random_seed_in_init_config_silently_replaces_the_stored_one(launch, wandb_server):
     """R39/R40: a seed drawn at start and passed as ``init(config=)`` raises nothing on resume: the new
     value wins (R39), so the resumed run's stored seed changes without a warning. Store the seed in a
     checkpoint, or read ``run.config`` after a resume instead of drawing a new one."""

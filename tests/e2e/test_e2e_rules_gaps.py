@@ -81,13 +81,13 @@ def test_R30_rename_from_the_sdk_and_the_public_api_keeps_the_id(runresume, api)
     """R30: ``run.name = "second"`` in the running process, then ``run.name = "third"; run.update()``
     through the public API: the display name changes each time, the id does not, and there is still
     one run (with one process)."""
-    path = f"{runresume.backend.entity}/{PROJECT}/name30"
+    path = f"{runresume.model.entity}/{PROJECT}/name30"
     out = api(path, sdk_rename="second", do=[["name", None], ["rename", "third"], ["name", None]])
     assert out == {"names": [["second", "name30"], ["third", "name30"]]}
-    rec = runresume.backend.run(path)
+    rec = runresume.model.run(path)
     assert (rec.key.run_id, rec.display_name) == ("name30", "third")
-    assert len(runresume.backend.runs) == 1 and len(rec.attempts) == 1
-    assert runresume.backend.problems == []
+    assert len(runresume.model.runs) == 1 and len(rec.attempts) == 1
+    assert runresume.model.problems == []
 
 
 @pytest.mark.rules("R25", "R26")
@@ -95,16 +95,16 @@ def test_R25_R26_deleted_run_id_cannot_be_reused_until_undeleted(runresume, api,
     """R25: after ``wandb.Api().run(path).delete()`` the public API no longer finds the run and
     ``wandb.init(id=...)`` with its id fails (the refused UpsertBucket is a GraphQL error: wandb.Error).
     R26: undeleted (the model's control action; the SDK has none) it is back and resumes."""
-    path = f"{runresume.backend.entity}/{PROJECT}/del25"
+    path = f"{runresume.model.entity}/{PROJECT}/del25"
     first, out = e2e_launch(id="del25")
     assert out["id"] == "del25" and first.returncode == 0, first.report()
     assert api(path, do=[["delete", None], ["find", None]]) == {"find": "CommError"}
-    assert runresume.backend.is_deleted(None, PROJECT, "del25")
+    assert runresume.model.is_deleted(None, PROJECT, "del25")
     refused, out = e2e_launch(id="del25")
     assert out["error"] == "Error", refused.report()
-    assert runresume.backend.get(None, PROJECT, "del25") is None
+    assert runresume.model.get(None, PROJECT, "del25") is None
 
-    runresume.backend.undelete(path)
+    runresume.model.undelete(path)
     resumed, out = e2e_launch(id="del25", resume="must")
     assert (out["resumed"], out["starting_step"]) == (True, 3), resumed.report()
     resumed.expect(state="finished")
@@ -117,17 +117,17 @@ def test_R64_run_marked_crashed_while_logging_recovers_and_finishes(runresume, t
     finished, with every step kept and one process."""
     script = tmp_path / "slow.py"
     script.write_text(textwrap.dedent(SLOW))
-    backend = runresume.backend
+    model = runresume.model
     seen: list[str] = []
 
     def crash_then_release() -> None:
-        rec = backend.wait_for(lambda: backend.get(None, PROJECT, "late64"), timeout=60)
-        backend.wait_for(lambda: (rec.last_step or 0) >= 1, timeout=60)
-        runresume.advance_clock(backend.crash_timeout)
-        seen.append(backend.state(rec))
+        rec = model.wait_for(lambda: model.get(None, PROJECT, "late64"), timeout=60)
+        model.wait_for(lambda: (rec.last_step or 0) >= 1, timeout=60)
+        runresume.advance_clock(model.crash_timeout)
+        seen.append(model.state(rec))
         (tmp_path / "go").write_text("")
-        backend.wait_for(lambda: backend.state(rec) != "crashed", timeout=60)
-        seen.append(backend.state(rec))
+        model.wait_for(lambda: model.state(rec) != "crashed", timeout=60)
+        seen.append(model.state(rec))
 
     watcher = threading.Thread(target=crash_then_release)
     watcher.start()
@@ -146,4 +146,4 @@ def test_R46_fork_from_with_the_source_id_raises(runresume, e2e_launch):
     e2e_launch(id="src46")
     result, out = e2e_launch(id="src46", init={"fork_from": "src46?_step=1"})
     assert out["error"] == "ValidationError", result.report()  # pydantic, from wandb.Settings
-    assert len(runresume.backend.run(f"{PROJECT}/src46").attempts) == 1
+    assert len(runresume.model.run(f"{PROJECT}/src46").attempts) == 1

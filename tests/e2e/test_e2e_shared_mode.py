@@ -43,10 +43,10 @@ def test_two_shared_mode_writers_get_backend_numbered_steps(runresume, tmp_path:
         w.join(timeout=120)
     assert sorted(results) == ["primary", "worker"]
     assert all(r.returncode == 0 for r in results.values()), [r.report() for r in results.values()]
-    run = runresume.backend.run("shared/sh1")
+    run = runresume.model.run("shared/sh1")
     assert run.steps == list(range(10))
     rows = run.history
     assert sorted(r["x_primary"] for r in rows if "x_primary" in r) == list(range(5))
     assert sorted(r["x_worker"] for r in rows if "x_worker" in r) == list(range(5))
     assert {"x_primary", "x_worker"} <= set(run.summary)
-    assert runresume.backend.problems == []
+    assert runresume.model.problems == []

@@ -92,14 +92,14 @@ def test_update_state_requeues_a_preempted_run_and_refuses_illegal_moves(runresu
             "update_state testent/st/us1 pending": "AttributeError",
             "update_state testent/st/us2 pending": "AttributeError",
         }
-        assert runresume.backend.state(runresume.backend.run("st/us1")) == "preempted"
-        assert runresume.backend.state(runresume.backend.run("st/us2")) == "finished"
+        assert runresume.model.state(runresume.model.run("st/us1")) == "preempted"
+        assert runresume.model.state(runresume.model.run("st/us2")) == "finished"
         return
     assert out["update_state testent/st/us1 pending"] is True
     assert out["update_state testent/st/us2 pending"] in ("CommError", "Error", "ValueError")
-    assert runresume.backend.state(runresume.backend.run("st/us1")) == "pending"
-    assert runresume.backend.state(runresume.backend.run("st/us2")) == "finished"
-    assert runresume.backend.problems == []  # a refused transition is the rule, not a problem
+    assert runresume.model.state(runresume.model.run("st/us1")) == "pending"
+    assert runresume.model.state(runresume.model.run("st/us2")) == "finished"
+    assert runresume.model.problems == []  # a refused transition is the rule, not a problem
 
 
 @pytest.mark.rules("R52")
@@ -110,7 +110,7 @@ def test_update_state_refusal_is_an_error_in_the_client(runresume, scripts):
     out = api(runresume, scripts, ("update_state", "testent/st/us3", "failed"))
     refused = ("CommError", "Error", "ValueError") if sdk_versions.has("run_update_state") else ("AttributeError",)
     assert out["update_state testent/st/us3 failed"] in refused
-    assert runresume.backend.state(runresume.backend.run("st/us3")) == "finished"
+    assert runresume.model.state(runresume.model.run("st/us3")) == "finished"
 
 
 @pytest.mark.rules("R43", "R53")
@@ -122,8 +122,8 @@ def test_pending_run_created_through_the_api_then_started(runresume, scripts):
     out = api(runresume, scripts, ("create", "testent/st/pend1", "pending"), ("state", "testent/st/pend1", ""))
     if not sdk_versions.has("run_create_state"):
         assert out == {"create testent/st/pend1 pending": "TypeError", "state testent/st/pend1": "CommError"}
-        assert runresume.backend.get(None, "st", "pend1") is None
-        runresume.backend.create_run("pend1", project="st", state="pending")
+        assert runresume.model.get(None, "st", "pend1") is None
+        runresume.model.create_run("pend1", project="st", state="pending")
         out = api(runresume, scripts, ("state", "testent/st/pend1", ""))
         assert out == {"state testent/st/pend1": "pending"}
     else:
@@ -139,14 +139,14 @@ def test_server_stop_ends_the_run_killed(runresume, scripts):
     the run, reports exit code 255, and the run ends killed. An SDK without ``Run.stop`` (before 0.28)
     raises AttributeError there; the run is then stopped from the app (the fake's
     ``request_stop``), and the SDK obeys the same way."""
-    backend = runresume.backend
+    model = runresume.model
     answers: list[dict] = []
 
     def stop_when_logging() -> None:
-        backend.wait_for(lambda: (r := backend.get(None, "st", "stop1")) is not None and r.last_step is not None, 60)
+        model.wait_for(lambda: (r := model.get(None, "st", "stop1")) is not None and r.last_step is not None, 60)
         answers.append(api(runresume, scripts, ("stop", "testent/st/stop1", "")))
         if not sdk_versions.has("run_stop"):
-            backend.request_stop("st/stop1")
+            model.request_stop("st/stop1")
 
     stopper = threading.Thread(target=stop_when_logging)
     stopper.start()
@@ -166,7 +166,7 @@ def test_rewind_cuts_history_back_and_resumes_after_the_step(runresume, scripts)
     result = log(runresume, scripts, init={"resume_from": "rw1?_step=2"}, logs=2)
     info = json.loads(result.stdout.splitlines()[0])
     assert info["id"] == "rw1" and info["starting_step"] == 3
-    run = runresume.backend.run("st/rw1")
+    run = runresume.model.run("st/rw1")
     assert run.steps == [0, 1, 2, 3, 4]
     assert [json.loads(line)["_step"] for line in run.archived[0]] == [0, 1, 2, 3, 4, 5]
     assert run.summary["i"] == 1  # from the newly logged history
@@ -179,7 +179,7 @@ def test_fork_starts_a_new_run_after_the_fork_step(runresume, scripts):
     log(runresume, scripts, init={"id": "src1"}, logs=5)
     result = log(runresume, scripts, init={"id": "fork1", "fork_from": "src1?_step=2"}, logs=2)
     assert json.loads(result.stdout.splitlines()[0])["starting_step"] == 3
-    fork = runresume.backend.run("st/fork1")
+    fork = runresume.model.run("st/fork1")
     assert fork.fork_of == ("src1", 2)
-    assert [row["_step"] for row in runresume.backend.full_history(fork)] == [0, 1, 2, 3, 4]
-    assert runresume.backend.run("st/src1").steps == [0, 1, 2, 3, 4]
+    assert [row["_step"] for row in runresume.model.full_history(fork)] == [0, 1, 2, 3, 4]
+    assert runresume.model.run("st/src1").steps == [0, 1, 2, 3, 4]

@@ -74,7 +74,7 @@ def test_sweep_states_bayes_prior_runs_and_agents_through_the_public_api(runresu
     assert result.returncode == 0, result.report()
     line = next(line for line in result.stdout.splitlines() if line.startswith("SWEEPAPI "))
     out = json.loads(line[len("SWEEPAPI ") :])
-    b = runresume.backend
+    b = runresume.model
     assert out["grid"] == [9, [out["prior_run"]], "PENDING"]  # 3 x (3 x 1) combinations, nothing asked yet
     assert out["prior_sweep"] == b.sweeps.get("testent/sw/swp00001").name
     assert out["bayes_new"] == ["PENDING", None]

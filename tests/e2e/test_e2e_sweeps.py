@@ -98,12 +98,12 @@ def sweep_yaml(runresume, values: list[float], program: str = "train.py") -> str
 def create_sweep(runresume, values: list[float], program: str = "train.py", cli: bool = True) -> Any:
     """The sweep, created with the real ``wandb sweep`` (or, to save a second, in the model)."""
     config = sweep_yaml(runresume, values, program)
-    backend = runresume.backend
+    model = runresume.model
     if not cli:
-        return backend.sweeps.create((runresume.workdir / config).read_text(), project=PROJECT)
+        return model.sweeps.create((runresume.workdir / config).read_text(), project=PROJECT)
     result = runresume.run([WANDB, "sweep", "--project", PROJECT, config])
     assert result.returncode == 0, result.report()
-    (sweep,) = backend.sweeps.sweeps.values()
+    (sweep,) = model.sweeps.sweeps.values()
     assert f"wandb agent {sweep.path}" in result.stderr
     return sweep
 
@@ -123,7 +123,7 @@ def handouts(sweep) -> list[tuple[str, str]]:
 
 
 def agent_record(runresume, index: int):
-    return list(runresume.backend.sweeps.agents.values())[index]
+    return list(runresume.model.sweeps.agents.values())[index]
 
 
 # ---- the requeue ------------------------------------------------------------------------------------
@@ -162,10 +162,10 @@ def test_preempted_sweep_run_is_requeued_and_resumed_by_the_next_agent_before_ne
         {"id": r1, "resumed": True, "starting_step": 3, "lr": 0.1},
         {"id": r2, "resumed": False, "starting_step": 0, "lr": 0.01},
     ]
-    run1 = runresume.backend.run(f"testent/{PROJECT}/{r1}")
+    run1 = runresume.model.run(f"testent/{PROJECT}/{r1}")
     assert run1.steps == [0, 1, 2, 3, 4] and [a.resumed for a in run1.attempts] == [False, True]
-    assert runresume.backend.state(run1) == "finished" and run1.sweep == sweep.name
-    assert runresume.backend.sweeps.state(sweep) == "finished"
+    assert runresume.model.state(run1) == "finished" and run1.sweep == sweep.name
+    assert runresume.model.sweeps.state(sweep) == "finished"
     assert agent_record(runresume, 1).commands[-1] == {"type": "exit"}
 
 
@@ -247,10 +247,10 @@ def test_wandb_agent_in_a_thread_does_not_forward_signals(runresume):
     assert "THREAD-HANDLER refused" in result.stdout and "AGENT-RETURNED" not in result.stdout
     assert result.signals[0].pids == [int(result.signals[0].point["pid"])]
     assert result.state == "running" and not result.run.attempt.preempting
-    runresume.advance_clock(runresume.backend.crash_timeout)
+    runresume.advance_clock(runresume.model.crash_timeout)
     result.expect(state="crashed", requeueable=False, allow=["no-handler"])  # R74: no handler can be installed
     assert [f.code for f in result.findings] == ["no-handler"]
-    assert runresume.backend.sweeps.state(sweep) == "finished" and not sweep.queue
+    assert runresume.model.sweeps.state(sweep) == "finished" and not sweep.queue
 
 
 # ---- the agent's own rules ----------------------------------------------------------------------------
@@ -279,7 +279,7 @@ def test_agent_quits_on_failing_runs(runresume, env, runs, message):
     assert message in result.stderr
     assert result.stdout.count("FAILING AT ONCE") == runs
     assert [kind for kind, _ in handouts(sweep)] == ["run"] * runs
-    assert runresume.backend.sweeps.state(sweep) == "running"
+    assert runresume.model.sweeps.state(sweep) == "running"
 
 
 # ---- sweep states through the CLI ------------------------------------------------------------------------
@@ -292,7 +292,7 @@ def test_pause_resume_stop_through_the_cli(runresume):
     stopped sweep is told to exit at its first heartbeat and runs nothing; ``--cancel`` on a stopped
     sweep is refused by the CLI itself ("already finished": --stop is written as FINISHED)."""
     sweep = create_sweep(runresume, [0.1, 0.01])
-    states = runresume.backend.sweeps.state
+    states = runresume.model.sweeps.state
     assert states(sweep) == "pending"  # W&B's server: PENDING until an agent asks
     pending = runresume.run([WANDB, "sweep", "--pause", sweep.path])
     assert pending.returncode != 0 and "Cannot pause pending sweep" in pending.stderr  # the CLI's own check
@@ -315,11 +315,11 @@ def test_cancel_kills_the_running_run_without_its_handler(runresume):
     cancelling is the one sweep action that kills running runs: after the timeout (R61) the silent run
     is killed, not crashed, and not requeued."""
     sweep = create_sweep(runresume, [0.1], cli=False)
-    backend = runresume.backend
+    model = runresume.model
     cancelled: list[subprocess.CompletedProcess[str]] = []
 
     def cancel_when_training() -> None:
-        backend.wait_for(lambda: any((r.last_step or 0) >= 1 for r in backend.runs.values()), timeout=60)
+        model.wait_for(lambda: any((r.last_step or 0) >= 1 for r in model.runs.values()), timeout=60)
         cancelled.append(
             subprocess.run(
                 [WANDB, "sweep", "--cancel", sweep.path],
@@ -336,13 +336,13 @@ def test_cancel_kills_the_running_run_without_its_handler(runresume):
     result = agent(runresume, sweep, env={"TRAIN_STEPS": "400", "TRAIN_DELAY": "0.1"})
     canceller.join(timeout=60)
     assert cancelled and cancelled[0].returncode == 0, cancelled
-    assert backend.sweeps.state(sweep) == "cancelled"
+    assert model.sweeps.state(sweep) == "cancelled"
     assert agent_record(runresume, 0).commands[-1] == {"type": "exit"}
     assert "SWEEP-SIGNAL" not in result.stdout
     run = result.run
     assert not run.attempt.complete and not run.attempt.preempting and run.last_step < 399
     assert result.state == "running"
-    runresume.advance_clock(backend.crash_timeout)
+    runresume.advance_clock(model.crash_timeout)
     result.expect(state="killed", requeueable=False)  # R59
     assert not sweep.queue
 
@@ -363,7 +363,7 @@ def test_sweep_parameters_override_the_matching_init_config_keys(runresume):
     write(runresume, "train.py", CONFIG_OVERRIDE)
     result = agent(runresume, sweep, "--count", "1")
     assert result.returncode == 0, result.report()
-    (run,) = [r for r in runresume.backend.iter_runs() if r.sweep == sweep.name]
+    (run,) = [r for r in runresume.model.iter_runs() if r.sweep == sweep.name]
     assert run.config["lr"]["value"] == 0.5
     assert run.config["batch"]["value"] == 32
     assert run.history[0]["loss"] == 0.5

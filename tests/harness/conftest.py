@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from pytest_runresume import Harness
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[ServedBackend]:
-    with ServedBackend() as s:
+def served() -> Iterator[FakeServer]:
+    with FakeServer() as s:
         yield s
 
 
 @pytest.fixture
-def harness(served: ServedBackend, tmp_path: Path) -> Harness:
+def harness(served: FakeServer, tmp_path: Path) -> Harness:
     served.reset()
     return Harness(served, tmp_path, timeout=60, grace=1.0)

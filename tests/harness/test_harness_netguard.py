@@ -16,7 +16,7 @@ import requests
 
 from pytest_runresume.harness.netguard import NO_PROXY, PROXY_VARIABLES, NetGuard, guard_for
 from pytest_runresume.model import messages
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 BLOCKED_WANDB = messages.NETWORK_BLOCKED.format(host="api.wandb.ai", port=443, method="CONNECT")
 
@@ -57,7 +57,7 @@ def test_guard_env_sets_every_proxy_variable_and_exempts_loopback():
 
 def test_one_guard_per_served_backend(served):
     assert guard_for(served) is guard_for(served)
-    with ServedBackend() as other:
+    with FakeServer() as other:
         assert guard_for(other) is not guard_for(served)
 
 
@@ -92,7 +92,7 @@ def test_requests_in_a_subprocess_cannot_reach_real_hosts(harness, served, tmp_p
     assert "REFUSED https://api.wandb.ai/graphql ProxyError" in result.stdout, result.report()
     assert "REACHED http://example.com/ 403" in result.stdout, "plain HTTP gets the guard's 403"
     assert "FAKE 200" in result.stdout
-    assert served.backend.problems == [
+    assert served.model.problems == [
         BLOCKED_WANDB,
         messages.NETWORK_BLOCKED.format(host="example.com", port=80, method="GET"),
     ]
@@ -117,8 +117,8 @@ def test_real_wandb_pointed_at_api_wandb_ai_is_refused_and_named(harness, served
     result = harness.run(["python", str(script)], env=env)
     assert result.exit_code != 0, result.report()
     assert "Forbidden" in result.stderr
-    assert served.backend.problems == [BLOCKED_WANDB]
-    assert served.backend.runs == {} and served.app.requests == []
+    assert served.model.problems == [BLOCKED_WANDB]
+    assert served.model.runs == {} and served.app.requests == []
 
 
 def test_a_blocked_host_fails_the_pytest_test_at_teardown_naming_it(pytester):

@@ -32,7 +32,7 @@ from pytest_runresume.harness.network import (
     resolve_mode,
 )
 from pytest_runresume.model import messages
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 
 def needs_namespace() -> None:
@@ -122,7 +122,7 @@ def test_clients_that_ignore_the_proxy_are_refused_and_named(served, tmp_path, n
         "fake": "REACHED 200",
     }, result.report()
     assert result.duration < 30, "every attempt failed at once, none waited for a timeout"
-    assert served.backend.problems == EXPECTED_PROBLEMS
+    assert served.model.problems == EXPECTED_PROBLEMS
     assert guard_of(result)["mode"] == network
     attempts = [(e.detail["host"], e.detail["port"]) for e in result.events if e.event == "network"]
     assert attempts == [("10.255.255.1", 80), ("8.8.8.8", 53), ("example.com", 443), ("203.0.113.7", 8080),
@@ -168,7 +168,7 @@ def test_the_namespace_stops_what_the_hook_cannot_see(harness, served, tmp_path)
     )
     assert float(result.stdout.split("seconds ")[1]) < 1.0
     assert guard_of(result)["mode"] == "namespace"
-    assert served.backend.problems == [], "not watched: only the namespace stopped it"
+    assert served.model.problems == [], "not watched: only the namespace stopped it"
 
 
 def test_the_real_sdk_runs_in_the_namespace_through_the_relay(harness, served, tmp_path):
@@ -183,14 +183,14 @@ def test_the_real_sdk_runs_in_the_namespace_through_the_relay(harness, served, t
     assert result.exit_code == 0, result.report()
     assert guard_of(result)["mode"] == "namespace"
     assert result.run is not None and result.run.last_step == 2 and result.state == "finished"
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 def test_required_namespace_fails_naming_why_when_the_fake_is_not_on_loopback(tmp_path):
     """A fake served on another address cannot be relayed: ``auto`` falls back to the proxy guard
     and says why; ``namespace`` refuses to start the command."""
     with pytest.warns(UserWarning, match="not loopback"):
-        served = ServedBackend(host="0.0.0.0", allow_non_loopback=True).start()
+        served = FakeServer(host="0.0.0.0", allow_non_loopback=True).start()
     try:
         script = tmp_path / "ok.py"
         script.write_text("print('ran')\n")
@@ -414,11 +414,11 @@ SECCOMP_DRIVER = """
 
     from pytest_runresume import Harness, HarnessError
     from pytest_runresume.harness.network import GUARD_EVENT, describe, namespace_unavailable
-    from pytest_runresume.wire import ServedBackend
+    from pytest_runresume.wire import FakeServer
 
     print("PROBE", namespace_unavailable())
     base = Path(tempfile.mkdtemp(dir=sys.argv[1]))
-    with ServedBackend() as served:
+    with FakeServer() as served:
         result = Harness(served, base / "auto", network="auto").run(["python", "-c", "print('ran')"])
         print("AUTO", result.stdout.strip(), "|", describe(next(e.detail for e in result.events if e.event == GUARD_EVENT)))
         try:

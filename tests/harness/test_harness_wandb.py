@@ -71,9 +71,9 @@ def test_preempting_trigger_kills_after_mark_preempting(runresume, script):
         ["python", script, "mp1", "2", "3"], preempt=Preemption("SIGKILL", Trigger("preempting"), sync=False)
     )
     assert result.killed_by_signal == signal.SIGKILL
-    runresume.backend.wait_for(lambda: result.run.attempt.preempting, timeout=20)
+    runresume.model.wait_for(lambda: result.run.attempt.preempting, timeout=20)
     assert result.state == "preempting"
-    runresume.advance_clock(runresume.backend.crash_timeout)
+    runresume.advance_clock(runresume.model.crash_timeout)
     assert result.state == "preempted"
 
 

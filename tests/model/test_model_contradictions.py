@@ -1,6 +1,6 @@
 """Unit tests of the readings the fake offers where the docs contradict each other (rules.md A01-A08).
 
-Each contradiction has a default and the other reading as a ``Backend`` keyword; both are checked
+Each contradiction has a default and the other reading as a ``Model`` keyword; both are checked
 here on a :class:`ManualClock` (nothing sleeps). Sources and the reasons for each default:
 ``docs/contradictions.md``.
 """
@@ -14,9 +14,9 @@ import pytest
 
 from pytest_runresume.model import (
     DEFAULT_READINGS,
-    Backend,
     FileChunk,
     ManualClock,
+    Model,
     Outcome,
     Readings,
     RuleViolation,
@@ -30,15 +30,15 @@ KEY = RunKey("ent", "proj", "run-a")
 HISTORY = "wandb-history.jsonl"
 
 
-def make(**readings: Any) -> tuple[Backend, ManualClock]:
+def make(**readings: Any) -> tuple[Model, ManualClock]:
     clock = ManualClock()
-    return Backend(entity="ent", clock=clock, crash_timeout=TIMEOUT, **readings), clock
+    return Model(entity="ent", clock=clock, crash_timeout=TIMEOUT, **readings), clock
 
 
-def start(backend: Backend, run_id: str = "run-a", storage_id: str | None = None) -> Any:
+def start(model: Model, run_id: str = "run-a", storage_id: str | None = None) -> Any:
     """An init upsert as wandb-core sends it (host, program, a config with ``_wandb.t``)."""
     config = {"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}}}}
-    return backend.upsert_run(
+    return model.upsert_run(
         RunUpsert.from_variables(
             {
                 "id": storage_id,
@@ -70,7 +70,7 @@ def test_defaults_are_the_documented_choices() -> None:
         pending_resumable=False,
         run_id_rules="sdk",
     )
-    assert Backend().readings == DEFAULT_READINGS
+    assert Model().readings == DEFAULT_READINGS
 
 
 @pytest.mark.parametrize(
@@ -90,13 +90,13 @@ def test_a_bad_reading_is_refused_naming_the_setting(kw: dict[str, Any]) -> None
     """Every setting checks its value; the error names the setting."""
     (name,) = kw
     with pytest.raises(ValueError, match=name):
-        Backend(**kw)
+        Model(**kw)
 
 
 def test_keywords_apply_on_top_of_a_readings_object() -> None:
-    """``Backend(readings=..., <name>=...)``: the keyword wins; unknown names in replace() are a TypeError."""
+    """``Model(readings=..., <name>=...)``: the keyword wins; unknown names in replace() are a TypeError."""
     base = Readings(crash_trigger="metrics", unset_resume="refuse")
-    b = Backend(readings=base, unset_resume="overwrite")
+    b = Model(readings=base, unset_resume="overwrite")
     assert b.readings.crash_trigger == "metrics"
     assert b.readings.unset_resume == "overwrite"
     with pytest.raises(TypeError, match="nosuch"):
@@ -111,32 +111,32 @@ def test_keywords_apply_on_top_of_a_readings_object() -> None:
 def test_a01_alive_preempting_run_reports_the_chosen_state(setting: str, alive: str) -> None:
     """A01/R65: after mark_preempting() a live run is ``preempting`` (default, the SDK's list, R51) or
     ``running`` (the six documented states, R50); either way it ends ``preempted`` (R66, R70)."""
-    backend, clock = make(preempting_state=setting)
-    rec = start(backend)
-    backend.file_stream(KEY, {}, preempting=True)
-    assert backend.state(rec) == alive
-    backend.file_stream(KEY, {}, complete=True, exit_code=138)
-    assert backend.state(rec) == "preempted"
+    model, clock = make(preempting_state=setting)
+    rec = start(model)
+    model.file_stream(KEY, {}, preempting=True)
+    assert model.state(rec) == alive
+    model.file_stream(KEY, {}, complete=True, exit_code=138)
+    assert model.state(rec) == "preempted"
 
 
 @pytest.mark.rules("R70c", "R70e")
 def test_a01_running_reading_still_times_out_to_preempted() -> None:
     """A01 + R70c/e: with ``preempting_state="running"`` a preempting run that goes silent is still
     preempted (not crashed) after the timeout."""
-    backend, clock = make(preempting_state="running")
-    rec = start(backend)
-    backend.file_stream(KEY, {}, preempting=True)
+    model, clock = make(preempting_state="running")
+    rec = start(model)
+    model.file_stream(KEY, {}, preempting=True)
     clock.advance(TIMEOUT)
-    assert backend.state(rec) == "preempted"
+    assert model.state(rec) == "preempted"
 
 
 # ---- A02: an existing id without resume -----------------------------------------------------------
 
 
-def finished_run(backend: Backend) -> Any:
-    rec = start(backend)
-    backend.file_stream(KEY, lines(0, 1, 2))
-    backend.file_stream(KEY, {"wandb-summary.json": FileChunk(0, ['{"loss": 1}'])}, complete=True, exit_code=0)
+def finished_run(model: Model) -> Any:
+    rec = start(model)
+    model.file_stream(KEY, lines(0, 1, 2))
+    model.file_stream(KEY, {"wandb-summary.json": FileChunk(0, ['{"loss": 1}'])}, complete=True, exit_code=0)
     return rec
 
 
@@ -144,42 +144,42 @@ def finished_run(backend: Backend) -> Any:
 def test_a02_default_appends_after_the_old_lines() -> None:
     """A02/R14 default ``append`` (SDK, GH #6216): a second init without resume is a new attempt,
     not resumed; the old lines stay and the answer's historyLineCount (3) is where it writes next."""
-    backend, _ = make()
-    rec = finished_run(backend)
-    again = start(backend)
+    model, _ = make()
+    rec = finished_run(model)
+    again = start(model)
     assert again is rec
     assert [a.resumed for a in rec.attempts] == [False, False]
     assert len(rec.history_lines) == 3 and rec.attempt is not None and rec.attempt.start_line == 3
-    backend.file_stream(KEY, {HISTORY: FileChunk(3, ['{"_step": 0}'])})
+    model.file_stream(KEY, {HISTORY: FileChunk(3, ['{"_step": 0}'])})
     assert rec.steps == [0, 1, 2, 0]
-    assert backend.problems == []
+    assert model.problems == []
 
 
 def test_a02_overwrite_archives_the_old_run_and_starts_empty() -> None:
     """A02 ``overwrite`` (S5: unset resume "always starts a new run"): the old history is archived,
     history/summary are empty, so the client (which writes at historyLineCount) starts at line 0."""
-    backend, _ = make(unset_resume="overwrite")
-    rec = finished_run(backend)
-    start(backend)
+    model, _ = make(unset_resume="overwrite")
+    rec = finished_run(model)
+    start(model)
     assert rec.history_lines == [] and rec.summary == {} and rec.last_step is None
     assert [json.loads(line)["_step"] for line in rec.archived[-1]] == [0, 1, 2]
-    backend.file_stream(KEY, lines(0, 1))
+    model.file_stream(KEY, lines(0, 1))
     assert rec.steps == [0, 1]
-    assert backend.problems == []
-    assert backend.state(rec) == "running"
+    assert model.problems == []
+    assert model.state(rec) == "running"
 
 
 @pytest.mark.rules("R14")
 def test_a02_refuse_rejects_the_init_and_leaves_the_run_alone() -> None:
     """A02 ``refuse`` (S6: WANDB_RESUME defaults to "never", so R05): the init upsert is a
     RuleViolation (a GraphQL error on the wire: wandb.init fails), no attempt, data and state kept."""
-    backend, _ = make(unset_resume="refuse")
-    rec = finished_run(backend)
+    model, _ = make(unset_resume="refuse")
+    rec = finished_run(model)
     with pytest.raises(RuleViolation, match="run-a"):
-        start(backend)
+        start(model)
     assert len(rec.attempts) == 1
     assert rec.steps == [0, 1, 2]
-    assert backend.state(rec) == "finished"
+    assert model.state(rec) == "finished"
 
 
 @pytest.mark.rules("R35", "R36")
@@ -187,13 +187,13 @@ def test_a02_refuse_rejects_the_init_and_leaves_the_run_alone() -> None:
 def test_a02_settings_leave_resumes_and_new_runs_alone(setting: str) -> None:
     """A02: only an init *without* resume into an existing run is affected: a new id is created, and a
     resumed init (RunResumeStatus, then the run's id) continues after the old lines (R35, R36)."""
-    backend, _ = make(unset_resume=setting)
-    rec = finished_run(backend)
-    assert backend.resume_status("ent", "proj", "run-a") is rec
-    start(backend, storage_id=rec.storage_id)
+    model, _ = make(unset_resume=setting)
+    rec = finished_run(model)
+    assert model.resume_status("ent", "proj", "run-a") is rec
+    start(model, storage_id=rec.storage_id)
     assert [a.resumed for a in rec.attempts] == [False, True]
     assert rec.steps == [0, 1, 2]
-    other = start(backend, "run-b")
+    other = start(model, "run-b")
     assert len(other.attempts) == 1
 
 
@@ -202,9 +202,9 @@ def test_a02_settings_leave_resumes_and_new_runs_alone(setting: str) -> None:
 def test_a02_settings_do_not_apply_to_a_pending_run(setting: str) -> None:
     """A02 + R43: a pending run created ahead of time does not exist for the client, so starting it
     without resume is the normal new-run path under every reading."""
-    backend, _ = make(unset_resume=setting)
-    rec = backend.create_run("run-a", project="proj", entity="ent")
-    assert start(backend) is rec
+    model, _ = make(unset_resume=setting)
+    rec = model.create_run("run-a", project="proj", entity="ent")
+    assert start(model) is rec
     assert len(rec.attempts) == 1
 
 
@@ -216,10 +216,10 @@ def test_a02_settings_do_not_apply_to_a_pending_run(setting: str) -> None:
 def test_a04_exit_255_without_stop_or_preempting(setting: str, state: str) -> None:
     """A04/R57: an uncaught Ctrl+C outside ``with`` reports 255; default ``failed`` (R55/R66: any
     non-zero exit), or ``killed`` (R58, R70d: SIGINT without mark_preempting() ends KILLED)."""
-    backend, _ = make(interrupt_exit_state=setting)
-    rec = start(backend)
-    backend.file_stream(KEY, {}, complete=True, exit_code=255)
-    assert backend.state(rec) == state
+    model, _ = make(interrupt_exit_state=setting)
+    rec = start(model)
+    model.file_stream(KEY, {}, complete=True, exit_code=255)
+    assert model.state(rec) == state
 
 
 @pytest.mark.rules("R56")
@@ -227,10 +227,10 @@ def test_a04_exit_255_without_stop_or_preempting(setting: str, state: str) -> No
 def test_a04_killed_reading_is_only_for_255(code: int) -> None:
     """A04: the ``killed`` reading keeps every other non-zero exit ``failed`` (inside ``with`` a
     Ctrl+C reports 1, R56, and cannot be told apart)."""
-    backend, _ = make(interrupt_exit_state="killed")
-    rec = start(backend)
-    backend.file_stream(KEY, {}, complete=True, exit_code=code)
-    assert backend.state(rec) == "failed"
+    model, _ = make(interrupt_exit_state="killed")
+    rec = start(model)
+    model.file_stream(KEY, {}, complete=True, exit_code=code)
+    assert model.state(rec) == "failed"
 
 
 @pytest.mark.rules("R58", "R70d")
@@ -238,15 +238,15 @@ def test_a04_killed_reading_is_only_for_255(code: int) -> None:
 def test_a04_255_after_preempting_is_preempted_and_after_a_stop_killed(setting: str) -> None:
     """R70d 'handler'/'always' columns: preempting then 255 is preempted; R58: a server stop then 255
     is killed; under both readings."""
-    backend, _ = make(interrupt_exit_state=setting)
-    rec = start(backend)
-    backend.file_stream(KEY, {}, preempting=True)
-    backend.file_stream(KEY, {}, complete=True, exit_code=255)
-    assert backend.state(rec) == "preempted"
-    other = start(backend, "run-b")
-    backend.request_stop("ent/proj/run-b")
-    backend.file_stream(RunKey("ent", "proj", "run-b"), {}, complete=True, exit_code=255)
-    assert backend.state(other) == "killed"
+    model, _ = make(interrupt_exit_state=setting)
+    rec = start(model)
+    model.file_stream(KEY, {}, preempting=True)
+    model.file_stream(KEY, {}, complete=True, exit_code=255)
+    assert model.state(rec) == "preempted"
+    other = start(model, "run-b")
+    model.request_stop("ent/proj/run-b")
+    model.file_stream(RunKey("ent", "proj", "run-b"), {}, complete=True, exit_code=255)
+    assert model.state(other) == "killed"
 
 
 # ---- A06: what counts as a sign of life, and preempting leniency ----------------------------------
@@ -256,44 +256,44 @@ def test_a04_255_after_preempting_is_preempted_and_after_a_stop_killed(setting: 
 def test_a06_heartbeats_keep_a_run_alive_by_default() -> None:
     """A06/R62 default ``heartbeat`` (S3, S18): an empty file_stream request every 30 s keeps a run that
     logs nothing running past the crash timeout."""
-    backend, clock = make()
-    rec = start(backend)
+    model, clock = make()
+    rec = start(model)
     for _ in range(20):
         clock.advance(30)
-        backend.file_stream(KEY, {})
-    assert backend.state(rec) == "running"
+        model.file_stream(KEY, {})
+    assert model.state(rec) == "running"
 
 
 @pytest.mark.rules("R61")
 def test_a06_metrics_reading_crashes_a_run_that_only_sends_heartbeats() -> None:
     """A06/R61 ``metrics`` (S2: "neither finishes nor posts new metrics for about 5 minutes"):
     heartbeats do not count; posted history does."""
-    backend, clock = make(crash_trigger="metrics")
-    rec = start(backend)
+    model, clock = make(crash_trigger="metrics")
+    rec = start(model)
     clock.advance(TIMEOUT - 1)
-    backend.file_stream(KEY, {})
-    assert backend.state(rec) == "running"
+    model.file_stream(KEY, {})
+    assert model.state(rec) == "running"
     clock.advance(1)
-    backend.file_stream(KEY, {})
-    assert backend.state(rec) == "crashed"
-    backend.file_stream(KEY, lines(0))
-    assert backend.state(rec) == "running"
+    model.file_stream(KEY, {})
+    assert model.state(rec) == "crashed"
+    model.file_stream(KEY, lines(0))
+    assert model.state(rec) == "running"
     clock.advance(TIMEOUT)
-    assert backend.state(rec) == "crashed"
+    assert model.state(rec) == "crashed"
 
 
 def test_a06_metrics_reading_output_log_is_not_a_metric() -> None:
     """A06 ``metrics``: console output is not a metric; events (system metrics) and summary are."""
-    backend, clock = make(crash_trigger="metrics")
-    rec = start(backend)
+    model, clock = make(crash_trigger="metrics")
+    rec = start(model)
     clock.advance(TIMEOUT)
-    backend.file_stream(KEY, {"output.log": FileChunk(0, ["hello"])})
-    assert backend.state(rec) == "crashed"
-    backend.file_stream(KEY, {"wandb-events.jsonl": FileChunk(0, ['{"system.cpu": 1}'])})
-    assert backend.state(rec) == "running"
+    model.file_stream(KEY, {"output.log": FileChunk(0, ["hello"])})
+    assert model.state(rec) == "crashed"
+    model.file_stream(KEY, {"wandb-events.jsonl": FileChunk(0, ['{"system.cpu": 1}'])})
+    assert model.state(rec) == "running"
     clock.advance(TIMEOUT)
-    backend.file_stream(KEY, {"wandb-summary.json": FileChunk(0, ['{"a": 1}'])})
-    assert backend.state(rec) == "running"
+    model.file_stream(KEY, {"wandb-summary.json": FileChunk(0, ['{"a": 1}'])})
+    assert model.state(rec) == "running"
 
 
 @pytest.mark.rules("R61", "R70c", "R70e")
@@ -301,21 +301,21 @@ def test_a06_preempting_timeout_makes_the_preempting_run_last_longer() -> None:
     """A06/R70c-e: by default a silent preempting run is preempted at the crash timeout (S2 "after
     about 5 minutes"); with ``preempting_timeout`` (the SDK comment's "more lenient") it stays
     preempting until that longer timeout; a run without the flag still crashes at the crash timeout."""
-    backend, clock = make()
-    rec = start(backend)
-    backend.file_stream(KEY, {}, preempting=True)
+    model, clock = make()
+    rec = start(model)
+    model.file_stream(KEY, {}, preempting=True)
     clock.advance(TIMEOUT)
-    assert backend.state(rec) == "preempted"
+    assert model.state(rec) == "preempted"
 
-    backend, clock = make(preempting_timeout=3 * TIMEOUT)
-    rec = start(backend)
-    plain = start(backend, "run-b")
-    backend.file_stream(KEY, {}, preempting=True)
+    model, clock = make(preempting_timeout=3 * TIMEOUT)
+    rec = start(model)
+    plain = start(model, "run-b")
+    model.file_stream(KEY, {}, preempting=True)
     clock.advance(TIMEOUT)
-    assert backend.state(rec) == "preempting"
-    assert backend.state(plain) == "crashed"
+    assert model.state(rec) == "preempting"
+    assert model.state(plain) == "crashed"
     clock.advance(2 * TIMEOUT)
-    assert backend.state(rec) == "preempted"
+    assert model.state(rec) == "preempted"
 
 
 # ---- A08: pending runs ----------------------------------------------------------------------------
@@ -325,31 +325,31 @@ def test_a06_preempting_timeout_makes_the_preempting_run_last_longer() -> None:
 def test_a08_pending_run_is_missing_for_resume_by_default() -> None:
     """A08/R43 default (wandb-core): a pending run has no ``_wandb.t``: ``must`` fails, ``allow`` makes
     a new run with that id."""
-    backend, _ = make()
-    rec = backend.create_run("run-a", project="proj", entity="ent")
-    assert backend.wandb_config(rec) == {}
-    assert backend.exists_for_resume(rec) is False
-    assert decide_resume("must", backend.exists_for_resume(rec)).outcome is Outcome.ERROR
+    model, _ = make()
+    rec = model.create_run("run-a", project="proj", entity="ent")
+    assert model.wandb_config(rec) == {}
+    assert model.exists_for_resume(rec) is False
+    assert decide_resume("must", model.exists_for_resume(rec)).outcome is Outcome.ERROR
 
 
 def test_a08_pending_resumable_reports_t_so_must_resumes() -> None:
     """A08 ``pending_resumable`` (S4: pending runs "can later be resumed"): the never-started run reports
     ``t``, so ``must`` resumes it; once a process started it, the client's own ``t`` is reported."""
-    backend, _ = make(pending_resumable=True)
-    rec = backend.create_run("run-a", project="proj", entity="ent")
-    assert backend.wandb_config(rec) == {"t": {}}
-    assert decide_resume("must", backend.exists_for_resume(rec)).outcome is Outcome.RESUME
-    assert backend.resume_status("ent", "proj", "run-a") is rec
-    start(backend, storage_id=rec.storage_id)
+    model, _ = make(pending_resumable=True)
+    rec = model.create_run("run-a", project="proj", entity="ent")
+    assert model.wandb_config(rec) == {"t": {}}
+    assert decide_resume("must", model.exists_for_resume(rec)).outcome is Outcome.RESUME
+    assert model.resume_status("ent", "proj", "run-a") is rec
+    start(model, storage_id=rec.storage_id)
     assert [a.resumed for a in rec.attempts] == [True]
-    assert backend.wandb_config(rec) == {"t": {"1": [1]}}
+    assert model.wandb_config(rec) == {"t": {"1": [1]}}
 
 
 def test_a08_pending_resumable_does_not_revive_a_run_created_running() -> None:
     """A08: only ``pending`` runs are affected; ``Run.create(state="running")`` has an attempt and no ``t``."""
-    backend, _ = make(pending_resumable=True)
-    rec = backend.create_run("run-a", project="proj", entity="ent", state="running")
-    assert backend.exists_for_resume(rec) is False
+    model, _ = make(pending_resumable=True)
+    rec = model.create_run("run-a", project="proj", entity="ent", state="running")
+    assert model.exists_for_resume(rec) is False
 
 
 # ---- A05: which run ids the server accepts --------------------------------------------------------
@@ -361,7 +361,7 @@ def test_a05_docs_rules_refuse_ids_the_sdk_allows(run_id: str) -> None:
     """A05/R31: the SDK allows ``%``, ``\\`` and long ids; with ``run_id_rules="docs"`` (S5's reserved
     characters, S6's 64 characters) the server refuses them as a rule (not a malformed request)."""
     assert start(make()[0], run_id).key.run_id == run_id
-    backend, _ = make(run_id_rules="docs")
+    model, _ = make(run_id_rules="docs")
     with pytest.raises(RuleViolation, match="A05"):
-        start(backend, run_id)
-    assert backend.runs == {}
+        start(model, run_id)
+    assert model.runs == {}

@@ -1,6 +1,6 @@
 """The model's modules import one way (issue 15): no cycle inside the package, the search space is
 pure, the run store knows nothing of the sweep controller, and the controller reaches the store only
-through its protocol (the composition root, ``backend.py``, is the one module that imports both).
+through its protocol (the composition root, ``model.py``, is the one module that imports both).
 
 Read from the source (``from .x import`` statements), so the package's ``__init__``, which imports
 everything, does not blur it.
@@ -46,6 +46,6 @@ def test_no_module_of_the_model_imports_itself_back() -> None:
 
 def test_the_search_is_pure_and_the_store_does_not_know_the_sweeps() -> None:
     assert reaches("search") <= {"bayes", "errors"}
-    assert not {"sweeps", "sweep_base", "sweep_agents", "sweep_records", "search", "backend"} & reaches("store")
-    assert not {"store", "core", "upserts", "ingest", "lifecycle", "projects", "backend"} & reaches("sweeps")
-    assert {"store", "sweeps"} <= imports("backend")
+    assert not {"sweeps", "sweep_base", "sweep_agents", "sweep_records", "search", "reference"} & reaches("store")
+    assert not {"store", "core", "upserts", "ingest", "lifecycle", "projects", "reference"} & reaches("sweeps")
+    assert {"store", "sweeps"} <= imports("reference")

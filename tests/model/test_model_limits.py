@@ -9,11 +9,11 @@ import math
 import pytest
 
 from pytest_runresume.model import (
-    Backend,
     FileChunk,
     LimitExceeded,
     Limits,
     ManualClock,
+    Model,
     OffsetClock,
     RunUpsert,
     messages,
@@ -23,11 +23,11 @@ from pytest_runresume.model.limits import MAX_CLOCK, finite_number
 CONFIG = {"_wandb": {"value": {"t": {"1": [1]}}}}
 
 
-def backend(**limits: int) -> Backend:
-    return Backend(clock=ManualClock(), limits=Limits(**limits))
+def model(**limits: int) -> Model:
+    return Model(clock=ManualClock(), limits=Limits(**limits))
 
 
-def start(b: Backend, run_id: str = "run-a", **config: object) -> None:
+def start(b: Model, run_id: str = "run-a", **config: object) -> None:
     b.upsert_run(
         RunUpsert.from_variables(
             {"name": run_id, "project": "proj", "host": "h", "config": json.dumps({**CONFIG, **config})}
@@ -35,7 +35,7 @@ def start(b: Backend, run_id: str = "run-a", **config: object) -> None:
     )
 
 
-def state(b: Backend) -> object:
+def state(b: Model) -> object:
     with b.lock:
         return copy.deepcopy(({str(k): vars(r) for k, r in b.runs.items()}, b.problems, b.now()))
 
@@ -56,7 +56,7 @@ def test_limits_refuse_bad_values_and_unknown_names():
 @pytest.mark.parametrize("step", [math.inf, math.nan, "abc", -1, True, 1e300])
 def test_a_fork_with_a_bad_step_creates_no_run(step):
     """Before: the fork run was created, then int(step) failed (OverflowError/ValueError)."""
-    b = backend()
+    b = model()
     start(b, "src")
     before = state(b)
     config = {**CONFIG, "_wandb": {"value": {"t": {}, "branch_point": {"run_id": "src", "step": step}}}}
@@ -67,7 +67,7 @@ def test_a_fork_with_a_bad_step_creates_no_run(step):
 
 @pytest.mark.parametrize("config", ["[1]", "{nope", "", json.dumps({"a": 1}) + "x"])
 def test_an_upsert_with_a_bad_config_creates_no_run(config):
-    b = backend()
+    b = model()
     with pytest.raises(ValueError, match="^config "):
         b.upsert_run(RunUpsert.from_variables({"name": "run-a", "project": "proj", "host": "h", "config": config}))
     assert b.runs == {}
@@ -75,7 +75,7 @@ def test_an_upsert_with_a_bad_config_creates_no_run(config):
 
 @pytest.mark.parametrize("value", [math.inf, math.nan, "3", None])
 def test_a_rewind_to_a_bad_value_changes_nothing(value):
-    b = backend()
+    b = model()
     start(b)
     b.file_stream(b.key(None, "proj", "run-a"), {"wandb-history.jsonl": FileChunk(0, ['{"_step": 0}'])})
     before = state(b)
@@ -87,7 +87,7 @@ def test_a_rewind_to_a_bad_value_changes_nothing(value):
 @pytest.mark.parametrize("seconds, why", [(math.inf, "finite"), (math.nan, "finite"), (-1, ">= 0"), (1e308, "9999")])
 @pytest.mark.parametrize("clock", [ManualClock, OffsetClock])
 def test_the_clock_refuses_moves_that_are_not_finite_or_too_far(clock, seconds, why):
-    b = Backend(clock=clock())
+    b = Model(clock=clock())
     moved = (lambda: b.clock.offset) if isinstance(b.clock, OffsetClock) else b.now
     before = moved()
     with pytest.raises(ValueError, match=why):
@@ -97,7 +97,7 @@ def test_the_clock_refuses_moves_that_are_not_finite_or_too_far(clock, seconds, 
 
 
 def test_every_file_name_has_the_gap_limit_and_gaps_add_up():
-    b = backend(max_line_gap=10)
+    b = model(max_line_gap=10)
     start(b)
     key = b.key(None, "proj", "run-a")
     b.file_stream(key, {"any.txt": FileChunk(8, ["a"])})
@@ -109,7 +109,7 @@ def test_every_file_name_has_the_gap_limit_and_gaps_add_up():
 
 
 def test_storage_limits_refuse_a_request_whole():
-    b = backend(max_run_bytes=1000)
+    b = model(max_run_bytes=1000)
     start(b)
     key = b.key(None, "proj", "run-a")
     before = state(b)
@@ -119,7 +119,7 @@ def test_storage_limits_refuse_a_request_whole():
 
 
 def test_stored_bytes_follow_writes_rewrites_rewinds_and_uploads():
-    b = backend()
+    b = model()
     start(b)
     key = b.key(None, "proj", "run-a")
     rec = b.run("testent/proj/run-a")
@@ -135,7 +135,7 @@ def test_stored_bytes_follow_writes_rewrites_rewinds_and_uploads():
 
 
 def test_runs_and_problems_are_bounded():
-    b = backend(max_runs=1, max_problems=2)
+    b = model(max_runs=1, max_problems=2)
     start(b)
     with pytest.raises(LimitExceeded, match=r"\(max_runs\)"):
         start(b, "run-b")
@@ -151,7 +151,7 @@ def test_runs_and_problems_are_bounded():
 SWEEP = "method: grid\nparameters: {lr: {values: [1, 2, 3]}}"
 
 
-def sweep_state(b: Backend) -> object:
+def sweep_state(b: Model) -> object:
     with b.lock:
         sweeps = {k: vars(s) for k, s in b.sweeps.sweeps.items()}
         agents = {k: vars(a) for k, a in b.sweeps.agents.items()}
@@ -159,7 +159,7 @@ def sweep_state(b: Backend) -> object:
 
 
 def test_sweeps_are_bounded_and_a_refused_sweep_links_no_prior_run():
-    b = backend(max_sweeps=1)
+    b = model(max_sweeps=1)
     start(b, "prior")
     b.sweeps.create(SWEEP, project="proj")
     before = sweep_state(b)
@@ -174,7 +174,7 @@ def test_sweeps_are_bounded_and_a_refused_sweep_links_no_prior_run():
 
 
 def test_agents_are_bounded_for_the_whole_server():
-    b = backend(max_agents=2)
+    b = model(max_agents=2)
     one, two = b.sweeps.create(SWEEP, project="proj"), b.sweeps.create(SWEEP, project="proj")
     b.sweeps.create_agent(None, "proj", one.name, "h1")
     b.sweeps.create_agent(None, "proj", two.name, "h2")
@@ -189,7 +189,7 @@ def test_agents_are_bounded_for_the_whole_server():
 
 
 def test_a_sweep_run_past_max_runs_leaves_the_sweep_without_a_phantom_run():
-    b = backend(max_runs=1)
+    b = model(max_runs=1)
     start(b)
     sweep = b.sweeps.create(SWEEP, project="proj")
     agent = b.sweeps.create_agent(None, "proj", sweep.name, "h").id

@@ -1,5 +1,5 @@
 """Property-based tests of the reference model: a Hypothesis state machine plays a W&B client (and
-its restarts) against :class:`Backend`, and checks invariants after every step.
+its restarts) against :class:`Model`, and checks invariants after every step.
 
 Rules (what a client can do): a process starts with each resume mode (must/allow/never/auto/unset,
 R01-R08, R13, R14) on one of two run ids, or a run is created ahead of time (R53, R43); the process
@@ -26,9 +26,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from pytest_runresume.model import (
     STATES,
-    Backend,
     FileChunk,
     ManualClock,
+    Model,
     Outcome,
     RunKey,
     RunUpsert,
@@ -89,14 +89,14 @@ class ClientAgainstModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.backend = Backend(clock=self.clock)
+        self.model = Model(clock=self.clock)
         self.proc: Process | None = None
         self.started: set[str] = set()  # run ids some process initialised (they exist for resume, R43)
         self.sent: dict[str, list[str]] = {r: [] for r in RUN_IDS}  # what the server must hold
         self.seen: dict[str, tuple[int, str, bool]] = {}  # run id -> (attempts, state, exit reported)
 
     def key(self, run_id: str) -> RunKey:
-        return self.backend.key(None, PROJECT, run_id)
+        return self.model.key(None, PROJECT, run_id)
 
     # ---- processes start --------------------------------------------------------------------------
     @precondition(lambda self: self.proc is None)
@@ -106,9 +106,9 @@ class ClientAgainstModel(RuleBasedStateMachine):
         decision = decide_resume(mode, exists, run_id)
         assert decision.outcome == TABLE[(mode, exists)], (mode, exists, decision)
         event(f"init: {decision.outcome.value}")
-        rec = self.backend.resume_status(None, PROJECT, run_id) if mode is not None else None
+        rec = self.model.resume_status(None, PROJECT, run_id) if mode is not None else None
         if mode is not None:
-            assert (rec is not None and self.backend.exists_for_resume(rec)) == exists
+            assert (rec is not None and self.model.exists_for_resume(rec)) == exists
         if decision.outcome is Outcome.ERROR:
             return  # wandb.init raises; no upsert is sent (NOTES section 2)
         fields = {"name": run_id, "project": PROJECT, "host": "h", "program": "train.py", "config": CONFIG}
@@ -116,9 +116,9 @@ class ClientAgainstModel(RuleBasedStateMachine):
         if resumed:
             assert rec is not None
             fields["id"] = rec.storage_id
-        before = self.backend.get(None, PROJECT, run_id)
+        before = self.model.get(None, PROJECT, run_id)
         attempts_before = len(before.attempts) if before else 0
-        rec, _ = self.backend.upsert_run(RunUpsert.from_variables(fields))
+        rec, _ = self.model.upsert_run(RunUpsert.from_variables(fields))
         assert len(rec.attempts) == attempts_before + 1, "an init upsert starts exactly one attempt"
         attempt = rec.attempts[-1]
         assert attempt.resumed == resumed
@@ -134,9 +134,9 @@ class ClientAgainstModel(RuleBasedStateMachine):
     @rule(run_id=st.sampled_from(RUN_IDS))
     def precreate(self, run_id: str) -> None:
         """``Run.create(state="pending")`` (R53): a run that does not exist for resume (R43)."""
-        if self.backend.get(None, PROJECT, run_id) is None:
-            rec = self.backend.create_run(run_id, project=PROJECT, state="pending")
-            assert not self.backend.exists_for_resume(rec)
+        if self.model.get(None, PROJECT, run_id) is None:
+            rec = self.model.create_run(run_id, project=PROJECT, state="pending")
+            assert not self.model.exists_for_resume(rec)
 
     # ---- a live process ---------------------------------------------------------------------------
     @precondition(lambda self: self.proc is not None)
@@ -159,13 +159,13 @@ class ClientAgainstModel(RuleBasedStateMachine):
         """The answer to the last chunk was lost: wandb-core sends the same lines at the same offset."""
         proc = self.proc
         assert proc is not None and proc.last_chunk is not None
-        self.backend.file_stream(self.key(proc.run_id), {HISTORY: proc.last_chunk})
+        self.model.file_stream(self.key(proc.run_id), {HISTORY: proc.last_chunk})
 
     @precondition(lambda self: self.proc is not None)
     @rule()
     def heartbeat(self) -> None:
         assert self.proc is not None
-        self.backend.file_stream(self.key(self.proc.run_id), {})
+        self.model.file_stream(self.key(self.proc.run_id), {})
 
     @precondition(lambda self: self.proc is not None)
     @rule()
@@ -180,11 +180,11 @@ class ClientAgainstModel(RuleBasedStateMachine):
         proc = self.proc
         assert proc is not None
         self._send(preempting=False, complete=True, exit_code=code)
-        rec = self.backend.run(self.key(proc.run_id).path)
+        rec = self.model.run(self.key(proc.run_id).path)
         expected = "finished" if code == 0 else ("preempted" if proc.preempting else "failed")
         event(f"exit: {expected}")
-        assert self.backend.state(rec) == expected, (code, proc.preempting)
-        assert self.backend.is_requeueable(rec) == (expected == "preempted")
+        assert self.model.state(rec) == expected, (code, proc.preempting)
+        assert self.model.is_requeueable(rec) == (expected == "preempted")
         self.proc = None
 
     @precondition(lambda self: self.proc is not None)
@@ -209,7 +209,7 @@ class ClientAgainstModel(RuleBasedStateMachine):
             self.sent[proc.run_id].extend(proc.pending)
             proc.offset += len(proc.pending)
             proc.pending.clear()
-        self.backend.file_stream(
+        self.model.file_stream(
             self.key(proc.run_id), files, preempting=preempting, complete=complete, exit_code=exit_code
         )
 
@@ -220,13 +220,13 @@ class ClientAgainstModel(RuleBasedStateMachine):
     @invariant()
     def every_sent_line_is_held_once_at_its_offset(self) -> None:
         for run_id in RUN_IDS:
-            rec = self.backend.get(None, PROJECT, run_id)
+            rec = self.model.get(None, PROJECT, run_id)
             held = rec.history_lines if rec is not None else []
             assert held == self.sent[run_id]
 
     @invariant()
     def steps_only_increase_within_a_process_and_across_a_resume(self) -> None:
-        for rec in self.backend.iter_runs():
+        for rec in self.model.iter_runs():
             starts = [a.start_line for a in rec.attempts] + [len(rec.steps)]
             for i, attempt in enumerate(rec.attempts):
                 segment = [s for s in rec.steps[starts[i] : starts[i + 1]] if s is not None]
@@ -239,8 +239,8 @@ class ClientAgainstModel(RuleBasedStateMachine):
 
     @invariant()
     def states_move_along_legal_transitions(self) -> None:
-        for rec in self.backend.iter_runs():
-            state = self.backend.state(rec)
+        for rec in self.model.iter_runs():
+            state = self.model.state(rec)
             assert state in STATES
             attempts = len(rec.attempts)
             previous = self.seen.get(rec.key.run_id)
@@ -259,7 +259,7 @@ class ClientAgainstModel(RuleBasedStateMachine):
 
     @invariant()
     def no_problems(self) -> None:
-        assert self.backend.problems == []
+        assert self.model.problems == []
 
 
 # derandomize: CI sees the same 150 examples every run (no flaky red); to explore new examples

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pytest_runresume.model import Backend, ManualClock, RunUpsert
+from pytest_runresume.model import ManualClock, Model, RunUpsert
 from pytest_runresume.model import filters as F
 from pytest_runresume.model import history as H
 
@@ -97,12 +97,12 @@ def test_orders():
         F.order_key("+colour")
 
 
-def backend() -> Backend:
-    return Backend(clock=ManualClock(1_000_000.0))
+def model() -> Model:
+    return Model(clock=ManualClock(1_000_000.0))
 
 
 def test_list_runs_filters_orders_and_hides_deleted_runs():
-    b = backend()
+    b = model()
     for run_id, lr in (("r1", 0.1), ("r2", 0.2), ("r3", 0.3)):
         b.upsert_run(
             RunUpsert.from_variables(
@@ -120,7 +120,7 @@ def test_list_runs_filters_orders_and_hides_deleted_runs():
 
 
 def test_deleting_a_deleted_run_succeeds_and_changes_nothing():
-    b = backend()
+    b = model()
     rec, _ = b.upsert_run(RunUpsert.from_variables({"name": "d1", "project": "p", "host": "h"}))
     assert b.delete_by_storage_id(rec.storage_id) == (rec, True)
     version = b.version
@@ -131,7 +131,7 @@ def test_deleting_a_deleted_run_succeeds_and_changes_nothing():
 
 
 def test_create_project_is_an_upsert_and_refuses_bad_names_creating_nothing():
-    b = backend()
+    b = model()
     assert b.create_project(None, "new") == ("testent", "new", True)
     assert b.create_project("testent", "new") == ("testent", "new", False)
     assert b.has_project(None, "new")

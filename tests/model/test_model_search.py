@@ -1,6 +1,6 @@
 """Unit tests of the search space (:mod:`pytest_runresume.model.search`) and of the seam between the
 run store and the sweep controller (:mod:`~pytest_runresume.model.store`, :mod:`~pytest_runresume.model.sweeps`,
-composed by :class:`~pytest_runresume.model.Backend`).
+composed by :class:`~pytest_runresume.model.Model`).
 
 Rules R86, R89 (grid size, run_cap); R81 (a preempted sweep run is requeued when the store says it
 ended).
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, RunUpsert
+from pytest_runresume.model import FileChunk, ManualClock, Model, RunKey, RunUpsert
 from pytest_runresume.model.search import (
     DISTRIBUTIONS,
     GRID_DISTRIBUTIONS,
@@ -99,15 +99,15 @@ def test_a_bare_store_has_no_sweeps_and_tells_its_listeners() -> None:
 
 
 def test_the_composition_root_requeues_through_the_run_ended_listener() -> None:
-    backend = Backend(clock=ManualClock())
-    sweep = backend.sweeps.create("method: grid\nparameters: {lr: {values: [1]}}", project="sp")
-    agent = backend.sweeps.create_agent(None, "sp", sweep.name, "h").id
-    (cmd,) = backend.sweeps.heartbeat(agent, {})
+    model = Model(clock=ManualClock())
+    sweep = model.sweeps.create("method: grid\nparameters: {lr: {values: [1]}}", project="sp")
+    agent = model.sweeps.create_agent(None, "sp", sweep.name, "h").id
+    (cmd,) = model.sweeps.heartbeat(agent, {})
     key = RunKey("testent", "sp", cmd["run_id"])
-    backend.upsert_run(RunUpsert.from_variables({"name": key.run_id, "project": "sp", "host": "h"}))
-    backend.file_stream(key, {"wandb-history.jsonl": FileChunk(0, ['{"_step": 0}'])}, preempting=True)
+    model.upsert_run(RunUpsert.from_variables({"name": key.run_id, "project": "sp", "host": "h"}))
+    model.file_stream(key, {"wandb-history.jsonl": FileChunk(0, ['{"_step": 0}'])}, preempting=True)
     assert not sweep.queue
-    backend.file_stream(key, {}, complete=True, exit_code=1)
+    model.file_stream(key, {}, complete=True, exit_code=1)
     assert list(sweep.queue) == [key.run_id]
-    backend.reset()
-    assert backend.sweeps.sweeps == {}
+    model.reset()
+    assert model.sweeps.sweeps == {}

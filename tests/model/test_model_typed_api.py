@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_runresume.model import Backend, ManualClock, RuleViolation, RunUpsert
+from pytest_runresume.model import ManualClock, Model, RuleViolation, RunUpsert
 from pytest_runresume.model.upserts import starts_process
 
 
 @pytest.fixture
-def model() -> Backend:
-    return Backend(clock=ManualClock(), crash_timeout=300)
+def model() -> Model:
+    return Model(clock=ManualClock(), crash_timeout=300)
 
 
-def test_start_log_exit_read_like_the_domain(model: Backend) -> None:
+def test_start_log_exit_read_like_the_domain(model: Model) -> None:
     run = model.start("demo/r1", config={"lr": 0.1})
     model.log("demo/r1", {"loss": 1.0}, {"loss": 0.5})
     assert [row["_step"] for row in run.history] == [0, 1] and run.config["lr"] == {"value": 0.1}
@@ -27,7 +27,7 @@ def test_start_log_exit_read_like_the_domain(model: Backend) -> None:
     assert model.state(run) == "finished"
 
 
-def test_a_preempted_exit_and_a_resume_continue_the_same_run(model: Backend) -> None:
+def test_a_preempted_exit_and_a_resume_continue_the_same_run(model: Model) -> None:
     run = model.start("demo/p", resume="allow")
     model.log("demo/p", {"loss": 1.0})
     model.exit("demo/p", 143, preempting=True)
@@ -38,7 +38,7 @@ def test_a_preempted_exit_and_a_resume_continue_the_same_run(model: Backend) -> 
     assert [row["_step"] for row in run.history] == [0, 1]
 
 
-def test_start_refuses_what_the_sdk_refuses_and_changes_nothing(model: Backend) -> None:
+def test_start_refuses_what_the_sdk_refuses_and_changes_nothing(model: Model) -> None:
     with pytest.raises(RuleViolation, match="R02"):
         model.start("demo/missing", resume="must")
     assert model.get(None, "demo", "missing") is None
@@ -50,14 +50,14 @@ def test_start_refuses_what_the_sdk_refuses_and_changes_nothing(model: Backend) 
         model.start("r")
 
 
-def test_start_without_resume_appends_a_process_that_is_not_resumed(model: Backend) -> None:
+def test_start_without_resume_appends_a_process_that_is_not_resumed(model: Model) -> None:
     run = model.start("demo/r")
     model.exit("demo/r", 1)
     model.start("demo/r")  # R14: same id, no resume
     assert run.attempt is not None and run.attempt.number == 2 and not run.attempt.resumed
 
 
-def test_update_changes_the_run_and_starts_no_process(model: Backend) -> None:
+def test_update_changes_the_run_and_starts_no_process(model: Model) -> None:
     run = model.start("demo/u", config={"lr": 0.1}, tags=["a"])
     model.update("demo/u", config={"layers": 2}, summary={"acc": 0.9}, tags=["a", "b"], display_name="nice")
     assert len(run.attempts) == 1
@@ -65,7 +65,7 @@ def test_update_changes_the_run_and_starts_no_process(model: Backend) -> None:
     assert run.summary == {"acc": 0.9} and run.tags == ["a", "b"] and run.display_name == "nice"  # R38
 
 
-def test_the_one_place_that_decides_whether_a_process_starts(model: Backend) -> None:
+def test_the_one_place_that_decides_whether_a_process_starts(model: Model) -> None:
     api = RunUpsert(run_id="x", project="demo", notes="from the API")
     init = RunUpsert(run_id="x", project="demo", host="h")
     assert not starts_process(None, api) and starts_process(None, init)
@@ -87,7 +87,7 @@ def test_from_variables_parses_the_wire_names() -> None:
         RunUpsert.from_variables({"name": "r", "config": "[1]"})
 
 
-def test_upsert_is_a_deprecated_wrapper_of_upsert_run(model: Backend) -> None:
+def test_upsert_is_a_deprecated_wrapper_of_upsert_run(model: Model) -> None:
     with pytest.deprecated_call():
         run, inserted = model.upsert({"name": "old", "project": "demo", "program": "train.py"})
     assert inserted and model.state(run) == "running" and len(run.attempts) == 1

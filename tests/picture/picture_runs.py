@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from pytest_runresume.model import Backend, FileChunk, ManualClock, RunKey, RunRecord
+from pytest_runresume.model import FileChunk, ManualClock, Model, RunKey, RunRecord
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Process:
 
 
 def seed(
-    backend: Backend,
+    model: Model,
     run_id: str,
     processes: Sequence[Process],
     project: str = "proj",
@@ -40,12 +40,12 @@ def seed(
     """Play ``processes`` into ``backend`` as the SDK would (init, history, exit): each process starts
     the run with ``resume="allow"`` (unset for a :class:`Process` with ``resume=False``), ``config``
     laid over ``{"lr": 0.1}``, and ``tags`` and ``display_name`` when given."""
-    clock = backend.clock
+    clock = model.clock
     assert isinstance(clock, ManualClock)
-    key = RunKey(backend.entity, project, run_id)
+    key = RunKey(model.entity, project, run_id)
     offset = 0
     for number, proc in enumerate(processes, start=1):
-        rec = backend.start(
+        rec = model.start(
             key.path,
             "allow" if proc.resume else None,
             config={"lr": 0.1, **(config or {})},
@@ -54,16 +54,16 @@ def seed(
             tags=tags,
         )
         if display_name is not None:
-            backend.update(key.path, display_name=display_name)
+            model.update(key.path, display_name=display_name)
         lines = [json.dumps({"_step": s, "loss": 1.0 / (s + 1), "_timestamp": clock.now()}) for s in proc.steps]
         if lines:
             clock.advance(1.0)
-            backend.file_stream(key, {"wandb-history.jsonl": FileChunk(offset, lines)})
+            model.file_stream(key, {"wandb-history.jsonl": FileChunk(offset, lines)})
             offset += len(lines)
         if proc.signal is not None:
             name, pids, received = proc.signal
             holders = {str(pids[0]): "python train.py"} if received else {"4243": "python train.py --steps 8"}
-            backend.record_event(
+            model.record_event(
                 rec,
                 "signal",
                 f"harness sent {name} to {pids} at step {proc.steps[-1] if proc.steps else None}",
@@ -79,18 +79,18 @@ def seed(
             )
         clock.advance(0.5)
         if proc.preempting:
-            backend.file_stream(key, {}, preempting=True)
+            model.file_stream(key, {}, preempting=True)
         if proc.exit_code is not None:
             clock.advance(0.5)
-            backend.file_stream(key, {}, complete=True, exit_code=proc.exit_code)
+            model.file_stream(key, {}, complete=True, exit_code=proc.exit_code)
         clock.advance(5.0 * number)
-    return backend.run(key.path)
+    return model.run(key.path)
 
 
-def preempted_and_resumed(backend: Backend) -> RunRecord:
+def preempted_and_resumed(model: Model) -> RunRecord:
     """Steps 0-3, SIGUSR1 to the process holding the run, preempting, exit 138; resumed at 4, 4-7, exit 0."""
     return seed(
-        backend,
+        model,
         "resumed-ok",
         [
             Process(range(0, 4), signal=("SIGUSR1", [4242], True), preempting=True, exit_code=138),
@@ -99,10 +99,10 @@ def preempted_and_resumed(backend: Backend) -> RunRecord:
     )
 
 
-def duplicate_steps(backend: Backend) -> RunRecord:
+def duplicate_steps(model: Model) -> RunRecord:
     """The same preemption, but the restart resumes the run and logs steps 2-7: 2 and 3 twice."""
     return seed(
-        backend,
+        model,
         "dup-steps",
         [
             Process(range(0, 4), signal=("SIGUSR1", [4242], True), preempting=True, exit_code=138),

@@ -59,7 +59,7 @@ def page(url: str, tmp_path: Path, name: str) -> str:
 
 
 @pytest.mark.preempt(signal="SIGUSR1", at_step=3)
-def test_a_preempted_and_resumed_run_shows_where_it_stopped_and_resumed(runresume, wandb_backend, tmp_path):
+def test_a_preempted_and_resumed_run_shows_where_it_stopped_and_resumed(runresume, wandb_server, tmp_path):
     """Two lanes: process 1 logs steps 0-3, gets SIGUSR1 (to the pid holding the run: received),
     marks preempting and exits 138 -> preempted; process 2 resumes at step 4, logs 4-7, exits 0."""
     cmd = ["python", str(TRAIN), "--run-id", "pictured", "--steps", "8"]
@@ -68,7 +68,7 @@ def test_a_preempted_and_resumed_run_shows_where_it_stopped_and_resumed(runresum
     (pid,) = first.signals[0].pids
 
     dom = page(
-        f"{wandb_backend.url}/testent/runresume-example/runs/pictured?refresh=0", tmp_path, "run-page-resumed.png"
+        f"{wandb_server.url}/testent/runresume-example/runs/pictured?refresh=0", tmp_path, "run-page-resumed.png"
     )
     assert 'class="run-chart"' in dom and 'data-run="testent/runresume-example/pictured"' in dom
     assert '<g class="marker marker-start" data-step="4" data-resumed="yes">' in dom
@@ -84,14 +84,14 @@ def test_a_preempted_and_resumed_run_shows_where_it_stopped_and_resumed(runresum
 
 
 @pytest.mark.preempt(signal="SIGUSR1", at_step=3)
-def test_a_restart_that_logs_its_steps_again_is_red_at_a_glance(runresume, wandb_backend, tmp_path):
+def test_a_restart_that_logs_its_steps_again_is_red_at_a_glance(runresume, wandb_server, tmp_path):
     """``wandb.init(id=...)`` without ``resume=``: the restart writes steps 0-7 again on top of
     0-3 (R14): a red band over steps 0-3, hatched on process 2, which is labelled NOT resumed."""
     cmd = ["python", str(NO_RESUME), "--run-id", "twice", "--steps", "8"]
     runresume.run(cmd)
     assert "w&b-steps-repeated" in [f.code for f in runresume.run(cmd).findings]
 
-    dom = page(f"{wandb_backend.url}/testent/runresume-example/runs/twice?refresh=0", tmp_path, "run-page-twice.png")
+    dom = page(f"{wandb_server.url}/testent/runresume-example/runs/twice?refresh=0", tmp_path, "run-page-twice.png")
     assert dom.count('class="band band-dup"') == 1 and dom.count('class="repeat"') == 1
     assert "✗ logged more than once: 0–3 (4 steps)" in dom
     assert "NOT resumed: step 0" in dom and "same run id, history again" in dom

@@ -10,15 +10,15 @@ import xml.etree.ElementTree as ET
 import pytest
 from picture_runs import Process, Tags, duplicate_steps, preempted_and_resumed, seed
 
-from pytest_runresume.model import Attempt, Backend, ManualClock, RunKey, RunRecord
+from pytest_runresume.model import Attempt, ManualClock, Model, RunKey, RunRecord
 from pytest_runresume.picture import build_chart, render_svg, run_document, run_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
-def backend() -> Backend:
-    return Backend(clock=ManualClock(start=1_000_000.0))
+def model() -> Model:
+    return Model(clock=ManualClock(start=1_000_000.0))
 
 
 def marks(svg: str, kind: str) -> list[dict[str, str]]:
@@ -35,9 +35,9 @@ def classes(svg: str, name: str) -> list[ET.Element]:
     return [e for e in ET.fromstring(svg).iter() if name in e.get("class", "").split()]
 
 
-def test_a_preempted_and_resumed_run_shows_where_it_stopped_and_resumed(backend):
-    rec = preempted_and_resumed(backend)
-    chart = build_chart(rec, backend.state(rec))
+def test_a_preempted_and_resumed_run_shows_where_it_stopped_and_resumed(model):
+    rec = preempted_and_resumed(model)
+    chart = build_chart(rec, model.state(rec))
     assert [(lane.number, lane.first_step, lane.last_step, lane.rows) for lane in chart.lanes] == [
         (1, 0, 3, 4),
         (2, 4, 7, 4),
@@ -55,9 +55,9 @@ def test_a_preempted_and_resumed_run_shows_where_it_stopped_and_resumed(backend)
     assert [t.state for t in chart.transitions] == ["running", "preempting", "preempted", "running", "finished"]
 
 
-def test_steps_logged_twice_are_red_across_the_lanes_and_hatched_on_the_process_that_repeated_them(backend):
-    rec = duplicate_steps(backend)
-    chart = build_chart(rec, backend.state(rec))
+def test_steps_logged_twice_are_red_across_the_lanes_and_hatched_on_the_process_that_repeated_them(model):
+    rec = duplicate_steps(model)
+    chart = build_chart(rec, model.state(rec))
     assert (chart.duplicate_steps, chart.duplicate_sample) == (2, [(2, 3)])
     assert chart.lanes[1].how == "resumed at step 2" and chart.lanes[1].how_tone == "bad"
     assert chart.lanes[1].detail == "but the run was at 3"
@@ -68,9 +68,9 @@ def test_steps_logged_twice_are_red_across_the_lanes_and_hatched_on_the_process_
     assert note.text == "✗ logged more than once: 2–3 (2 steps)"
 
 
-def test_steps_never_logged_and_a_restart_that_did_not_resume(backend):
-    rec = seed(backend, "holes", [Process([0, 1, 5, 6], exit_code=1), Process([0, 1], resume=False, exit_code=None)])
-    chart = build_chart(rec, backend.state(rec))
+def test_steps_never_logged_and_a_restart_that_did_not_resume(model):
+    rec = seed(model, "holes", [Process([0, 1, 5, 6], exit_code=1), Process([0, 1], resume=False, exit_code=None)])
+    chart = build_chart(rec, model.state(rec))
     assert (chart.missing_steps, chart.missing_sample) == (3, [(2, 4)])
     assert chart.lanes[1].how == "NOT resumed: step 0" and chart.lanes[1].how_tone == "bad"
     svg = render_svg(chart)
@@ -79,17 +79,17 @@ def test_steps_never_logged_and_a_restart_that_did_not_resume(backend):
     assert marks(svg, "no-exit") == [{"step": "1", "state": "running"}]  # still heard from: running
 
 
-def test_a_signal_the_process_holding_the_run_never_got_is_marked_as_such(backend):
-    rec = seed(backend, "launcher", [Process([0, 1, 2], signal=("SIGUSR1", [4200], False), exit_code=0)])
-    svg = run_svg(rec, backend.state(rec))
+def test_a_signal_the_process_holding_the_run_never_got_is_marked_as_such(model):
+    rec = seed(model, "launcher", [Process([0, 1, 2], signal=("SIGUSR1", [4200], False), exit_code=0)])
+    svg = run_svg(rec, model.state(rec))
     assert marks(svg, "signal") == [{"step": "2", "signal": "SIGUSR1", "pid": "4200", "received": "False"}]
     assert "✗ not the run&#x27;s" in svg
     assert "the process holding the run, pid 4243 (python train.py --steps 8), never received it" in svg
 
 
-def test_a_run_without_processes_or_steps_still_draws(backend):
-    rec = backend.create_run("empty", "proj")
-    for svg in (run_svg(rec, "pending"), run_svg(seed(backend, "nothing", [Process([])]), "finished")):
+def test_a_run_without_processes_or_steps_still_draws(model):
+    rec = model.create_run("empty", "proj")
+    for svg in (run_svg(rec, "pending"), run_svg(seed(model, "nothing", [Process([])]), "finished")):
         ET.fromstring(svg)
     assert "no process has started this run yet" in run_svg(rec, "pending")
 
@@ -103,9 +103,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_hostile_names_config_summary_tags_and_commands_are_escaped(backend, text):
+def test_hostile_names_config_summary_tags_and_commands_are_escaped(model, text):
     rec = seed(
-        backend,
+        model,
         "hostile",
         [Process([0, 1], signal=("SIGUSR1", [4242], False), preempting=True, exit_code=138), Process([2, 3])],
         project="p",

@@ -10,7 +10,7 @@ def test_hooks_are_called_and_can_change_the_environment(pytester):
         """
         SEEN = {}
 
-        def pytest_runresume_backend_started(served):
+        def pytest_runresume_server_started(served):
             SEEN["url"] = served.url
 
         def pytest_runresume_subprocess_env(env, harness):

@@ -21,8 +21,8 @@ def test_importing_the_plugins_loads_nothing_heavy():
 def test_the_public_names_still_import_on_use():
     code = (
         "import pytest_runresume as p, pytest_runresume.harness as h, pytest_runresume.conformance as c;"
-        "print(p.Harness.__name__, p.ServedBackend.__name__, h.RunResult.__name__, c.EntrypointBattery.__name__)"
+        "print(p.Harness.__name__, p.FakeServer.__name__, h.RunResult.__name__, c.EntrypointBattery.__name__)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["Harness", "ServedBackend", "RunResult", "EntrypointBattery"]
+    assert proc.stdout.split() == ["Harness", "FakeServer", "RunResult", "EntrypointBattery"]

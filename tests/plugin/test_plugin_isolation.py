@@ -10,9 +10,9 @@ def test_each_xdist_worker_has_its_own_server_and_key(pytester):
         test_where=f"""
         import os, pathlib
 
-        def test_where(wandb_backend):
+        def test_where(wandb_server):
             worker = os.environ["PYTEST_XDIST_WORKER"]
-            pathlib.Path({str(out)!r}, worker).write_text(wandb_backend.url + " " + wandb_backend.api_key)
+            pathlib.Path({str(out)!r}, worker).write_text(wandb_server.url + " " + wandb_server.api_key)
         """
     )
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "each", "-p", "no:cacheprovider")
@@ -29,18 +29,18 @@ def test_injected_faults_are_not_problems_and_do_not_leak(pytester):
         test_faults="""
         import requests
 
-        def viewer(backend):
-            return requests.post(backend.url + "/graphql", auth=("api", backend.api_key),
+        def viewer(server):
+            return requests.post(server.url + "/graphql", auth=("api", server.api_key),
                                  json={"query": "query Viewer { viewer { id } }"}, timeout=10)
 
-        def test_asks_for_failures(wandb_backend):
-            wandb_backend.faults.fail("Viewer", status=500, times=None)
-            assert viewer(wandb_backend).status_code == 500
-            assert wandb_backend.faults.count("Viewer") == 1
+        def test_asks_for_failures(wandb_server):
+            wandb_server.faults.fail("Viewer", status=500, times=None)
+            assert viewer(wandb_server).status_code == 500
+            assert wandb_server.faults.count("Viewer") == 1
 
-        def test_next_test_is_clean(wandb_backend):
-            assert not wandb_backend.faults and wandb_backend.faults.injected == []
-            assert viewer(wandb_backend).status_code == 200
+        def test_next_test_is_clean(wandb_server):
+            assert not wandb_server.faults and wandb_server.faults.injected == []
+            assert viewer(wandb_server).status_code == 200
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)

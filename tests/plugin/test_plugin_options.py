@@ -150,7 +150,7 @@ def test_bad_timeout_names_the_setting_and_the_source(pytester, monkeypatch, how
 def test_bad_crash_timeout_is_reported_when_the_server_starts(pytester):
     pytester.makepyfile(
         test_ct="""
-        def test_uses_backend(wandb_backend):
+        def test_uses_backend(wandb_server):
             pass
         """
     )
@@ -162,8 +162,8 @@ def test_bad_crash_timeout_is_reported_when_the_server_starts(pytester):
 def test_crash_timeout_reaches_the_backend(pytester):
     pytester.makepyfile(
         test_ct="""
-        def test_uses_backend(wandb_backend):
-            assert wandb_backend.backend.crash_timeout == 42.0
+        def test_uses_backend(wandb_server):
+            assert wandb_server.model.crash_timeout == 42.0
         """
     )
     pytester.runpytest("--runresume-crash-timeout", "42").assert_outcomes(passed=1)

@@ -13,10 +13,10 @@ def test_unknown_graphql_operation_errors_at_teardown(pytester):
         test_nope="""
         import requests
 
-        def test_posts_nonsense(wandb_backend):
+        def test_posts_nonsense(wandb_server):
             resp = requests.post(
-                wandb_backend.url + "/graphql",
-                auth=("api", wandb_backend.api_key),
+                wandb_server.url + "/graphql",
+                auth=("api", wandb_server.api_key),
                 json={"query": "query Nope { x }"},
                 timeout=10,
             )
@@ -37,8 +37,8 @@ def test_unknown_graphql_operation_errors_at_teardown(pytester):
 def test_clean_backend_has_no_teardown_error(pytester):
     pytester.makepyfile(
         test_ok="""
-        def test_nothing(wandb_backend):
-            assert wandb_backend.backend.problems == []
+        def test_nothing(wandb_server):
+            assert wandb_server.model.problems == []
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
@@ -50,12 +50,12 @@ def test_problems_do_not_leak_into_the_next_test(pytester):
         test_two="""
         import requests
 
-        def test_a(wandb_backend):
-            requests.post(wandb_backend.url + "/graphql", auth=("api", wandb_backend.api_key),
+        def test_a(wandb_server):
+            requests.post(wandb_server.url + "/graphql", auth=("api", wandb_server.api_key),
                           json={"query": "query Nope { x }"}, timeout=10)
 
-        def test_b(wandb_backend):
-            assert wandb_backend.backend.problems == []
+        def test_b(wandb_server):
+            assert wandb_server.model.problems == []
         """
     )
     result = pytester.runpytest()

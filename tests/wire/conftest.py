@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ServedBackend]:
-    srv = ServedBackend().start()
+def server() -> Iterator[FakeServer]:
+    srv = FakeServer().start()
     try:
         yield srv
     finally:
@@ -19,7 +19,7 @@ def server() -> Iterator[ServedBackend]:
 
 
 @pytest.fixture
-def served(server: ServedBackend) -> ServedBackend:
+def served(server: FakeServer) -> FakeServer:
     """The module's server with a fresh model (no runs, no problems, no request log)."""
     server.reset()
     return server

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from pytest_runresume.model import messages
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 from pytest_runresume.wire.app import MAX_BODY, MAX_LINE_GAP
 
 TIMEOUT = 10
@@ -39,7 +39,7 @@ PATH = "testent/proj/run-a"
 
 @pytest.fixture(scope="module")
 def server():
-    with ServedBackend() as srv:
+    with FakeServer() as srv:
         yield srv
 
 
@@ -51,7 +51,7 @@ def served(server):
     assert gql(server, "query Viewer { viewer { id } }", None).status_code == 200, "the server stopped serving"
 
 
-def gql(served: ServedBackend, query: str, variables: dict | None) -> requests.Response:
+def gql(served: FakeServer, query: str, variables: dict | None) -> requests.Response:
     return requests.post(
         f"{served.url}/graphql",
         json={"query": query, "variables": variables},
@@ -60,7 +60,7 @@ def gql(served: ServedBackend, query: str, variables: dict | None) -> requests.R
     )
 
 
-def stream(served: ServedBackend, body: object, path: str = PATH, **kw) -> requests.Response:
+def stream(served: FakeServer, body: object, path: str = PATH, **kw) -> requests.Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return requests.post(
         f"{served.url}/files/{path}/file_stream", data=data, auth=("api", served.api_key), timeout=TIMEOUT, **kw
@@ -85,7 +85,7 @@ def test_malformed_json_on_graphql_is_named(served, raw):
     r = requests.post(f"{served.url}/graphql", data=raw, auth=("api", served.api_key), timeout=TIMEOUT)
     text = refused(r)
     assert text.startswith("malformed request body for /graphql") or text.startswith("malformed GraphQL")
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 # ---- UpsertBucket variables that are not what the operation expects ----------------------------
@@ -112,8 +112,8 @@ def test_upsert_variables_of_the_wrong_shape_are_refused_naming_the_variable(ser
     check, a config of ``[1, 2]`` was stored and every later RunResumeStatus answered 500)."""
     text = refused(gql(served, UPSERT, dict(GOOD, **change)))
     assert text.startswith("UpsertBucket: ") and named in text, text
-    assert served.backend.problems == [text]
-    assert served.backend.runs == {}
+    assert served.model.problems == [text]
+    assert served.model.runs == {}
     assert "errors" not in gql(served, UPSERT, GOOD).json()
 
 
@@ -135,7 +135,7 @@ def test_invalid_run_ids_are_a_graphql_error_naming_the_id(served, run_id, why):
     text = refused(gql(served, UPSERT, dict(GOOD, name=run_id)))
     assert text.startswith(f"UpsertBucket: bad run id {run_id!r}: "), text
     assert why in text
-    assert served.backend.runs == {}
+    assert served.model.runs == {}
 
 
 # ---- file_stream bodies that are not what file_stream expects ----------------------------------
@@ -174,13 +174,13 @@ def test_file_stream_bodies_of_the_wrong_shape_are_400_naming_the_field(served, 
     """The whole request is refused before anything is applied: no line, no state change."""
     refused_ok = gql(served, UPSERT, GOOD)
     assert "errors" not in refused_ok.json()
-    before = served.backend.snapshot()
+    before = served.model.snapshot()
     r = stream(served, body)
     assert r.status_code == 400
     text = r.json()["error"]
     assert text.startswith(f"malformed request body for file_stream of {PATH}: ") and named in text, text
-    assert served.backend.problems == [text]
-    after = served.backend.snapshot()
+    assert served.model.problems == [text]
+    after = served.model.snapshot()
     assert after["runs"][0]["history_lines"] == 0 and after["runs"][0]["state"] == before["runs"][0]["state"]
     assert stream(served, {"files": {"wandb-history.jsonl": {"offset": 0, "content": history(0)}}}).status_code == 200
 
@@ -192,10 +192,10 @@ def test_offsets_that_skip_lines_are_kept_and_named(served):
     gql(served, UPSERT, GOOD)
     assert stream(served, {"files": {"wandb-history.jsonl": {"offset": 0, "content": history(0, 1)}}}).ok
     assert stream(served, {"files": {"wandb-history.jsonl": {"offset": 5, "content": history(5)}}}).ok
-    run = served.backend.run(PATH)
+    run = served.model.run(PATH)
     assert run.steps == [0, 1, None, None, None, 5]
     assert run.history_lines[2:5] == [None, None, None]
-    assert served.backend.problems == [
+    assert served.model.problems == [
         messages.OFFSET_GAP.format(path=PATH, file="wandb-history.jsonl", offset=5, have=2, gap_end=4)
     ]
 
@@ -204,14 +204,14 @@ def test_the_largest_gap_allowed_is_kept(served):
     gql(served, UPSERT, GOOD)
     ok = stream(served, {"files": {"output.log": {"offset": MAX_LINE_GAP, "content": ["last"]}}})
     assert ok.status_code == 200
-    assert len(served.backend.run(PATH).files["output.log"]) == MAX_LINE_GAP + 1
+    assert len(served.model.run(PATH).files["output.log"]) == MAX_LINE_GAP + 1
 
 
 # ---- huge payloads -----------------------------------------------------------------------------
 @pytest.fixture
 def small():
     """A server whose body limit is 4 KiB, so the limit is reached without sending megabytes."""
-    with ServedBackend() as srv:
+    with FakeServer() as srv:
         srv.app.max_body = 4096
         yield srv
 
@@ -221,7 +221,7 @@ def test_body_over_the_limit_is_413_naming_the_limit(small):
     assert r.status_code == 413
     text = messages.BODY_TOO_LARGE.format(method="POST", path=f"/files/{PATH}/file_stream", limit=4096)
     assert r.json()["error"] == text and "4096 bytes" in text
-    assert small.backend.problems == [text]
+    assert small.model.problems == [text]
     assert gql(small, "query Viewer { viewer { id } }", None).status_code == 200
 
 
@@ -257,4 +257,4 @@ def test_default_limit_is_checked_from_content_length_before_reading(served):
             answer += data
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert f"{MAX_BODY} bytes".encode() in answer
-    served.backend.problems.clear()  # the fixture checks the server still serves; the 413 was expected
+    served.model.problems.clear()  # the fixture checks the server still serves; the 413 was expected

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 from pytest_runresume.wire.faults import Fault, Faults
 
 TIMEOUT = 10
@@ -26,7 +26,7 @@ CONFIG = json.dumps({"_wandb": {"value": {"t": {"1": [1]}}}})
 HISTORY = {"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step":0}', '{"_step":1}']}}}
 
 
-def gql(served: ServedBackend, query: str = VIEWER, variables: dict | None = None) -> requests.Response:
+def gql(served: FakeServer, query: str = VIEWER, variables: dict | None = None) -> requests.Response:
     return requests.post(
         f"{served.url}/graphql",
         json={"query": query, "variables": variables},
@@ -35,12 +35,12 @@ def gql(served: ServedBackend, query: str = VIEWER, variables: dict | None = Non
     )
 
 
-def upsert(served: ServedBackend, run_id: str = "r") -> requests.Response:
+def upsert(served: FakeServer, run_id: str = "r") -> requests.Response:
     return gql(served, UPSERT, {"name": run_id, "project": "p", "config": CONFIG, "host": "h"})
 
 
-def stream(served: ServedBackend, body: dict, run_id: str = "r") -> requests.Response:
-    path = f"{served.backend.entity}/p/{run_id}"
+def stream(served: FakeServer, body: dict, run_id: str = "r") -> requests.Response:
+    path = f"{served.model.entity}/p/{run_id}"
     return requests.post(
         f"{served.url}/files/{path}/file_stream", json=body, auth=("api", served.api_key), timeout=TIMEOUT
     )
@@ -137,118 +137,118 @@ def test_bad_rules_are_refused_naming_what_is_wrong(make, words):
 
 
 # ---- each action over HTTP ---------------------------------------------------------------------
-def test_fail_answers_the_status_the_next_n_times_then_serves(wandb_backend):
-    wandb_backend.faults.fail("UpsertBucket", status=500, times=2)
-    answers = [upsert(wandb_backend) for _ in range(3)]
+def test_fail_answers_the_status_the_next_n_times_then_serves(wandb_server):
+    wandb_server.faults.fail("UpsertBucket", status=500, times=2)
+    answers = [upsert(wandb_server) for _ in range(3)]
     assert [r.status_code for r in answers] == [500, 500, 200]
     assert answers[1].json()["errors"][0]["message"] == "injected fault: HTTP 500 for UpsertBucket (2 of 2)"
-    details = [f.detail for f in wandb_backend.faults.injected]
+    details = [f.detail for f in wandb_server.faults.injected]
     assert details == ["HTTP 500 for UpsertBucket (1 of 2)", "HTTP 500 for UpsertBucket (2 of 2)"]
-    assert len(wandb_backend.backend.runs) == 1, "the failed requests must not reach the model"
-    assert [r.status for r in wandb_backend.app.requests if r.operation == "UpsertBucket"] == [500, 500, 200]
+    assert len(wandb_server.model.runs) == 1, "the failed requests must not reach the model"
+    assert [r.status for r in wandb_server.app.requests if r.operation == "UpsertBucket"] == [500, 500, 200]
 
 
-def test_fail_429_carries_retry_after(wandb_backend):
-    wandb_backend.faults.fail("file_stream", status=429, retry_after=3)
-    upsert(wandb_backend)
-    r = stream(wandb_backend, HISTORY)
+def test_fail_429_carries_retry_after(wandb_server):
+    wandb_server.faults.fail("file_stream", status=429, retry_after=3)
+    upsert(wandb_server)
+    r = stream(wandb_server, HISTORY)
     assert r.status_code == 429 and r.headers["Retry-After"] == "3"
     assert "HTTP 429" in r.json()["error"]
-    assert wandb_backend.backend.run("testent/p/r").history_lines == []
-    assert stream(wandb_backend, HISTORY).status_code == 200
+    assert wandb_server.model.run("testent/p/r").history_lines == []
+    assert stream(wandb_server, HISTORY).status_code == 200
 
 
-def test_graphql_error_is_http_200_with_errors(wandb_backend):
-    wandb_backend.faults.graphql_error("UpsertBucket", "run was previously created and deleted")
-    r = upsert(wandb_backend)
+def test_graphql_error_is_http_200_with_errors(wandb_server):
+    wandb_server.faults.graphql_error("UpsertBucket", "run was previously created and deleted")
+    r = upsert(wandb_server)
     assert r.status_code == 200
     assert r.json() == {"errors": [{"message": "run was previously created and deleted"}], "data": None}
-    assert wandb_backend.backend.runs == {}
+    assert wandb_server.model.runs == {}
 
 
-def test_drop_closes_without_an_answer_and_the_server_keeps_serving(wandb_backend):
-    wandb_backend.faults.drop("UpsertBucket")
+def test_drop_closes_without_an_answer_and_the_server_keeps_serving(wandb_server):
+    wandb_server.faults.drop("UpsertBucket")
     with pytest.raises(requests.ConnectionError):
-        upsert(wandb_backend)
-    assert wandb_backend.backend.runs == {}
-    assert upsert(wandb_backend).status_code == 200
-    assert gql(wandb_backend).status_code == 200
+        upsert(wandb_server)
+    assert wandb_server.model.runs == {}
+    assert upsert(wandb_server).status_code == 200
+    assert gql(wandb_server).status_code == 200
 
 
 @pytest.mark.rules("R36")
-def test_drop_after_handling_applies_the_request_and_loses_the_answer(wandb_backend):
+def test_drop_after_handling_applies_the_request_and_loses_the_answer(wandb_server):
     """The client cannot tell it was applied, so it re-sends; the same lines at the same offset
     are held once (R36)."""
-    upsert(wandb_backend)
-    wandb_backend.faults.drop("file_stream", after_handling=True, carrying="wandb-history.jsonl")
+    upsert(wandb_server)
+    wandb_server.faults.drop("file_stream", after_handling=True, carrying="wandb-history.jsonl")
     with pytest.raises(requests.ConnectionError):
-        stream(wandb_backend, HISTORY)
-    run = wandb_backend.backend.run("testent/p/r")
+        stream(wandb_server, HISTORY)
+    run = wandb_server.model.run("testent/p/r")
     assert run.steps == [0, 1]
-    assert stream(wandb_backend, HISTORY).status_code == 200  # the re-send
+    assert stream(wandb_server, HISTORY).status_code == 200  # the re-send
     assert run.steps == [0, 1]
-    assert wandb_backend.backend.problems == []
+    assert wandb_server.model.problems == []
 
 
-def test_carrying_leaves_other_requests_alone(wandb_backend):
-    upsert(wandb_backend)
-    wandb_backend.faults.fail("file_stream", status=503, carrying="complete")
-    assert stream(wandb_backend, HISTORY).status_code == 200
-    assert stream(wandb_backend, {"complete": True, "exitcode": 0}).status_code == 503
-    assert stream(wandb_backend, {"complete": True, "exitcode": 0}).status_code == 200
+def test_carrying_leaves_other_requests_alone(wandb_server):
+    upsert(wandb_server)
+    wandb_server.faults.fail("file_stream", status=503, carrying="complete")
+    assert stream(wandb_server, HISTORY).status_code == 200
+    assert stream(wandb_server, {"complete": True, "exitcode": 0}).status_code == 503
+    assert stream(wandb_server, {"complete": True, "exitcode": 0}).status_code == 200
 
 
-def test_delay_holds_the_request_then_serves_it(wandb_backend):
-    wandb_backend.faults.delay("Viewer", seconds=0.3)
+def test_delay_holds_the_request_then_serves_it(wandb_server):
+    wandb_server.faults.delay("Viewer", seconds=0.3)
     t0 = time.monotonic()
-    assert gql(wandb_backend).status_code == 200
+    assert gql(wandb_server).status_code == 200
     assert time.monotonic() - t0 >= 0.3
-    assert wandb_backend.faults.count("Viewer", "delay") == 1
+    assert wandb_server.faults.count("Viewer", "delay") == 1
 
 
-def test_the_control_api_and_health_are_never_faulted(wandb_backend):
-    wandb_backend.faults.fail("*", status=500, times=None)
-    assert requests.get(f"{wandb_backend.url}/healthz", timeout=TIMEOUT).status_code == 200
-    r = requests.get(f"{wandb_backend.url}/_runresume/state", auth=("api", wandb_backend.api_key), timeout=TIMEOUT)
+def test_the_control_api_and_health_are_never_faulted(wandb_server):
+    wandb_server.faults.fail("*", status=500, times=None)
+    assert requests.get(f"{wandb_server.url}/healthz", timeout=TIMEOUT).status_code == 200
+    r = requests.get(f"{wandb_server.url}/_runresume/state", auth=("api", wandb_server.api_key), timeout=TIMEOUT)
     assert r.status_code == 200
-    assert gql(wandb_backend).status_code == 500
+    assert gql(wandb_server).status_code == 500
 
 
-def test_unauthorized_requests_are_refused_before_faults(wandb_backend):
-    wandb_backend.faults.fail("Viewer", status=500)
-    r = requests.post(f"{wandb_backend.url}/graphql", json={"query": VIEWER}, timeout=TIMEOUT)
+def test_unauthorized_requests_are_refused_before_faults(wandb_server):
+    wandb_server.faults.fail("Viewer", status=500)
+    r = requests.post(f"{wandb_server.url}/graphql", json={"query": VIEWER}, timeout=TIMEOUT)
     assert r.status_code == 401
-    assert wandb_backend.faults.pending(), "a refused request must not use up a fault"
+    assert wandb_server.faults.pending(), "a refused request must not use up a fault"
 
 
-def test_in_process_drop_is_a_requests_connection_error(wandb_requests_mock, wandb_backend):
-    wandb_backend.faults.drop("Viewer")
+def test_in_process_drop_is_a_requests_connection_error(wandb_requests_mock, wandb_server):
+    wandb_server.faults.drop("Viewer")
     with pytest.raises(requests.ConnectionError):
-        gql(wandb_backend)
-    assert gql(wandb_backend).status_code == 200
+        gql(wandb_server)
+    assert gql(wandb_server).status_code == 200
 
 
 # ---- the control API ---------------------------------------------------------------------------
-def ctl(served: ServedBackend, method: str, body: object = None) -> requests.Response:
+def ctl(served: FakeServer, method: str, body: object = None) -> requests.Response:
     return requests.request(
         method, f"{served.url}/_runresume/faults", json=body, auth=("api", served.api_key), timeout=TIMEOUT
     )
 
 
-def test_control_api_adds_lists_and_clears_faults(wandb_backend):
-    r = ctl(wandb_backend, "POST", {"action": "fail", "target": "UpsertBucket", "status": 409, "times": 2})
+def test_control_api_adds_lists_and_clears_faults(wandb_server):
+    r = ctl(wandb_server, "POST", {"action": "fail", "target": "UpsertBucket", "status": 409, "times": 2})
     assert r.status_code == 200
     assert r.json()["pending"][0] | {"used": 0} == r.json()["pending"][0]
-    assert upsert(wandb_backend).status_code == 409
-    listed = ctl(wandb_backend, "GET").json()
+    assert upsert(wandb_server).status_code == 409
+    listed = ctl(wandb_server, "GET").json()
     assert listed["pending"][0]["used"] == 1
     assert [(f["operation"], f["action"]) for f in listed["injected"]] == [("UpsertBucket", "fail")]
-    assert ctl(wandb_backend, "DELETE").json() == {"pending": [], "injected": []}
-    assert upsert(wandb_backend).status_code == 200
+    assert ctl(wandb_server, "DELETE").json() == {"pending": [], "injected": []}
+    assert upsert(wandb_server).status_code == 200
 
 
 def test_control_api_refuses_a_bad_fault_naming_it():
-    with ServedBackend() as served:
+    with FakeServer() as served:
         r = ctl(served, "POST", {"action": "fail", "target": "UpsertBucket", "status": 700})
         assert r.status_code == 400
         assert "700" in r.json()["errors"][0]["message"]
@@ -257,7 +257,7 @@ def test_control_api_refuses_a_bad_fault_naming_it():
 
 
 def test_reset_clears_faults_so_each_test_starts_clean():
-    with ServedBackend() as served:
+    with FakeServer() as served:
         served.faults.fail("Viewer", status=500, times=None)
         assert gql(served).status_code == 500
         served.reset()

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import Mode, from_schema
 from werkzeug.test import Client
 
-from pytest_runresume.model import Backend, FileChunk, Limits, ManualClock, RunUpsert
+from pytest_runresume.model import FileChunk, Limits, ManualClock, Model, RunUpsert
 from pytest_runresume.wire import HANDLERS, FakeWandbApp
 from pytest_runresume.wire.limits import WireLimits
 
@@ -55,17 +55,17 @@ HISTORY = [json.dumps({"_step": i, "loss": 1.0 / (i + 1)}) for i in range(3)]
 
 def fresh() -> tuple[FakeWandbApp, Client]:
     """A backend holding one run with history (and its source for forks), served in-process."""
-    backend = Backend(clock=ManualClock(), limits=LIMITS)
+    model = Model(clock=ManualClock(), limits=LIMITS)
     config = json.dumps({"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}}}})
-    backend.upsert_run(RunUpsert.from_variables({"name": "run-a", "project": "proj", "host": "h", "config": config}))
-    backend.file_stream(backend.key(None, "proj", "run-a"), {"wandb-history.jsonl": FileChunk(0, HISTORY)})
-    app = FakeWandbApp(backend, KEY, limits=WIRE)
+    model.upsert_run(RunUpsert.from_variables({"name": "run-a", "project": "proj", "host": "h", "config": config}))
+    model.file_stream(model.key(None, "proj", "run-a"), {"wandb-history.jsonl": FileChunk(0, HISTORY)})
+    app = FakeWandbApp(model, KEY, limits=WIRE)
     return app, Client(app)
 
 
 def fingerprint(app: FakeWandbApp) -> str:
     """Everything a refused request must leave as it was (problems and the request log aside)."""
-    b = app.backend
+    b = app.model
     with b.lock:
         runs = sorted((str(k), repr(r)) for k, r in b.runs.items())
         return repr((runs, b.now(), sorted(map(str, b.deleted)), b.sweeps.sweeps, b.sweeps.agents, app.faults.rules))
@@ -80,7 +80,7 @@ def check(app: FakeWandbApp, before: str, status: int, body: bytes) -> None:
         refused = isinstance(answer, dict) and bool(answer.get("errors"))
     if refused:
         assert fingerprint(app) == before, ("a refused request changed the backend", status, body[:300])
-    b = app.backend
+    b = app.model
     assert b.stored_bytes <= LIMITS.max_total_bytes
     assert all(r.stored_bytes <= LIMITS.max_run_bytes for r in b.runs.values())
     assert all(gaps <= LIMITS.max_line_gap for r in b.runs.values() for gaps in r.gaps.values())
@@ -261,11 +261,11 @@ CONTROL_BODIES = st.one_of(
 def test_fuzz_control_api(route: tuple[str, str], body: Any, key: str) -> None:
     app, client = fresh()
     headers = AUTH if key == "key" else ({"Authorization": "Basic d3Jvbmc6a2V5"} if key == "wrong" else {})
-    before, problems = fingerprint(app), list(app.backend.problems)
+    before, problems = fingerprint(app), list(app.model.problems)
     r = client.open(route[1], method=route[0], data=json.dumps(body).encode(), headers=headers)
     check(app, before, r.status_code, r.get_data())
     if key != "key":
-        assert r.status_code == 401 and app.backend.problems == problems and app.requests == []
+        assert r.status_code == 401 and app.model.problems == problems and app.requests == []
     # whatever was accepted, the backend still answers its pages and the SDK's first upsert
     assert client.get("/").status_code == 200
     upsert = json.dumps({"query": "mutation UpsertBucket { x }", "variables": {"name": "run-z", "project": "proj"}})

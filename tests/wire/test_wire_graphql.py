@@ -2,7 +2,7 @@
 
 NOTES section 0: wandb-core fills ``operationName``; the public API sends ``""`` and the name comes
 from the document (which may start with a ``#graphql`` comment line and hold fragments). A request the
-fake cannot answer is HTTP 200 with ``errors`` (no retry) and is recorded in ``backend.problems``.
+fake cannot answer is HTTP 200 with ``errors`` (no retry) and is recorded in ``model.problems``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from pytest_runresume.model import RunUpsert, messages
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 TIMEOUT = 10
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
@@ -30,7 +30,7 @@ def captured(scenario: str, op: str) -> dict:
     raise LookupError(f"{op} not in {scenario}")
 
 
-def post(served: ServedBackend, body: object, **kw) -> requests.Response:
+def post(served: FakeServer, body: object, **kw) -> requests.Response:
     kw.setdefault("auth", ("api", served.api_key))
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return requests.post(
@@ -38,7 +38,7 @@ def post(served: ServedBackend, body: object, **kw) -> requests.Response:
     )
 
 
-def gql(served: ServedBackend, query: str, variables: dict | None, op: str | None) -> requests.Response:
+def gql(served: FakeServer, query: str, variables: dict | None, op: str | None) -> requests.Response:
     r = post(served, {"query": query, "variables": variables, "operationName": op})
     assert r.status_code == 200, r.text
     return r
@@ -51,7 +51,7 @@ def error_of(r: requests.Response) -> str:
     return body["errors"][0]["message"]
 
 
-def upsert_real(served: ServedBackend, name: str = "run-a", project: str = "proj") -> None:
+def upsert_real(served: FakeServer, name: str = "run-a", project: str = "proj") -> None:
     """The real first UpsertBucket of captures/a_new_run (query and variables), for run ``name``."""
     rec = captured("a_new_run", "UpsertBucket")
     variables = dict(rec["variables"], name=name, project=project)
@@ -67,7 +67,7 @@ def test_operation_name_from_operationName(served):
     """NOTES section 0, 1.1: wandb-core's ``operationName`` picks the handler."""
     rec = captured("a_new_run", "Viewer")
     r = gql(served, rec["query"], rec["variables"], "Viewer")
-    assert r.json()["data"]["viewer"]["entity"] == served.backend.entity
+    assert r.json()["data"]["viewer"]["entity"] == served.model.entity
     assert served.app.requests[-1].operation == "Viewer"
 
 
@@ -75,7 +75,7 @@ def test_operationName_picks_one_of_several_operations(served):
     """NOTES section 0: with several operations in one document ``operationName`` selects one."""
     doc = "query GetDefaultEntity { viewer { id entity } }\nquery Nope { nope }"
     r = gql(served, doc, None, "GetDefaultEntity")
-    assert r.json()["data"]["viewer"]["entity"] == served.backend.entity
+    assert r.json()["data"]["viewer"]["entity"] == served.model.entity
 
 
 @pytest.mark.parametrize("op", ["", None])
@@ -83,7 +83,7 @@ def test_operation_name_from_the_document(served, op):
     """NOTES section 0: the public API sends ``operationName: ""``; the name comes from the document."""
     rec = captured("f_api_run_state", "GetDefaultEntity")
     r = gql(served, rec["query"], rec["variables"], op)
-    assert r.json()["data"]["viewer"]["entity"] == served.backend.entity
+    assert r.json()["data"]["viewer"]["entity"] == served.model.entity
     assert served.app.requests[-1].operation == "GetDefaultEntity"
 
 
@@ -97,7 +97,7 @@ def test_public_run_query_with_graphql_comment_and_fragment(served):
     assert "errors" not in body, body
     assert body["data"]["project"]["run"]["name"] == "run-a"
     assert served.app.requests[-1].operation == "Run"
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 # ---- refusals ------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def test_unknown_operation_is_an_error_naming_it_and_a_problem(served):
     text = error_of(r)
     assert text == messages.UNKNOWN_OPERATION.format(name="DeleteProject")
     assert "DeleteProject" in text
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_unknown_operation_from_the_document_is_named(served):
@@ -125,7 +125,7 @@ def test_unknown_operation_from_the_document_is_named(served):
     )
     text = error_of(r)
     assert text == messages.UNKNOWN_OPERATION.format(name="RunOutputArtifacts")
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 @pytest.mark.parametrize("doc", ["query Viewer { viewer { id ", "this is not graphql", "query { }"])
@@ -134,7 +134,7 @@ def test_document_that_does_not_parse_is_an_error_and_a_problem(served, doc):
     r = gql(served, doc, None, "Viewer")
     text = error_of(r)
     assert text.startswith(messages.MALFORMED_GRAPHQL.format(detail=""))
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_operationName_not_in_the_document_is_an_error(served):
@@ -143,7 +143,7 @@ def test_operationName_not_in_the_document_is_an_error(served):
     text = error_of(r)
     assert "UpsertBucket" in text
     assert text.startswith(messages.MALFORMED_GRAPHQL.format(detail=""))
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 @pytest.mark.parametrize(
@@ -158,14 +158,14 @@ def test_document_without_exactly_one_named_operation_and_no_operationName(serve
     one anonymous document an SDK sends, ``query { viewer { id } }``, is the next test's)."""
     text = error_of(gql(served, doc, None, ""))
     assert text.startswith(messages.MALFORMED_GRAPHQL.format(detail=""))
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 @pytest.mark.parametrize("doc", ["query { viewer { id } }", "{ viewer { id } }"])
 def test_the_anonymous_viewer_query_of_older_sdks_is_answered_as_viewer(served, doc):
     """wandb <= 0.28.0 checks the API key with an anonymous ``query { viewer { id } }``."""
     body = gql(served, doc, None, "").json()
-    assert body["data"]["viewer"]["id"] and served.backend.problems == []
+    assert body["data"]["viewer"]["id"] and served.model.problems == []
 
 
 @pytest.mark.parametrize(
@@ -181,14 +181,14 @@ def test_malformed_graphql_body_is_an_error_and_a_problem(served, body):
     """NOTES section 0 (``POST /graphql`` JSON ``{query, variables, operationName}``)."""
     text = error_of(post(served, body))
     assert "/graphql" in text
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_variables_not_an_object_is_an_error(served):
     """NOTES section 0: ``variables`` must be an object (or null)."""
     text = error_of(gql(served, "query Viewer { viewer { id } }", [1], "Viewer"))  # type: ignore[arg-type]
     assert "variables" in text
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_missing_required_variable_is_an_error_naming_the_operation(served):
@@ -196,7 +196,7 @@ def test_missing_required_variable_is_an_error_naming_the_operation(served):
     rec = captured("c_must_exist", "RunResumeStatus")
     text = error_of(gql(served, rec["query"], {"project": "proj", "entity": None}, "RunResumeStatus"))
     assert "RunResumeStatus" in text
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 @pytest.mark.rules("R31")
@@ -205,7 +205,7 @@ def test_upsert_with_a_bad_run_id_is_refused(served):
     rec = captured("a_new_run", "UpsertBucket")
     text = error_of(gql(served, rec["query"], dict(rec["variables"], name="a/b"), "UpsertBucket"))
     assert "UpsertBucket" in text and "a/b" in text
-    assert served.backend.runs == {}
+    assert served.model.runs == {}
 
 
 # ---- the public Run query and RunResumeStatus -----------------------------------------------------
@@ -215,7 +215,7 @@ def test_public_run_for_a_missing_run_is_null(served):
     body = r.json()
     assert "errors" not in body
     assert body["data"]["project"]["run"] is None
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 @pytest.mark.rules("R51")
@@ -230,7 +230,7 @@ def test_public_run_state_is_lowercase_and_projectId_is_an_int(served):
         assert run["state"] == "running"
         assert run["state"] == run["state"].lower()
         assert isinstance(int(run["projectId"]), int)
-        assert run["user"]["username"] == served.backend.username
+        assert run["user"]["username"] == served.model.username
         assert isinstance(run["historyKeys"], dict) and "lastStep" in run["historyKeys"]
         json.loads(run["config"])
         json.loads(run["summaryMetrics"])
@@ -244,16 +244,16 @@ def test_public_run_state_is_lowercase_and_projectId_is_an_int(served):
 def test_public_run_state_values(served, state):
     """R51, R55, R58, R61, R65, R66: each derived state reaches the public API in lowercase."""
     upsert_real(served)
-    backend = served.backend
-    key = backend.key("testent", "proj", "run-a")
+    model = served.model
+    key = model.key("testent", "proj", "run-a")
     if state in ("preempting", "preempted"):
-        backend.file_stream(key, {}, preempting=True)
+        model.file_stream(key, {}, preempting=True)
     if state == "killed":
-        backend.request_stop("testent/proj/run-a")
+        model.request_stop("testent/proj/run-a")
     if state in ("finished", "failed", "preempted", "killed"):
-        backend.file_stream(key, {}, complete=True, exit_code=0 if state == "finished" else 1)
+        model.file_stream(key, {}, complete=True, exit_code=0 if state == "finished" else 1)
     if state == "crashed":
-        backend.advance_clock(backend.crash_timeout + 1)
+        model.advance_clock(model.crash_timeout + 1)
     run = gql(served, RUN_QUERY, {"entity": "testent", "name": "run-a", "project": "proj"}, "").json()
     assert run["data"]["project"]["run"]["state"] == state
 
@@ -265,13 +265,13 @@ def test_run_resume_status_for_a_missing_run_is_bucket_null(served):
     body = gql(served, rec["query"], {"project": "proj", "entity": None, "name": "nope"}, "RunResumeStatus").json()
     assert "errors" not in body
     assert body["data"]["model"]["bucket"] is None
-    assert body["data"]["model"]["entity"]["name"] == served.backend.entity
+    assert body["data"]["model"]["entity"]["name"] == served.model.entity
 
 
 @pytest.mark.rules("R43", "R53")
 def test_run_resume_status_of_a_precreated_run_has_no_t(served):
     """R43, R53: a run created ahead (``Run.create``) has a bucket but no ``t`` in ``wandbConfig``."""
-    served.backend.create_run("pre", project="proj", state="pending")
+    served.model.create_run("pre", project="proj", state="pending")
     rec = captured("c_must_exist", "RunResumeStatus")
     body = gql(served, rec["query"], {"project": "proj", "entity": None, "name": "pre"}, "RunResumeStatus").json()
     bucket = body["data"]["model"]["bucket"]
@@ -287,7 +287,7 @@ def test_create_run_files_for_a_missing_run_is_an_error_naming_it(served):
     rec = captured("a_new_run", "CreateRunFiles")
     text = error_of(gql(served, rec["query"], dict(rec["variables"], run="ghost"), "CreateRunFiles"))
     assert "testent/proj/ghost" in text
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 @pytest.mark.parametrize(
@@ -297,7 +297,7 @@ def test_optional_queries_answer_empty_data(served, op):
     """NOTES 1.4: optional queries are answered ``{"data": {}}`` without a problem."""
     body = gql(served, f"query {op} {{ whatever }}", {"entityName": "testent"}, op).json()
     assert body == {"data": {}}
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 def test_type_probes_of_older_sdks_are_answered_from_the_schema(served):
@@ -308,14 +308,14 @@ def test_type_probes_of_older_sdks_are_answered_from_the_schema(served):
     assert "projectId" in fields and "history" in fields
     doc = 'query ProbeDeleteFiles { T: __type(name:"DeleteFilesInput") { inputFields { name } } }'
     assert gql(served, doc, None, "").json()["data"] == {"T": None}
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 def test_run_stopped_status_of_older_sdks_names_the_run_by_run_id(served):
     """wandb <= 0.22 polls ``RunStoppedStatus`` with ``entityName``/``projectName``/``runId``."""
-    served.backend.upsert_run(RunUpsert.from_variables({"name": "old", "project": "proj", "host": "h"}))
+    served.model.upsert_run(RunUpsert.from_variables({"name": "old", "project": "proj", "host": "h"}))
     doc = """query RunStoppedStatus($projectName: String, $entityName: String, $runId: String!) {
       project(name: $projectName, entityName: $entityName) { run(name: $runId) { stopped } } }"""
     variables = {"entityName": "testent", "projectName": "proj", "runId": "old"}
     body = gql(served, doc, variables, "RunStoppedStatus").json()
-    assert body["data"]["project"]["run"]["stopped"] is False and served.backend.problems == []
+    assert body["data"]["project"]["run"]["stopped"] is False and served.model.problems == []

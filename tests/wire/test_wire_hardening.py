@@ -25,8 +25,8 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from pytest_runresume.model import Backend, Limits, messages
-from pytest_runresume.wire import FakeWandbApp, ServedBackend
+from pytest_runresume.model import Limits, Model, messages
+from pytest_runresume.wire import FakeServer, FakeWandbApp
 from pytest_runresume.wire.limits import WireLimits
 
 TIMEOUT = 10
@@ -56,35 +56,35 @@ GOOD = {"name": "run-a", "project": "proj", "config": config(), "host": "h"}
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ServedBackend]:
-    with ServedBackend() as srv:
+def server() -> Iterator[FakeServer]:
+    with FakeServer() as srv:
         yield srv
 
 
 @pytest.fixture
-def served(server: ServedBackend) -> ServedBackend:
+def served(server: FakeServer) -> FakeServer:
     server.reset()
     return server
 
 
-def served_with(limits: Limits | None = None, wire: WireLimits | None = None) -> ServedBackend:
-    return ServedBackend(Backend(limits=limits), limits=wire)
+def served_with(limits: Limits | None = None, wire: WireLimits | None = None) -> FakeServer:
+    return FakeServer(Model(limits=limits), limits=wire)
 
 
-def auth(served: ServedBackend) -> tuple[str, str]:
+def auth(served: FakeServer) -> tuple[str, str]:
     return ("api", served.api_key)
 
 
-def post(served: ServedBackend, path: str, data: bytes, **kw: Any) -> requests.Response:
+def post(served: FakeServer, path: str, data: bytes, **kw: Any) -> requests.Response:
     kw.setdefault("auth", auth(served))
     return requests.post(f"{served.url}{path}", data=data, timeout=TIMEOUT, **kw)
 
 
-def gql(served: ServedBackend, query: str, variables: Any = None, **kw: Any) -> requests.Response:
+def gql(served: FakeServer, query: str, variables: Any = None, **kw: Any) -> requests.Response:
     return post(served, "/graphql", json.dumps({"query": query, "variables": variables}).encode(), **kw)
 
 
-def stream(served: ServedBackend, body: Any, path: str = PATH, **kw: Any) -> requests.Response:
+def stream(served: FakeServer, body: Any, path: str = PATH, **kw: Any) -> requests.Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return post(served, f"/files/{path}/file_stream", data, **kw)
 
@@ -97,13 +97,13 @@ def refused(r: requests.Response) -> str:
     return body["errors"][0]["message"]
 
 
-def start_run(served: ServedBackend) -> None:
+def start_run(served: FakeServer) -> None:
     assert "errors" not in gql(served, UPSERT, GOOD).json()
 
 
-def fingerprint(served: ServedBackend) -> str:
+def fingerprint(served: FakeServer) -> str:
     """Everything a refused request must leave as it was (the model's view of every run)."""
-    b = served.backend
+    b = served.model
     with b.lock:
         runs = {
             str(k): (r.files, r.summary, r.config, r.uploads.keys(), r.archived, len(r.timeline), r.sizes, r.gaps)
@@ -122,7 +122,7 @@ def test_deeply_nested_json_body_is_a_named_error_not_a_500(served):
     raw = b'{"query": "query Viewer { viewer { id } }", "variables": {"a": ' + deep(100_000).encode() + b"}}"
     text = refused(post(served, "/graphql", raw))
     assert text.startswith("malformed request body for /graphql: JSON nested deeper than 64 levels (max_json_depth)")
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_deeply_nested_json_on_file_stream_is_400(served):
@@ -142,7 +142,7 @@ def test_deeply_nested_json_inside_strings_is_refused_before_anything_changes(se
     if where == "config":
         text = refused(gql(served, UPSERT, dict(GOOD, config=nested)))
         assert text.startswith("UpsertBucket: variable config is not JSON: JSON nested deeper than 64 levels")
-        assert served.backend.runs == {}
+        assert served.model.runs == {}
     else:
         start_run(served)
         before = fingerprint(served)
@@ -162,16 +162,16 @@ def test_fork_step_that_is_not_a_finite_number_is_refused_and_no_run_is_created(
     before = fingerprint(served)
     text = refused(gql(served, UPSERT, dict(GOOD, name="fork1", config=cfg)))
     assert text.startswith("UpsertBucket: fork branch point step (_wandb.branch_point.step) must be"), text
-    assert served.backend.get(None, "proj", "fork1") is None
+    assert served.model.get(None, "proj", "fork1") is None
     assert fingerprint(served) == before
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_a_good_fork_step_still_forks(served):
     gql(served, UPSERT, dict(GOOD, name="src"))
     cfg = config(branch_point={"run_id": "src", "step": 2.0})
     assert "errors" not in gql(served, UPSERT, dict(GOOD, name="fork1", config=cfg)).json()
-    assert served.backend.run("testent/proj/fork1").fork_of == ("src", 2)
+    assert served.model.run("testent/proj/fork1").fork_of == ("src", 2)
 
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e308 * 10, "abc", None, True])
@@ -186,7 +186,7 @@ def test_rewind_to_a_value_that_is_not_a_finite_number_changes_nothing(served, v
     text = refused(gql(served, REWIND, variables))
     assert text.startswith("RewindRun: RewindRun metricValue (the _step to rewind to) must be"), text
     assert fingerprint(served) == before
-    assert served.backend.run(PATH).archived == []
+    assert served.model.run(PATH).archived == []
 
 
 @pytest.mark.parametrize(
@@ -205,13 +205,13 @@ def test_rewind_to_a_value_that_is_not_a_finite_number_changes_nothing(served, v
 def test_clock_moves_that_are_not_finite_or_too_far_are_400_and_the_clock_stays(served, advance, why):
     """Before: the clock moved by Infinity/1e308 was accepted and the run page and UpsertBucket were
     500s ever after, even after a reset."""
-    offset = served.backend.clock.offset
+    offset = served.model.clock.offset
     r = post(served, "/_runresume/clock", b'{"advance": ' + advance.encode() + b"}")
     assert r.status_code == 400
     text = r.json()["errors"][0]["message"]
     assert text.startswith("control API /_runresume/clock: ") and why in text, text
-    assert served.backend.clock.offset == offset
-    assert served.backend.problems == [text]
+    assert served.model.clock.offset == offset
+    assert served.model.problems == [text]
     assert requests.get(f"{served.url}/", timeout=TIMEOUT).status_code == 200
     assert "errors" not in gql(served, UPSERT, GOOD).json()
 
@@ -230,7 +230,7 @@ def test_huge_offsets_on_any_file_are_400_and_store_nothing(served, name, offset
     assert text.startswith(f"malformed request body for file_stream of {PATH}: {name} offset {offset} would leave")
     assert text.endswith("(max_line_gap)")
     assert fingerprint(served) == before
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_repeated_gaps_cannot_grow_a_file_without_end():
@@ -247,7 +247,7 @@ def test_repeated_gaps_cannot_grow_a_file_without_end():
         # filling the gap frees it again
         assert stream(srv, {"files": {"custom.txt": {"offset": 0, "content": ["."] * 6}}}).ok
         assert stream(srv, {"files": {"custom.txt": {"offset": 13, "content": ["b"]}}}).ok
-        assert srv.backend.run(PATH).gaps["custom.txt"] == 6
+        assert srv.model.run(PATH).gaps["custom.txt"] == 6
 
 
 def test_last_resort_handler_names_an_unexpected_error(served, monkeypatch):
@@ -261,7 +261,7 @@ def test_last_resort_handler_names_an_unexpected_error(served, monkeypatch):
     assert r.status_code == 500
     text = messages.INTERNAL_ERROR.format(method="GET", path="/_runresume/state", error="RuntimeError: kaboom")
     assert r.json()["error"] == text
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 # ---- bounded resources -------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ def test_stored_bytes_per_run_are_bounded_and_a_refused_request_stores_nothing()
         text = r.json()["error"]
         assert text.startswith(f"file_stream for {PATH} would make the fake W&B backend hold ")
         assert text.endswith("bytes for one run; the limit is 20000 bytes (max_run_bytes)")
-        assert fingerprint(srv) == before and srv.backend.problems == [text]
+        assert fingerprint(srv) == before and srv.model.problems == [text]
 
 
 def test_stored_bytes_of_all_runs_are_bounded():
@@ -288,7 +288,7 @@ def test_stored_bytes_of_all_runs_are_bounded():
         assert r.status_code == 413 and r.json()["error"].endswith(
             "for all runs; the limit is 30000 bytes (max_total_bytes)"
         )
-        assert srv.backend.stored_bytes <= 30_000
+        assert srv.model.stored_bytes <= 30_000
 
 
 def test_uploads_count_toward_the_limits():
@@ -297,7 +297,7 @@ def test_uploads_count_toward_the_limits():
         sig = srv.app.sign_upload(f"{PATH}/model.bin")
         r = requests.put(f"{srv.url}/upload/{PATH}/model.bin?sig={sig}", data=b"\0" * 20_000, timeout=TIMEOUT)
         assert r.status_code == 413 and r.json()["error"].endswith("(max_run_bytes)")
-        assert srv.backend.run(PATH).uploads == {}
+        assert srv.model.run(PATH).uploads == {}
 
 
 def test_the_number_of_runs_is_bounded():
@@ -306,7 +306,7 @@ def test_the_number_of_runs_is_bounded():
             assert "errors" not in gql(srv, UPSERT, dict(GOOD, name=run)).json()
         text = refused(gql(srv, UPSERT, dict(GOOD, name="r3")))
         assert text == "UpsertBucket: " + messages.TOO_MANY_RUNS.format(path="testent/proj/r3", limit=2)
-        assert len(srv.backend.runs) == 2
+        assert len(srv.model.runs) == 2
 
 
 def test_the_request_log_is_a_ring_buffer():
@@ -347,7 +347,7 @@ def test_body_bytes_at_once_are_bounded_503_and_retryable(served, how):
         r = stream(served, body, headers=headers)
         assert r.status_code == 503 and r.headers["Retry-After"] == "1"
         assert r.json()["error"].endswith("(max_inflight_bytes); retry")
-        assert served.backend.problems == [] and served.backend.run(PATH).files["output.log"] == []
+        assert served.model.problems == [] and served.model.run(PATH).files["output.log"] == []
     finally:
         budget.give(taken)
     assert budget.held == 0
@@ -372,7 +372,7 @@ def test_graphql_documents_are_bounded(served, query, named):
     text = refused(gql(served, query))
     assert text.startswith("malformed GraphQL request: ") and text.endswith(named), text
     assert time.monotonic() - t0 < 5
-    assert served.backend.problems == [text]
+    assert served.model.problems == [text]
 
 
 def test_create_run_files_with_too_many_or_bad_names_is_refused(served):
@@ -384,7 +384,7 @@ def test_create_run_files_with_too_many_or_bad_names_is_refused(served):
     assert "variable files must be a list of file names" in refused(gql(served, CREATE_RUN_FILES, bad))
 
 
-def _raw(srv: ServedBackend, data: bytes, read: bool = True) -> tuple[bytes, float]:
+def _raw(srv: FakeServer, data: bytes, read: bool = True) -> tuple[bytes, float]:
     t0 = time.monotonic()
     with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock:
         sock.sendall(data)
@@ -405,7 +405,7 @@ def test_a_body_shorter_than_its_content_length_is_408_after_the_read_timeout():
         answer, took = _raw(srv, head.encode() + b'{"query"')
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b"(read_timeout)" in answer and took < 5
-        assert srv.backend.runs == {}
+        assert srv.model.runs == {}
 
 
 @pytest.mark.parametrize("data", [b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\n"], ids=["idle", "half-headers"])
@@ -458,14 +458,14 @@ def test_keyless_requests_on_every_route_are_401_and_change_nothing(served, meth
     fail someone else's test at teardown) and uploads were stored without a key."""
     start_run(served)
     served.faults.delay("Viewer", 0.01)
-    served.backend.problems.clear()
+    served.model.problems.clear()
     before, log, faults = fingerprint(served), len(served.app.requests), served.faults.snapshot()
     count = served.app.unauthenticated
     kw: dict[str, Any] = {"auth": ("api", key)} if key else {}
     r = requests.request(method, f"{served.url}{path}", json=body, timeout=TIMEOUT, **kw)
     assert r.status_code == 401
     assert r.json()["errors"][0]["message"] == messages.UNAUTHORIZED
-    assert fingerprint(served) == before and served.backend.problems == []
+    assert fingerprint(served) == before and served.model.problems == []
     assert served.faults.snapshot() == faults
     assert len(served.app.requests) == log and served.app.unauthenticated == count + 1
 
@@ -473,11 +473,11 @@ def test_keyless_requests_on_every_route_are_401_and_change_nothing(served, meth
 def test_the_health_probe_and_the_run_page_on_loopback_need_no_key(served):
     for path in ("/healthz", "/", "/_runresume/ui", "/testent/proj/runs/run-a"):
         assert requests.get(f"{served.url}{path}", timeout=TIMEOUT).status_code == 200, path
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 def test_the_run_page_of_a_server_not_on_loopback_asks_for_the_key():
-    app = FakeWandbApp(Backend(), "k" * 40, ui_needs_key=True)
+    app = FakeWandbApp(Model(), "k" * 40, ui_needs_key=True)
     client = Client(app)
     r = client.get("/")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")

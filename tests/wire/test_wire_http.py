@@ -1,6 +1,6 @@
 """The HTTP side of the wire: auth, file_stream, uploads, telemetry, the control API, binding.
 
-Every test talks to a real :class:`ServedBackend` on 127.0.0.1 with ``requests`` (NOTES section 0:
+Every test talks to a real :class:`FakeServer` on 127.0.0.1 with ``requests`` (NOTES section 0:
 wandb-core is a separate Go process, so only a loopback server sees its traffic).
 """
 
@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from pytest_runresume.model import messages
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 TIMEOUT = 10
 
@@ -40,17 +40,17 @@ mutation CreateRunFiles ($entity: String!, $project: String!, $run: String!, $fi
 CONFIG = json.dumps({"lr": {"value": 0.1}, "_wandb": {"value": {"t": {"1": [1]}, "cli_version": "0.31.0"}}})
 
 
-def auth(served: ServedBackend) -> tuple[str, str]:
+def auth(served: FakeServer) -> tuple[str, str]:
     return ("api", served.api_key)
 
 
-def gql(served: ServedBackend, query: str, variables: dict | None, op: str | None, **kw) -> requests.Response:
+def gql(served: FakeServer, query: str, variables: dict | None, op: str | None, **kw) -> requests.Response:
     body = {"query": query, "variables": variables, "operationName": op}
     kw.setdefault("auth", auth(served))
     return requests.post(f"{served.url}/graphql", json=body, timeout=TIMEOUT, **kw)
 
 
-def start_run(served: ServedBackend, run_id: str = "run-a", project: str = "proj") -> str:
+def start_run(served: FakeServer, run_id: str = "run-a", project: str = "proj") -> str:
     """Init upsert like wandb-core's first UpsertBucket; returns the run path."""
     r = gql(
         served,
@@ -68,10 +68,10 @@ def start_run(served: ServedBackend, run_id: str = "run-a", project: str = "proj
     )
     assert r.status_code == 200, r.text
     assert "errors" not in r.json(), r.json()
-    return f"{served.backend.entity}/{project}/{run_id}"
+    return f"{served.model.entity}/{project}/{run_id}"
 
 
-def file_stream(served: ServedBackend, path: str, body: object, **kw) -> requests.Response:
+def file_stream(served: FakeServer, path: str, body: object, **kw) -> requests.Response:
     kw.setdefault("auth", auth(served))
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return requests.post(f"{served.url}/files/{path}/file_stream", data=data, timeout=TIMEOUT, **kw)
@@ -105,7 +105,7 @@ def test_graphql_with_the_right_key_is_200(served):
     """NOTES section 0 (auth) and 1.1: the right key gets the Viewer answer."""
     r = gql(served, "query Viewer { viewer { id entity username } }", None, "Viewer")
     assert r.status_code == 200
-    assert r.json()["data"]["viewer"]["entity"] == served.backend.entity
+    assert r.json()["data"]["viewer"]["entity"] == served.model.entity
 
 
 @pytest.mark.parametrize("bad", BAD_AUTHS)
@@ -116,7 +116,7 @@ def test_file_stream_without_the_right_key_is_401(served, bad):
         served, path, {"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step":0}']}}}, auth=bad
     )
     assert r.status_code == 401
-    assert served.backend.run(path).history_lines == []
+    assert served.model.run(path).history_lines == []
 
 
 def test_file_stream_with_the_right_key_is_200(served):
@@ -124,7 +124,7 @@ def test_file_stream_with_the_right_key_is_200(served):
     path = start_run(served)
     r = file_stream(served, path, {"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step":0}']}}})
     assert r.status_code == 200
-    assert served.backend.run(path).history_lines == ['{"_step":0}']
+    assert served.model.run(path).history_lines == ['{"_step":0}']
 
 
 def test_signed_upload_put_needs_no_key(served):
@@ -133,7 +133,7 @@ def test_signed_upload_put_needs_no_key(served):
     sig = served.app.sign_upload(f"{path}/config.yaml")
     r = requests.put(f"{served.url}/upload/{path}/config.yaml?sig={sig}", data=b"lr: 0.1\n", timeout=TIMEOUT)
     assert r.status_code == 200
-    assert served.backend.run(path).uploads["config.yaml"] == b"lr: 0.1\n"
+    assert served.model.run(path).uploads["config.yaml"] == b"lr: 0.1\n"
 
 
 @pytest.mark.parametrize(
@@ -150,8 +150,8 @@ def test_upload_without_a_valid_signature_or_key_is_401_and_changes_nothing(serv
     r = requests.put(f"{served.url}/upload/{path}/config.yaml{query}", data=b"evil", timeout=TIMEOUT)
     assert r.status_code == 401
     assert r.json()["error"] == messages.UNAUTHORIZED
-    assert served.backend.run(path).uploads == {}
-    assert served.backend.problems == []
+    assert served.model.run(path).uploads == {}
+    assert served.model.problems == []
     assert len(served.app.requests) == before  # not even in the request log
 
 
@@ -163,7 +163,7 @@ def test_file_stream_malformed_json_is_400_and_a_problem(served):
     assert r.status_code == 400
     error = r.json()["error"]
     assert "file_stream" in error and path in error
-    assert error in served.backend.problems
+    assert error in served.model.problems
 
 
 @pytest.mark.parametrize(
@@ -182,8 +182,8 @@ def test_file_stream_wrong_shape_is_400_and_a_problem(served, body):
     r = file_stream(served, path, body)
     assert r.status_code == 400
     assert "file_stream" in r.json()["error"]
-    assert r.json()["error"] in served.backend.problems
-    assert served.backend.run(path).history_lines == []
+    assert r.json()["error"] in served.model.problems
+    assert served.model.run(path).history_lines == []
 
 
 def test_file_stream_gzip_body_is_read(served):
@@ -192,7 +192,7 @@ def test_file_stream_gzip_body_is_read(served):
     body = json.dumps({"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step":0}']}}}).encode()
     r = file_stream(served, path, gzip.compress(body), headers={"Content-Encoding": "gzip"})
     assert r.status_code == 200
-    assert served.backend.run(path).history_lines == ['{"_step":0}']
+    assert served.model.run(path).history_lines == ['{"_step":0}']
 
 
 def test_file_stream_broken_gzip_is_400_and_a_problem(served):
@@ -202,7 +202,7 @@ def test_file_stream_broken_gzip_is_400_and_a_problem(served):
     r = file_stream(served, path, b"\x00\x01not gzip", headers={"Content-Encoding": "gzip"})
     assert r.status_code == 400
     assert "file_stream" in r.json()["error"]
-    assert served.backend.problems, "the malformed body was not recorded as a problem"
+    assert served.model.problems, "the malformed body was not recorded as a problem"
 
 
 @pytest.mark.rules("R29")
@@ -212,40 +212,40 @@ def test_file_stream_for_a_run_never_upserted_is_404_and_a_problem(served):
     assert r.status_code == 404
     expected = messages.FILE_STREAM_NO_RUN.format(path="testent/proj/ghost")
     assert r.json()["error"] == expected
-    assert expected in served.backend.problems
-    assert served.backend.get("testent", "proj", "ghost") is None
+    assert expected in served.model.problems
+    assert served.model.get("testent", "proj", "ghost") is None
 
 
 @pytest.mark.rules("R61", "R62")
 def test_empty_heartbeat_keeps_the_run_alive(served):
     """R62, R61: ``{}`` is a heartbeat; it resets the crash timer (silence is counted from it)."""
     path = start_run(served)
-    backend = served.backend
-    backend.advance_clock(backend.crash_timeout * 2 / 3)  # 200 s of silence
+    model = served.model
+    model.advance_clock(model.crash_timeout * 2 / 3)  # 200 s of silence
     r = file_stream(served, path, {})
     assert r.status_code == 200
     assert r.json().get("stopped") is not True
-    backend.advance_clock(backend.crash_timeout * 2 / 3)  # 400 s after the upsert, 200 s after the heartbeat
-    assert backend.state(backend.run(path)) == "running"
-    assert any(e.kind == "heartbeat" for e in backend.run(path).timeline)
-    backend.advance_clock(backend.crash_timeout / 3 + 1)  # now > timeout since the heartbeat
-    assert backend.state(backend.run(path)) == "crashed"
-    assert backend.problems == []
+    model.advance_clock(model.crash_timeout * 2 / 3)  # 400 s after the upsert, 200 s after the heartbeat
+    assert model.state(model.run(path)) == "running"
+    assert any(e.kind == "heartbeat" for e in model.run(path).timeline)
+    model.advance_clock(model.crash_timeout / 3 + 1)  # now > timeout since the heartbeat
+    assert model.state(model.run(path)) == "crashed"
+    assert model.problems == []
 
 
 @pytest.mark.rules("R58")
 def test_file_stream_answers_stopped_after_request_stop(served):
-    """R58, NOTES 1.6: after ``backend.request_stop(path)`` the answer carries ``"stopped": true``."""
+    """R58, NOTES 1.6: after ``model.request_stop(path)`` the answer carries ``"stopped": true``."""
     path = start_run(served)
     r = file_stream(served, path, {})
     assert r.status_code == 200 and "stopped" not in r.json()
-    served.backend.request_stop(path)
+    served.model.request_stop(path)
     r = file_stream(served, path, {})
     assert r.status_code == 200
     assert r.json()["stopped"] is True
     r = file_stream(served, path, {"complete": True, "exitcode": 255})
     assert r.status_code == 200
-    assert served.backend.state(served.backend.run(path)) == "killed"
+    assert served.model.state(served.model.run(path)) == "killed"
 
 
 @pytest.mark.rules("R36", "R37")
@@ -266,12 +266,12 @@ def test_file_stream_writes_lines_at_offsets_and_summary(served):
             }
         },
     )
-    run = served.backend.run(path)
+    run = served.model.run(path)
     assert run.history_lines == ['{"_step":0}', '{"_step":1}', '{"_step":2}']
     assert run.last_step == 2
     assert run.summary == {"loss": 0.5, "_step": 2}
     assert run.files["output.log"] == ["hello"]
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 # ---- uploads -------------------------------------------------------------------------------------
@@ -295,8 +295,8 @@ def test_create_run_files_urls_point_at_this_server_and_put_bytes_arrive(served)
         payloads[f["name"]] = bytes([i]) * (i + 1) + b"\xff\x00binary"
         put = requests.put(f["uploadUrl"], data=payloads[f["name"]], timeout=TIMEOUT)
         assert put.status_code == 200, (f["uploadUrl"], put.text)
-    assert served.backend.run(path).uploads == payloads
-    assert served.backend.problems == []
+    assert served.model.run(path).uploads == payloads
+    assert served.model.problems == []
 
 
 @pytest.mark.rules("R29")
@@ -308,7 +308,7 @@ def test_upload_for_a_missing_run_is_404_and_a_problem(served):
     assert r.status_code == 404
     expected = messages.NO_SUCH_RUN.format(path="testent/proj/nope")
     assert r.json()["error"] == expected
-    assert expected in served.backend.problems
+    assert expected in served.model.problems
 
 
 # ---- telemetry and unknown paths -----------------------------------------------------------------
@@ -317,7 +317,7 @@ def test_sdk_otel_is_404_and_not_a_problem(served, path):
     """NOTES section 0: SDK telemetry is answered 404 (so it stops) and is not a problem."""
     r = requests.post(f"{served.url}{path}", data=b"\x0a\x00", timeout=TIMEOUT)
     assert r.status_code == 404
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 @pytest.mark.parametrize("method,path", [("GET", "/nope"), ("POST", "/api/v1/whatever"), ("GET", "/files/a/b")])
@@ -327,14 +327,14 @@ def test_unknown_path_is_404_and_a_problem(served, method, path):
     assert r.status_code == 404
     expected = messages.UNEXPECTED_REQUEST.format(method=method, path=path)
     assert r.json()["errors"][0]["message"] == expected
-    assert served.backend.problems == [expected]
+    assert served.model.problems == [expected]
 
 
 def test_wrong_method_is_an_error_and_a_problem(served):
     """NOTES section 1 (``POST /graphql`` only): a GET on /graphql is refused (4xx) and recorded."""
     r = requests.get(f"{served.url}/graphql", auth=auth(served), timeout=TIMEOUT)
     assert 400 <= r.status_code < 500
-    assert any("/graphql" in p for p in served.backend.problems)
+    assert any("/graphql" in p for p in served.model.problems)
 
 
 def test_healthz_answers_without_auth(served):
@@ -358,7 +358,7 @@ def test_control_api_needs_auth(served, method, path, body, bad):
     run_path = start_run(served)
     r = requests.request(method, f"{served.url}{path}", json=body, auth=bad, timeout=TIMEOUT)
     assert r.status_code == 401
-    assert served.backend.state(served.backend.run(run_path)) == "running"
+    assert served.model.state(served.model.run(run_path)) == "running"
 
 
 def test_control_state_lists_runs(served):
@@ -376,11 +376,11 @@ def test_control_state_lists_runs(served):
 def test_control_clock_makes_a_silent_run_crashed(served):
     """R60, R61: POST /_runresume/clock {"advance": 301} makes a run silent for > 300 s crashed."""
     path = start_run(served)
-    before = served.backend.now()
+    before = served.model.now()
     r = requests.post(f"{served.url}/_runresume/clock", json={"advance": 301}, auth=auth(served), timeout=TIMEOUT)
     assert r.status_code == 200
     assert r.json()["now"] >= before + 301
-    assert served.backend.state(served.backend.run(path)) == "crashed"
+    assert served.model.state(served.model.run(path)) == "crashed"
     snap = requests.get(f"{served.url}/_runresume/state", auth=auth(served), timeout=TIMEOUT).json()
     assert snap["runs"][0]["state"] == "crashed"
 
@@ -391,14 +391,14 @@ def test_control_reset_empties_runs(served):
     start_run(served, "run-b")
     r = requests.post(f"{served.url}/_runresume/reset", auth=auth(served), timeout=TIMEOUT)
     assert r.status_code == 200
-    assert served.backend.runs == {}
+    assert served.model.runs == {}
     snap = requests.get(f"{served.url}/_runresume/state", auth=auth(served), timeout=TIMEOUT).json()
     assert snap["runs"] == []
 
 
 @pytest.mark.rules("R58")
 def test_control_stop_makes_file_stream_answer_stopped(served):
-    """R58: POST /_runresume/stop {"path": ...} is the wire form of ``backend.request_stop``."""
+    """R58: POST /_runresume/stop {"path": ...} is the wire form of ``model.request_stop``."""
     path = start_run(served)
     r = requests.post(f"{served.url}/_runresume/stop", json={"path": path}, auth=auth(served), timeout=TIMEOUT)
     assert r.status_code == 200
@@ -417,23 +417,23 @@ def test_control_stop_makes_file_stream_answer_stopped(served):
 )
 def test_control_api_bad_request_is_a_4xx_and_a_problem(served, path, data):
     """R61/R58 control endpoints, app.py contract ("every problem ... is answered with an error naming
-    it and recorded in backend.problems"): a bad control request is a 4xx with an error, not a 500."""
+    it and recorded in model.problems"): a bad control request is a 4xx with an error, not a 500."""
     r = requests.post(f"{served.url}{path}", data=data, auth=auth(served), timeout=TIMEOUT)
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
-    assert served.backend.problems, "the bad control request was not recorded as a problem"
+    assert served.model.problems, "the bad control request was not recorded as a problem"
 
 
 # ---- binding -------------------------------------------------------------------------------------
 def test_non_loopback_host_is_refused():
     """NOTES section 0 (a loopback server): binding 0.0.0.0 without opting in is a ValueError."""
     with pytest.raises(ValueError, match="0.0.0.0"):
-        ServedBackend(host="0.0.0.0")
+        FakeServer(host="0.0.0.0")
 
 
 def test_non_loopback_host_with_opt_in_warns():
     """NOTES section 0: ``allow_non_loopback=True`` is allowed but warns (construction only, no bind)."""
     with pytest.warns(UserWarning, match="0.0.0.0"):
-        server = ServedBackend(host="0.0.0.0", allow_non_loopback=True)
+        server = FakeServer(host="0.0.0.0", allow_non_loopback=True)
     with pytest.raises(RuntimeError):
         _ = server.url  # not started
 
@@ -460,7 +460,7 @@ def _ipv6_loopback_available() -> bool:
 def test_ipv6_loopback_url_is_usable():
     """NOTES section 0 (``WANDB_BASE_URL`` of a loopback server): host "::1" is accepted as loopback,
     so its URL must be a valid one (``http://[::1]:PORT``) that a client can reach."""
-    server = ServedBackend(host="::1").start()
+    server = FakeServer(host="::1").start()
     try:
         assert server.url.startswith("http://[::1]:"), server.url
         assert requests.get(f"{server.url}/healthz", timeout=TIMEOUT).status_code == 200
@@ -474,4 +474,4 @@ def test_the_run_links_wandb_prints_open_the_run_page(served):
     for path in ("/testent/proj/runs/run-a", "/testent/proj"):
         r = requests.get(served.url + path, timeout=5)
         assert r.status_code == 200 and "<html" in r.text.lower(), path
-    assert served.backend.problems == []
+    assert served.model.problems == []

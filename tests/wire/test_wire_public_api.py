@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from pytest_runresume.model import RunUpsert
-from pytest_runresume.wire import ServedBackend, parquet
+from pytest_runresume.wire import FakeServer, parquet
 
 TIMEOUT = 10
 
@@ -24,7 +24,7 @@ PARQUET = """query RunParquetHistory($entity: String!, $project: String!, $runNa
     parquetUrls liveData } } } }"""
 
 
-def gql(served: ServedBackend, query: str, variables: dict) -> dict:
+def gql(served: FakeServer, query: str, variables: dict) -> dict:
     r = requests.post(
         f"{served.url}/graphql",
         json={"query": query, "variables": variables},
@@ -35,8 +35,8 @@ def gql(served: ServedBackend, query: str, variables: dict) -> dict:
     return r.json()
 
 
-def a_run(served: ServedBackend, finished: bool = True) -> None:
-    b = served.backend
+def a_run(served: FakeServer, finished: bool = True) -> None:
+    b = served.model
     b.upsert_run(RunUpsert.from_variables({"name": "r", "project": "p", "host": "h"}))
     rows = [json.dumps({"_step": i, "loss": 1.0 / (i + 1)}) for i in range(3)]
     from pytest_runresume.model import FileChunk
@@ -46,7 +46,7 @@ def a_run(served: ServedBackend, finished: bool = True) -> None:
         b.upload(b.key(None, "p", "r"), name, name.encode() * 3)
 
 
-def files_page(served: ServedBackend, **v) -> dict:
+def files_page(served: FakeServer, **v) -> dict:
     out = gql(served, RUN_FILES, {"entity": "testent", "project": "p", "name": "r", **v})
     return out["data"]["project"]["run"]
 
@@ -77,7 +77,7 @@ def test_downloads_need_the_signature_of_that_file_and_answer_ranges(served):
     assert requests.get(f"{unsigned}?{other}", timeout=TIMEOUT).status_code == 401  # b.txt's signature
     upload_sig = served.app.sign_upload("testent/p/r/a.json")
     assert requests.get(f"{unsigned}?sig={upload_sig}", timeout=TIMEOUT).status_code == 401  # an upload URL's
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 @pytest.mark.skipif(not parquet.available(), reason="pyarrow is not installed (the parquet extra)")
@@ -114,19 +114,19 @@ def test_create_project_with_a_bad_name_is_a_named_error_that_creates_nothing(se
       project { id name } inserted } }"""
     out = gql(served, q, {"input": {"entityName": "testent", "name": "a/b"}})
     assert "bad project name 'a/b'" in out["errors"][0]["message"]
-    assert not served.backend.has_project(None, "a/b")
-    served.backend.problems.clear()
+    assert not served.model.has_project(None, "a/b")
+    served.model.problems.clear()
     out = gql(served, q, {"input": {"entityName": "testent", "name": "ok"}})
     assert out["data"]["result"]["inserted"] is True
 
 
 def test_delete_run_twice_succeeds(served):
-    rec, _ = served.backend.upsert_run(RunUpsert.from_variables({"name": "d", "project": "p", "host": "h"}))
+    rec, _ = served.model.upsert_run(RunUpsert.from_variables({"name": "d", "project": "p", "host": "h"}))
     q = "mutation DeleteRun($id: ID!) { deleteRun(input: {id: $id}) { clientMutationId } }"
     for _ in range(2):
         assert gql(served, q, {"id": rec.storage_id}) == {"data": {"deleteRun": {"clientMutationId": None}}}
     assert "errors" in gql(served, q, {"id": "nope"})
-    served.backend.problems.clear()
+    served.model.problems.clear()
 
 
 def test_create_project_as_older_sdks_send_it(served):
@@ -134,4 +134,4 @@ def test_create_project_as_older_sdks_send_it(served):
     q = """mutation upsertModel($entityName: String, $name: String) {
       upsertModel(input: {entityName: $entityName, name: $name}) { project { id name } inserted } }"""
     out = gql(served, q, {"entityName": "testent", "name": "old-style"})
-    assert out["data"]["upsertModel"]["inserted"] is True and served.backend.has_project(None, "old-style")
+    assert out["data"]["upsertModel"]["inserted"] is True and served.model.has_project(None, "old-style")

@@ -23,7 +23,7 @@ from graphql import (
     parse,
 )
 
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 TIMEOUT = 10
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
@@ -75,7 +75,7 @@ def missing_selected_fields(query: str, op_name: str, data: Any) -> list[str]:
     return missing
 
 
-def replay(served: ServedBackend, scenario: str) -> list[tuple[dict[str, Any], requests.Response]]:
+def replay(served: FakeServer, scenario: str) -> list[tuple[dict[str, Any], requests.Response]]:
     """Send the capture's GraphQL and file_stream requests, in order, as the SDK sent them."""
     auth = ("api", served.api_key)
     done = []
@@ -115,8 +115,8 @@ def test_replay_ends_in_the_recorded_state(served, scenario, run_id, history, ev
     the model with the real run's history, preempting flag, exit code and derived state."""
     done = replay(served, scenario)
     assert {rec.get("graphql_op") for rec, _ in done} >= {"Viewer", "UpsertBucket", "CreateRunFiles"}
-    assert served.backend.problems == []
-    run = served.backend.run(f"testent/proj/{run_id}")
+    assert served.model.problems == []
+    run = served.model.run(f"testent/proj/{run_id}")
     assert len(run.history_lines) == history
     assert len(run.files["wandb-events.jsonl"]) == events
     assert run.last_step == history - 1
@@ -124,7 +124,7 @@ def test_replay_ends_in_the_recorded_state(served, scenario, run_id, history, ev
     assert run.attempt.preempting is preempting
     assert run.attempt.complete is True
     assert run.attempt.exit_code == exit_code
-    assert served.backend.state(run) == state
+    assert served.model.state(run) == state
     # the final summary line replaced the summary
     assert run.summary["_step"] == history - 1
     # the second upsert's config (with machine metadata ``e``) replaced the first
@@ -238,7 +238,7 @@ def test_public_run_after_replay(served, scenario, run_id, history, events, stat
     assert run["historyLineCount"] == history
     assert run["historyKeys"]["lastStep"] == history - 1
     assert ask("does-not-exist")["project"]["run"] is None
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 def test_replay_of_both_runs_shares_one_project_id(served):

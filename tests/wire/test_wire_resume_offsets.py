@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from pytest_runresume.model import messages
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 TIMEOUT = 10
 HISTORY = "wandb-history.jsonl"
@@ -39,12 +39,12 @@ CONFIG = json.dumps({"_wandb": {"value": {"t": {"1": [1]}}}})
 
 
 @pytest.fixture
-def served(wandb_backend: ServedBackend) -> ServedBackend:
+def served(wandb_server: FakeServer) -> FakeServer:
     """The plugin's served fake, fresh for this test; it fails the test at teardown on any problem."""
-    return wandb_backend
+    return wandb_server
 
 
-def graphql(served: ServedBackend, query: str, **variables) -> dict:
+def graphql(served: FakeServer, query: str, **variables) -> dict:
     r = requests.post(
         f"{served.url}/graphql",
         json={"query": query, "variables": variables},
@@ -55,7 +55,7 @@ def graphql(served: ServedBackend, query: str, **variables) -> dict:
     return r.json()["data"]
 
 
-def init(served: ServedBackend, storage_id: str | None = None) -> dict:
+def init(served: FakeServer, storage_id: str | None = None) -> dict:
     """The init upsert of a process (with the run's storage id when it resumes)."""
     return graphql(served, INIT, id=storage_id, name="r36", project="p", config=CONFIG, program="t.py")["upsertBucket"]
 
@@ -76,9 +76,9 @@ def body(offsets: dict[str, int], *steps: int, complete: bool = False) -> bytes:
     return json.dumps(out).encode()
 
 
-def post(served: ServedBackend, raw: bytes) -> requests.Response:
+def post(served: FakeServer, raw: bytes) -> requests.Response:
     r = requests.post(
-        f"{served.url}/files/{served.backend.entity}/p/r36/file_stream",
+        f"{served.url}/files/{served.model.entity}/p/r36/file_stream",
         data=raw,
         auth=("api", served.api_key),
         timeout=TIMEOUT,
@@ -87,8 +87,8 @@ def post(served: ServedBackend, raw: bytes) -> requests.Response:
     return r
 
 
-def counts(served: ServedBackend) -> dict[str, int]:
-    run = served.backend.run("p/r36")
+def counts(served: FakeServer) -> dict[str, int]:
+    run = served.model.run("p/r36")
     return {name: len(run.files[name]) for name in (HISTORY, EVENTS, OUTPUT)}
 
 
@@ -100,8 +100,8 @@ def test_r36_a_retried_post_with_the_same_offset_stores_no_duplicate(served):
     post(served, first)
     post(served, first)
     assert counts(served) == {HISTORY: 2, EVENTS: 2, OUTPUT: 2}
-    assert served.backend.run("p/r36").steps == [0, 1]
-    assert served.backend.problems == []
+    assert served.model.run("p/r36").steps == [0, 1]
+    assert served.model.problems == []
 
 
 @pytest.mark.rules("R36")
@@ -113,8 +113,8 @@ def test_r36_a_late_retry_of_an_older_chunk_changes_nothing(served):
     post(served, body({HISTORY: 2, EVENTS: 2, OUTPUT: 2}, 2))
     post(served, first)
     assert counts(served) == {HISTORY: 3, EVENTS: 3, OUTPUT: 3}
-    assert served.backend.run("p/r36").steps == [0, 1, 2]
-    assert served.backend.problems == []
+    assert served.model.run("p/r36").steps == [0, 1, 2]
+    assert served.model.problems == []
 
 
 @pytest.mark.rules("R35", "R36")
@@ -123,7 +123,7 @@ def test_r36_resumed_process_continues_at_the_line_counts_and_its_retry_is_harml
     the old lines untouched), its retried post adds nothing, and a retried final post is one exit."""
     storage_id = init(served)["bucket"]["id"]
     post(served, body({HISTORY: 0, EVENTS: 0, OUTPUT: 0}, 0, 1, 2, complete=True))
-    before = list(served.backend.run("p/r36").history_lines)
+    before = list(served.model.run("p/r36").history_lines)
 
     bucket = graphql(served, RESUME_STATUS, project="p", entity=None, name="r36")["model"]["bucket"]
     assert (bucket["historyLineCount"], bucket["eventsLineCount"], bucket["logLineCount"]) == (3, 3, 3)
@@ -136,13 +136,13 @@ def test_r36_resumed_process_continues_at_the_line_counts_and_its_retry_is_harml
     post(served, final)
     post(served, final)
 
-    run = served.backend.run("p/r36")
+    run = served.model.run("p/r36")
     assert counts(served) == {HISTORY: 6, EVENTS: 6, OUTPUT: 6}
     assert run.steps == [0, 1, 2, 3, 4, 5]
     assert run.history_lines[:3] == before
     assert [(a.resumed, a.start_line, a.exit_code) for a in run.attempts] == [(False, 0, 0), (True, 3, 0)]
-    assert served.backend.state(run) == "finished"
-    assert served.backend.problems == []
+    assert served.model.state(run) == "finished"
+    assert served.model.problems == []
 
 
 @pytest.mark.rules("R36")
@@ -152,6 +152,6 @@ def test_r36_a_different_line_at_a_written_offset_is_a_recorded_rewrite(served):
     init(served)
     post(served, body({HISTORY: 0, EVENTS: 0, OUTPUT: 0}, 0, 1))
     post(served, body({HISTORY: 1, EVENTS: 2, OUTPUT: 2}, 7))
-    run = served.backend.run("p/r36")
-    assert served.backend.problems == [messages.LINE_REWRITTEN.format(path=run.key.path, index=1, file=HISTORY)]
-    served.backend.problems.clear()  # expected here; the fixture fails a test on any problem left
+    run = served.model.run("p/r36")
+    assert served.model.problems == [messages.LINE_REWRITTEN.format(path=run.key.path, index=1, file=HISTORY)]
+    served.model.problems.clear()  # expected here; the fixture fails a test on any problem left

@@ -18,8 +18,8 @@ import pytest
 import requests
 from test_wire_replay import load, missing_selected_fields  # the capture reader and field checker
 
-from pytest_runresume.model import Backend, Limits, messages
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.model import Limits, Model, messages
+from pytest_runresume.wire import FakeServer
 
 TIMEOUT = 10
 CREATE = next(r for r in load("g_sweep_create") if r.get("graphql_op") == "UpsertSweep")
@@ -67,7 +67,7 @@ def _variant(drop_launch_vars: bool, drop_project: bool, drop_warnings: bool) ->
 
 @pytest.fixture(scope="module")
 def server():
-    with ServedBackend() as srv:  # one loopback server for the module, reset for each test
+    with FakeServer() as srv:  # one loopback server for the module, reset for each test
         yield srv
 
 
@@ -77,7 +77,7 @@ def served(server):
     return server
 
 
-def call(served: ServedBackend, query: str, variables: dict[str, Any], op: str | None) -> dict[str, Any]:
+def call(served: FakeServer, query: str, variables: dict[str, Any], op: str | None) -> dict[str, Any]:
     r = requests.post(
         f"{served.url}/graphql",
         json={"query": query, "variables": variables, "operationName": op},
@@ -88,7 +88,7 @@ def call(served: ServedBackend, query: str, variables: dict[str, Any], op: str |
     return r.json()
 
 
-def ok(served: ServedBackend, rec: dict[str, Any], **variables: Any) -> dict[str, Any]:
+def ok(served: FakeServer, rec: dict[str, Any], **variables: Any) -> dict[str, Any]:
     """Send a captured request (variables overridden), check every selected field is answered."""
     body = call(served, rec["query"], {**rec["variables"], **variables}, rec["graphql_op"])
     assert "errors" not in body, body
@@ -96,11 +96,11 @@ def ok(served: ServedBackend, rec: dict[str, Any], **variables: Any) -> dict[str
     return body["data"]
 
 
-def create_sweep(served: ServedBackend) -> str:
+def create_sweep(served: FakeServer) -> str:
     return ok(served, CREATE)["upsertSweep"]["sweep"]["name"]
 
 
-def sweep_state(served: ServedBackend, name: str) -> str:
+def sweep_state(served: FakeServer, name: str) -> str:
     return ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["state"]
 
 
@@ -115,7 +115,7 @@ def test_upsert_sweep_creates_the_sweep_the_cli_prints(served):
     assert sweep["name"] == "swp00001"
     assert sweep["project"]["name"] == "sweepproj" and sweep["project"]["entity"]["name"] == "testent"
     assert data["upsertSweep"]["configValidationWarnings"] == []
-    model = served.backend.sweeps.get("testent/sweepproj/swp00001")
+    model = served.model.sweeps.get("testent/sweepproj/swp00001")
     assert model.method == "grid" and model.grid_size() == 2 and model.program == "train.py"
     assert model.config_yaml == CREATE["variables"]["config"]
 
@@ -141,11 +141,11 @@ def test_bayes_is_created_and_without_a_metric_refused(served):
     config = "method: bayes\nmetric: {name: loss, goal: minimize}\nparameters:\n  lr: {min: 0.1, max: 1.0}\n"
     body = call(served, CREATE["query"], {**CREATE["variables"], "config": config}, "UpsertSweep")
     assert body["data"]["upsertSweep"]["sweep"]["name"] == "swp00001"
-    assert served.backend.sweeps.get("testent/sweepproj/swp00001").method == "bayes"
+    assert served.model.sweeps.get("testent/sweepproj/swp00001").method == "bayes"
     config = "method: bayes\nparameters:\n  lr: {min: 0.1, max: 1.0}\n"
     body = call(served, CREATE["query"], {**CREATE["variables"], "config": config}, "UpsertSweep")
     assert "needs a metric" in body["errors"][0]["message"]
-    assert served.backend.problems == [] and len(served.backend.sweeps.sweeps) == 1
+    assert served.model.problems == [] and len(served.model.sweeps.sweeps) == 1
 
 
 def test_bad_config_is_refused_without_failing_the_test(served):
@@ -154,7 +154,7 @@ def test_bad_config_is_refused_without_failing_the_test(served):
     config = "method: grid\nparameters:\n  lr: {min: 0.1, max: 1.0}\n"
     body = call(served, CREATE["query"], {**CREATE["variables"], "config": config}, "UpsertSweep")
     assert "discrete" in body["errors"][0]["message"]
-    assert served.backend.problems == []
+    assert served.model.problems == []
 
 
 @pytest.mark.rules("R86")
@@ -185,18 +185,18 @@ def test_state_changes_the_way_wandb_sweep_flags_send_them(served, steps, states
 def test_refused_state_change_is_an_error_but_not_a_problem(served):
     """R86: resuming a cancelled sweep is refused (a documented refusal, not a test problem)."""
     name = create_sweep(served)
-    sweep_id = served.backend.sweeps.get(f"testent/sweepproj/{name}").storage_id
+    sweep_id = served.model.sweeps.get(f"testent/sweepproj/{name}").storage_id
     variables = {"id": sweep_id, "entityName": "testent", "projectName": "sweepproj"}
     call(served, SET_STATE, {**variables, "state": "CANCELED"}, None)
     body = call(served, SET_STATE, {**variables, "state": "RUNNING"}, None)
     assert "cannot set sweep" in body["errors"][0]["message"]
-    assert served.backend.problems == [] and sweep_state(served, name) == "CANCELED"
+    assert served.model.problems == [] and sweep_state(served, name) == "CANCELED"
 
 
 def test_update_replaces_the_config(served):
     """``wandb sweep --update``: UpsertSweep with the id and a new config."""
     name = create_sweep(served)
-    sweep_id = served.backend.sweeps.get(f"testent/sweepproj/{name}").storage_id
+    sweep_id = served.model.sweeps.get(f"testent/sweepproj/{name}").storage_id
     config = "method: grid\nparameters:\n  lr:\n    values: [1, 2, 3]\n"
     ok(served, CREATE, id=sweep_id, config=config)
     assert ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["config"] == config
@@ -231,31 +231,31 @@ def test_heartbeat_commands_are_a_json_string(served):
 def test_unknown_agent_is_an_error_naming_it(served):
     body = call(served, HEARTBEAT["query"], {**HEARTBEAT["variables"], "id": "QWdlbnQ6bm9uZQ=="}, "Heartbeat")
     assert "QWdlbnQ6bm9uZQ==" in body["errors"][0]["message"]
-    assert served.backend.problems
-    served.backend.problems.clear()
+    assert served.model.problems
+    served.model.problems.clear()
 
 
 def test_sweeps_and_agents_past_their_limits_are_graphql_errors_that_change_nothing():
     """Issue 14: ``max_sweeps`` and ``max_agents`` (``docs/limits.md``) are answered as GraphQL errors
     naming the limit (not a 500), recorded as problems, and nothing is created."""
-    with ServedBackend(Backend(limits=Limits(max_sweeps=1, max_agents=1))) as srv:
+    with FakeServer(Model(limits=Limits(max_sweeps=1, max_agents=1))) as srv:
         name = create_sweep(srv)
         ok(srv, CREATE_AGENT, sweep=name)
-        sweeps, agents = dict(srv.backend.sweeps.sweeps), dict(srv.backend.sweeps.agents)
+        sweeps, agents = dict(srv.model.sweeps.sweeps), dict(srv.model.sweeps.agents)
         body = call(srv, CREATE["query"], CREATE["variables"], "UpsertSweep")
         path = f"testent/{CREATE['variables']['projectName']}"
         assert body["errors"][0]["message"] == "UpsertSweep: " + messages.TOO_MANY_SWEEPS.format(path=path, limit=1)
         body = call(srv, CREATE_AGENT["query"], {**CREATE_AGENT["variables"], "sweep": name}, "CreateAgent")
-        sweep = srv.backend.sweeps.get(f"{path}/{name}")
+        sweep = srv.model.sweeps.get(f"{path}/{name}")
         assert body["errors"][0]["message"] == "CreateAgent: " + messages.TOO_MANY_AGENTS.format(
             path=sweep.path, limit=1
         )
-        assert srv.backend.sweeps.sweeps == sweeps and srv.backend.sweeps.agents == agents
-        assert len(srv.backend.problems) == 2 and all("(max_" in p for p in srv.backend.problems)
-        srv.backend.problems.clear()
+        assert srv.model.sweeps.sweeps == sweeps and srv.model.sweeps.agents == agents
+        assert len(srv.model.problems) == 2 and all("(max_" in p for p in srv.model.problems)
+        srv.model.problems.clear()
 
 
-def replay_run(served: ServedBackend, run_id: str) -> None:
+def replay_run(served: FakeServer, run_id: str) -> None:
     """The captured sweep run's own requests (init, preempting, exit 143), for our run id."""
     auth = ("api", served.api_key)
     for rec in AGENT:
@@ -280,9 +280,9 @@ def test_captured_preempted_sweep_run_is_requeued_and_handed_out_as_resume(serve
     first = ok(served, CREATE_AGENT, sweep=name)["createAgent"]["agent"]["id"]
     (cmd,) = json.loads(ok(served, HEARTBEAT, id=first, runState="{}")["agentHeartbeat"]["commands"])
     replay_run(served, cmd["run_id"])
-    run = served.backend.run(f"testent/sweepproj/{cmd['run_id']}")
-    assert served.backend.state(run) == "preempted" and run.sweep == name
-    assert list(served.backend.sweeps.get(name).queue) == [cmd["run_id"]]
+    run = served.model.run(f"testent/sweepproj/{cmd['run_id']}")
+    assert served.model.state(run) == "preempted" and run.sweep == name
+    assert list(served.model.sweeps.get(name).queue) == [cmd["run_id"]]
     (node,) = ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["runs"]["edges"]
     assert node["node"]["name"] == cmd["run_id"] and node["node"]["state"] == "preempted"
     assert node["node"]["exitcode"] == 143
@@ -290,4 +290,4 @@ def test_captured_preempted_sweep_run_is_requeued_and_handed_out_as_resume(serve
     second = ok(served, CREATE_AGENT, sweep=name)["createAgent"]["agent"]["id"]
     (again,) = json.loads(ok(served, HEARTBEAT, id=second, runState="{}")["agentHeartbeat"]["commands"])
     assert again == {**cmd, "type": "resume"}
-    assert served.backend.problems == []
+    assert served.model.problems == []

@@ -1,7 +1,7 @@
 """The composition root of the reference model: one W&B server is a run store plus the families of
 behaviour that live beside it.
 
-:class:`Backend` is what every transport (the loopback HTTP server, the in-process ``requests-mock``
+:class:`Model` is what every transport (the loopback HTTP server, the in-process ``requests-mock``
 adapter, a test calling it directly) reaches. It builds the run store (:class:`~.store.RunStore`:
 lock, clock, runs) and the sweep controller (:class:`~.sweeps.Sweeps`, which depends on a narrow
 protocol of the store), and connects them through the store's listeners: a run whose process ended
@@ -32,7 +32,7 @@ __all__ = [  # with the names this module held before the store was split out of
     "RESERVED_PROJECT_CHARS",
     "RESERVED_RUN_ID_CHARS",
     "UNDELETE_WINDOW",
-    "Backend",
+    "Model",
     "FileChunk",
     "RunStore",
     "iso_time",
@@ -40,9 +40,9 @@ __all__ = [  # with the names this module held before the store was split out of
 ]
 
 
-class Backend(RunStore):
+class Model(RunStore):
     """The fake W&B server's state and rules: the run store (see :class:`~.store.RunStore` for the
-    arguments) with its sweep controller as ``backend.sweeps`` (R74-R92).
+    arguments) with its sweep controller as ``model.sweeps`` (R74-R92).
     """
 
     sweeps: Sweeps
