@@ -13,7 +13,7 @@ import click
 
 from ..model import Limits, Model
 from ..wire import FakeServer
-from ..wire.limits import WireLimits
+from ..wire.limits import SECONDS, WireLimits
 
 
 def check_key(key: str) -> str:
@@ -50,7 +50,7 @@ def parse_limits(values: tuple[str, ...]) -> tuple[Limits, WireLimits]:
                 param_hint="--limit",
             )
         try:
-            value: int | float = float(text) if name == "read_timeout" else int(text.replace("_", ""))
+            value: int | float = float(text) if name in SECONDS else int(text.replace("_", ""))
         except ValueError:
             raise click.BadParameter(f"{item!r}: {text!r} is not a number", param_hint="--limit") from None
         changes["model" if name in model else "wire"][name] = value

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 #: Request bodies larger than this are refused with 413 (bytes; the default of ``max_body``).
 MAX_BODY = 64 * 1024 * 1024
+#: The limits given in seconds (finite numbers > 0); every other limit is an integer > 0.
+SECONDS = frozenset({"read_timeout", "request_timeout"})
 
 T = TypeVar("T")
 
@@ -42,6 +44,10 @@ class WireLimits:
         max_fault_rules: fault rules that may be pending at once (``/_runresume/faults``).
         read_timeout: seconds the server waits for a client to send the next bytes (of a request,
             or of the next request on a kept-alive connection) before closing the connection.
+        request_timeout: seconds a whole request may take to arrive (request line, headers and
+            body), counted from when the server starts waiting for it (the connection accepted;
+            werkzeug answers one request per connection): a client trickling bytes, each within ``read_timeout``, is
+            still cut off there (408 if its body was being read, else the connection is closed).
         max_connections: connections served at once; more are answered 503 and closed.
     """
 
@@ -57,16 +63,17 @@ class WireLimits:
     request_log: int = 10_000
     max_fault_rules: int = 1_000
     read_timeout: float = 60.0
+    request_timeout: float = 120.0
     max_connections: int = 128
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-            if f.name != "read_timeout":
+            if f.name not in SECONDS:
                 ok = ok and isinstance(value, int)
             if not ok:
-                kind = "a finite number of seconds > 0" if f.name == "read_timeout" else "an integer > 0"
+                kind = "a finite number of seconds > 0" if f.name in SECONDS else "an integer > 0"
                 raise ValueError(f"limit {f.name} must be {kind}, got {value!r}")
         if self.max_inflight_bytes < self.max_body:
             raise ValueError(
@@ -170,4 +177,4 @@ class ByteBudget:
             self.held -= n
 
 
-__all__ = ["MAX_BODY", "BoundedLog", "ByteBudget", "JSONTooDeep", "WireLimits", "check_depth", "load_json"]
+__all__ = ["MAX_BODY", "SECONDS", "BoundedLog", "ByteBudget", "JSONTooDeep", "WireLimits", "check_depth", "load_json"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import math
 import secrets
+import socket
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -22,14 +26,58 @@ _BUSY = (
 )
 
 
+class _DeadlineReader(socket.SocketIO):
+    """The reading side of a connection, each read bounded by ``read_timeout`` and by the
+    ``deadline`` of the request being read (``time.monotonic()`` seconds; ``inf`` for none).
+
+    Past the deadline a read still takes bytes the client already sent (waiting at most 1 ms), so
+    a request whose bytes all arrived in time is never cut; otherwise it raises ``TimeoutError``.
+    """
+
+    def __init__(self, sock: socket.socket, read_timeout: float) -> None:
+        super().__init__(sock, "rb")
+        self._conn = sock
+        self.read_timeout = read_timeout
+        self.deadline = math.inf
+
+    def readinto(self, b: Any) -> int | None:
+        left = self.deadline - time.monotonic()
+        if left >= self.read_timeout:
+            return super().readinto(b)
+        self._conn.settimeout(max(left, 0.001))
+        try:
+            return super().readinto(b)
+        finally:
+            self._conn.settimeout(self.read_timeout)  # writes keep the per-read timeout
+
+
 class _QuietHandler(WSGIRequestHandler):
     """No access log on stderr: the app keeps its own request log (``app.requests``).
 
     ``timeout`` (``read_timeout``, set per server) bounds every read from the client: a request
     line, headers or body that stops arriving, or a kept-alive connection left idle, is closed
-    after that many seconds (socketserver's ``StreamRequestHandler.timeout``)."""
+    after that many seconds (socketserver's ``StreamRequestHandler.timeout``).
+
+    ``request_timeout`` bounds the whole request: from when the handler starts waiting for it
+    (the connection accepted: werkzeug answers one request per connection) until its body is read. A client trickling
+    bytes, each within ``read_timeout``, is cut off there: a body read past it is a 408
+    (:class:`~.bodies.SlowClient`), a request line or headers past it close the connection."""
 
     timeout = WireLimits().read_timeout
+    request_timeout = WireLimits().request_timeout
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # socketserver's reader, replaced by one that keeps the deadline
+        self._reader = _DeadlineReader(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = time.monotonic() + self.request_timeout
+        try:
+            super().handle_one_request()
+        finally:
+            self._reader.deadline = math.inf
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
@@ -82,14 +130,14 @@ class FakeServer:
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     Args:
-        backend: the model to serve (a new :class:`Model` if omitted).
+        model: the model to serve (a new :class:`Model` if omitted).
         api_key: the key clients must send (40 random hex characters if omitted).
         host: the address to bind. Anything but loopback needs ``allow_non_loopback=True`` and warns
             (and then the run page asks for the key too).
         port: the port; 0 (default) picks a free one.
         limits: the wire's limits (:class:`~pytest_runresume.wire.limits.WireLimits`, ``docs/limits.md``):
-            body sizes, decompression, GraphQL documents, the request log, ``read_timeout`` and
-            ``max_connections``. The model's are ``Model(limits=...)``.
+            body sizes, decompression, GraphQL documents, the request log, ``read_timeout``,
+            ``request_timeout`` and ``max_connections``. The model's are ``Model(limits=...)``.
 
     Attributes:
         url: ``http://127.0.0.1:PORT`` once started (``WANDB_BASE_URL``).
@@ -150,7 +198,11 @@ class FakeServer:
         if self._server is not None:
             return self
         limits = self.limits
-        handler = type("_Handler", (_QuietHandler,), {"timeout": limits.read_timeout})
+        handler = type(
+            "_Handler",
+            (_QuietHandler,),
+            {"timeout": limits.read_timeout, "request_timeout": limits.request_timeout},
+        )
         server = type("_Server", (_BoundedServer,), {"max_connections": limits.max_connections})
         self._server = server(self._host, self._port, self.app, handler=handler)
         self._thread = threading.Thread(
