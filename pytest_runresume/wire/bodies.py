@@ -1,5 +1,5 @@
 """Reading request bodies within the wire's limits: the body as received (``max_body``,
-``read_timeout``), inflated (``max_decompressed``), counted in the bytes all requests hold at once
+``read_timeout``, ``request_timeout``), inflated (``max_decompressed``), counted in the bytes all requests hold at once
 (``max_inflight_bytes``), and parsed as JSON (``max_json_depth``). See ``docs/limits.md``.
 
 The errors here are turned into named answers by :class:`~.app.FakeWandbApp` (400, 408, 413, 503).
@@ -17,8 +17,9 @@ from werkzeug.wrappers import Request, Response
 from ..model import messages
 from .limits import ByteBudget, WireLimits, load_json
 
-#: gzip bodies are inflated this many bytes at a time (each piece reserved in ``max_inflight_bytes``).
-INFLATE_STEP = 1024 * 1024
+#: gzip bodies are measured by inflating this many bytes at a time, from input pieces of this size
+#: (each kept for that step only).
+INFLATE_STEP = 64 * 1024
 
 
 class BadBody(Exception):
@@ -39,7 +40,43 @@ class Busy(Exception):
 
 
 class SlowClient(Exception):
-    """The body did not arrive within ``read_timeout`` (408)."""
+    """The body did not arrive within ``read_timeout`` of each read or ``request_timeout`` of the
+    whole request (408)."""
+
+
+def inflated_size(raw: bytes, limit: int, name: str) -> int:
+    """The bytes the gzip stream ``raw`` (its first member) inflates to, counted without keeping
+    them (``INFLATE_STEP`` bytes at a time).
+
+    Raises:
+        TooLarge: past ``limit`` (the limit ``name``), as soon as the count passes it.
+        EOFError: the stream is truncated.
+        zlib.error: not a gzip stream.
+    """
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    size = 0
+    view = memoryview(raw)
+    for start in range(0, max(len(raw), 1), INFLATE_STEP):
+        # a small piece of input at a time: zlib copies the input it has not used yet on every call
+        data: bytes | memoryview = view[start : start + INFLATE_STEP]
+        while data and not inflater.eof:
+            piece = inflater.decompress(data, INFLATE_STEP)
+            data = inflater.unconsumed_tail
+            size += len(piece)
+            if size > limit:
+                raise TooLarge(limit, name)
+        if inflater.eof:
+            break
+    while not inflater.eof:  # output zlib still holds after the last input
+        piece = inflater.decompress(b"", INFLATE_STEP)
+        if not piece:
+            break
+        size += len(piece)
+        if size > limit:
+            raise TooLarge(limit, name)
+    if not inflater.eof:
+        raise EOFError("the gzip stream is truncated")
+    return size
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
@@ -69,33 +106,24 @@ class BodyReader:
                 raise RequestEntityTooLarge()
         except (TimeoutError, OSError, ClientDisconnected) as exc:
             raise SlowClient(
-                f"{request.method} {request.path}: the body did not arrive in full within"
-                f" {self.limits.read_timeout:g} s (read_timeout), or the client went away"
+                f"{request.method} {request.path}: the body did not arrive in full, with at most"
+                f" {self.limits.read_timeout:g} s between bytes (read_timeout) and"
+                f" {self.limits.request_timeout:g} s for the whole request (request_timeout),"
+                " or the client went away"
             ) from exc
         return raw
 
     def _inflate(self, request: Request, raw: bytes) -> bytes:
-        """Decompress a gzip body, at most ``max_decompressed`` bytes of it, each piece reserved in
-        ``max_inflight_bytes`` (the body bytes all requests hold at once)."""
+        """Decompress a gzip body, at most ``max_decompressed`` bytes of it, reserved in
+        ``max_inflight_bytes`` (the body bytes all requests hold at once).
+
+        Two passes: the first counts the inflated bytes and keeps none of them (at most
+        ``INFLATE_STEP`` at a time), so a bomb is refused having held almost nothing; the second,
+        once that size is reserved, inflates into one buffer of exactly that size."""
         limit, name = min((self.limits.max_decompressed, "max_decompressed"), (self.limits.max_body, "max_body"))
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out = bytearray()
-        size = 0
-        data = raw
-        while True:
-            piece = inflater.decompress(data, INFLATE_STEP)
-            data = inflater.unconsumed_tail
-            if piece:
-                size += len(piece)
-                if size > limit:
-                    raise TooLarge(limit, name)
-                self._reserve(request, len(piece))
-                out += piece
-            if not data or not piece:
-                break
-        if not inflater.eof:
-            raise EOFError("the gzip stream is truncated")
-        return bytes(out)
+        size = inflated_size(raw, limit, name)
+        self._reserve(request, size)
+        return zlib.decompress(raw, 16 + zlib.MAX_WBITS, max(size, 1))
 
     def _reserve(self, request: Request, n: int) -> None:
         """Count ``n`` more bytes held by this request in ``max_inflight_bytes`` (503 if no room)."""
