@@ -7,8 +7,10 @@ The errors here are turned into named answers by :class:`~.app.FakeWandbApp` (40
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
@@ -44,39 +46,53 @@ class SlowClient(Exception):
     whole request (408)."""
 
 
-def inflated_size(raw: bytes, limit: int, name: str) -> int:
-    """The bytes the gzip stream ``raw`` (its first member) inflates to, counted without keeping
-    them (``INFLATE_STEP`` bytes at a time).
+class InflatedSize:
+    """Counts the bytes a gzip stream (its first member) inflates to, fed piece by piece, without
+    keeping them (``INFLATE_STEP`` bytes at a time).
 
-    Raises:
+    Raises (from :meth:`feed` and :meth:`finish`):
         TooLarge: past ``limit`` (the limit ``name``), as soon as the count passes it.
-        EOFError: the stream is truncated.
+        EOFError: the stream ended before its end (:meth:`finish`).
         zlib.error: not a gzip stream.
     """
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    size = 0
-    view = memoryview(raw)
-    for start in range(0, max(len(raw), 1), INFLATE_STEP):
-        # a small piece of input at a time: zlib copies the input it has not used yet on every call
-        data: bytes | memoryview = view[start : start + INFLATE_STEP]
-        while data and not inflater.eof:
-            piece = inflater.decompress(data, INFLATE_STEP)
-            data = inflater.unconsumed_tail
-            size += len(piece)
-            if size > limit:
-                raise TooLarge(limit, name)
-        if inflater.eof:
-            break
-    while not inflater.eof:  # output zlib still holds after the last input
-        piece = inflater.decompress(b"", INFLATE_STEP)
-        if not piece:
-            break
-        size += len(piece)
-        if size > limit:
-            raise TooLarge(limit, name)
-    if not inflater.eof:
-        raise EOFError("the gzip stream is truncated")
-    return size
+
+    def __init__(self, limit: int, name: str) -> None:
+        self.limit = limit
+        self.name = name
+        self.size = 0
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, piece: bytes | memoryview) -> None:
+        """Count what ``piece`` of the compressed stream inflates to (bytes after its end are ignored)."""
+        view = memoryview(piece)
+        for start in range(0, len(view), INFLATE_STEP):
+            # a small piece of input at a time: zlib copies the input it has not used yet on every call
+            data: bytes | memoryview = view[start : start + INFLATE_STEP]
+            while data and not self._inflater.eof:
+                self._count(self._inflater.decompress(data, INFLATE_STEP))
+                data = self._inflater.unconsumed_tail
+
+    def finish(self) -> int:
+        """The inflated size, once all the stream was fed."""
+        while not self._inflater.eof:  # output zlib still holds after the last input
+            piece = self._inflater.decompress(b"", INFLATE_STEP)
+            if not piece:
+                raise EOFError("the gzip stream is truncated")
+            self._count(piece)
+        return self.size
+
+    def _count(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise TooLarge(self.limit, self.name)
+
+
+def inflated_size(raw: bytes, limit: int, name: str) -> int:
+    """The bytes the gzip stream ``raw`` inflates to, counted without keeping them
+    (:class:`InflatedSize`; raises as it does)."""
+    counter = InflatedSize(limit, name)
+    counter.feed(raw)
+    return counter.finish()
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
@@ -90,19 +106,21 @@ class BodyReader:
     limits: WireLimits
     inflight: ByteBudget
 
-    def _read_body(self, request: Request) -> bytes:
-        """The whole body (cached). Werkzeug stops a chunked body at the limit without an error, so a
-        body cut there is refused here (413) instead of being read as truncated data. A client that
-        stops sending (``read_timeout``) gets a 408."""
-        if "runresume.raw" not in request.environ:
-            length = request.content_length
-            if length is not None and length > self.limits.max_body:
-                raise RequestEntityTooLarge()
-            self._reserve(request, self.limits.max_body if length is None else length)
-            request.environ["runresume.raw"] = True
+    def _pieces(self, request: Request) -> Iterator[bytes]:
+        """The body as received, in pieces of at most ``INFLATE_STEP`` bytes, once its bytes are
+        reserved in ``max_inflight_bytes``. Werkzeug stops a chunked body at the limit without an
+        error, so a body cut there is refused here (413) instead of being read as truncated data. A
+        client that stops sending (``read_timeout``, ``request_timeout``) gets a 408."""
+        length = request.content_length
+        if length is not None and length > self.limits.max_body:
+            raise RequestEntityTooLarge()
+        self._reserve(request, self.limits.max_body if length is None else length)
+        total = 0
         try:
-            raw = request.get_data()
-            if len(raw) >= self.limits.max_body and request.stream.read(1):
+            while piece := request.stream.read(INFLATE_STEP):
+                total += len(piece)
+                yield piece
+            if total >= self.limits.max_body and request.stream.read(1):
                 raise RequestEntityTooLarge()
         except (TimeoutError, OSError, ClientDisconnected) as exc:
             raise SlowClient(
@@ -111,19 +129,64 @@ class BodyReader:
                 f" {self.limits.request_timeout:g} s for the whole request (request_timeout),"
                 " or the client went away"
             ) from exc
-        return raw
 
-    def _inflate(self, request: Request, raw: bytes) -> bytes:
-        """Decompress a gzip body, at most ``max_decompressed`` bytes of it, reserved in
+    def _read_body(self, request: Request) -> bytes:
+        """The whole body as received (cached; see :meth:`_pieces`)."""
+        return self._once(request, "runresume.raw", lambda: b"".join(self._pieces(request)))
+
+    def _read_gzip(self, request: Request) -> bytes:
+        """A gzip body, decompressed: at most ``max_decompressed`` bytes, reserved in
         ``max_inflight_bytes`` (the body bytes all requests hold at once).
 
-        Two passes: the first counts the inflated bytes and keeps none of them (at most
-        ``INFLATE_STEP`` at a time), so a bomb is refused having held almost nothing; the second,
-        once that size is reserved, inflates into one buffer of exactly that size."""
-        limit, name = min((self.limits.max_decompressed, "max_decompressed"), (self.limits.max_body, "max_body"))
-        size = inflated_size(raw, limit, name)
+        Two passes: the first counts the inflated bytes while the body arrives, keeping none of
+        them, so a bomb is refused having held a few pieces of its compressed bytes; the second, once
+        that size is reserved, inflates into one buffer of exactly that size."""
+        counter = InflatedSize(*self._inflate_limit())
+        raw = request.environ.get("runresume.raw")
+        if raw is not None:  # the body was read as received already (an upload)
+            return self._inflate(request, self._read_body(request))
+        pieces: list[bytes] = []
+        body = self._pieces(request)
+        try:
+            for piece in body:
+                counter.feed(piece)
+                pieces.append(piece)
+            request.environ["runresume.inflated"] = counter.finish()
+        except (TooLarge, EOFError, zlib.error) as exc:
+            pieces.clear()
+            for _ in body:  # read the rest, so the client gets the answer (its bytes are not kept)
+                pass
+            request.environ["runresume.raw"] = (b"", exc)
+            raise
+        raw = b"".join(pieces)
+        request.environ["runresume.raw"] = (raw, None)
+        return self._inflate(request, raw)
+
+    def _inflate_limit(self) -> tuple[int, str]:
+        return min((self.limits.max_decompressed, "max_decompressed"), (self.limits.max_body, "max_body"))
+
+    def _inflate(self, request: Request, raw: bytes) -> bytes:
+        """Decompress the gzip body ``raw`` into one buffer of its inflated size (counted while it
+        arrived, else here), once that size is reserved in ``max_inflight_bytes``."""
+        size = request.environ.pop("runresume.inflated", None)
+        if size is None:
+            size = inflated_size(raw, *self._inflate_limit())
         self._reserve(request, size)
         return zlib.decompress(raw, 16 + zlib.MAX_WBITS, max(size, 1))
+
+    @staticmethod
+    def _once(request: Request, key: str, read: Callable[[], bytes]) -> bytes:
+        """``read()``, once per request: later calls get the same bytes, or the same error."""
+        done = request.environ.get(key)
+        if done is None:
+            try:
+                done = (read(), None)
+            except Exception as exc:
+                done = (b"", exc)
+            request.environ[key] = done
+        if done[1] is not None:
+            raise done[1]
+        return bytes(done[0])
 
     def _reserve(self, request: Request, n: int) -> None:
         """Count ``n`` more bytes held by this request in ``max_inflight_bytes`` (503 if no room)."""
@@ -133,17 +196,15 @@ class BodyReader:
 
     def _body(self, request: Request) -> bytes:
         """The body, decompressed if it says ``Content-Encoding: gzip`` (cached on the request)."""
-        cached = request.environ.get("runresume.body")
-        if cached is not None:
-            return bytes(cached)
-        raw = self._read_body(request)
-        if request.headers.get("Content-Encoding") == "gzip":
-            try:
-                raw = self._inflate(request, raw)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise BadBody(f"bad gzip: {exc}") from exc
-        request.environ["runresume.body"] = raw
-        return raw
+        if request.headers.get("Content-Encoding") != "gzip":
+            return self._read_body(request)
+        return self._once(request, "runresume.body", functools.partial(self._gzip_body, request))
+
+    def _gzip_body(self, request: Request) -> bytes:
+        try:
+            return self._read_gzip(request)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BadBody(f"bad gzip: {exc}") from exc
 
     def _fault_body(self, request: Request) -> bytes:
         try:

@@ -51,6 +51,28 @@ class _DeadlineReader(socket.SocketIO):
             self._conn.settimeout(self.read_timeout)  # writes keep the per-read timeout
 
 
+#: The largest single read from a connection's buffer: a larger ``read(n)`` is done in pieces of
+#: this size (werkzeug drains what a client sent after the answer with ``read(10_000_000)``, which
+#: otherwise allocates 10 MB for every connection, whatever arrives).
+READ_PIECE = 64 * 1024
+
+
+class _PiecewiseReader(io.BufferedReader):
+    """A buffered reader whose ``read(n)`` holds only the bytes that arrived, never ``n`` up front."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size <= READ_PIECE:
+            return super().read(size)
+        pieces = []
+        while size > 0:
+            piece = super().read(min(size, READ_PIECE))
+            if not piece:
+                break
+            pieces.append(piece)
+            size -= len(piece)
+        return b"".join(pieces)
+
+
 class _QuietHandler(WSGIRequestHandler):
     """No access log on stderr: the app keeps its own request log (``app.requests``).
 
@@ -70,7 +92,7 @@ class _QuietHandler(WSGIRequestHandler):
         super().setup()
         self.rfile.close()  # socketserver's reader, replaced by one that keeps the deadline
         self._reader = _DeadlineReader(self.connection, self.timeout)
-        self.rfile = io.BufferedReader(self._reader)
+        self.rfile = _PiecewiseReader(self._reader)
 
     def handle_one_request(self) -> None:
         self._reader.deadline = time.monotonic() + self.request_timeout
