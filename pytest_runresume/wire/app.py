@@ -78,7 +78,7 @@ class FakeWandbApp(Endpoints):
     """The WSGI app.
 
     Args:
-        backend: the model.
+        model: the model.
         api_key: the key clients must present.
         faults: injected faults (see :mod:`.faults`); not problems.
         limits: the wire's limits (:class:`~.limits.WireLimits`).

@@ -42,7 +42,7 @@ class Context:
     """What a handler gets besides the variables.
 
     Attributes:
-        backend: the model.
+        model: the model.
         base_url: ``http://127.0.0.1:PORT`` of the server, for upload URLs.
         limits: the wire's limits (JSON depth of JSON-string variables, upload URLs per request).
         sign_upload: signs an upload path ``entity/project/run/name`` (the ``sig`` of an upload

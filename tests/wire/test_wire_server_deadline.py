@@ -13,8 +13,8 @@ import time
 import pytest
 import requests
 
-from pytest_runresume.model import Backend
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.model import Model
+from pytest_runresume.wire import FakeServer
 from pytest_runresume.wire.bodies import inflated_size
 from pytest_runresume.wire.limits import WireLimits
 
@@ -26,11 +26,11 @@ UPSERT = (
 )
 
 
-def served(read_timeout: float = 1.0, request_timeout: float = 2.0) -> ServedBackend:
-    return ServedBackend(Backend(), limits=WireLimits(read_timeout=read_timeout, request_timeout=request_timeout))
+def served(read_timeout: float = 1.0, request_timeout: float = 2.0) -> FakeServer:
+    return FakeServer(Model(), limits=WireLimits(read_timeout=read_timeout, request_timeout=request_timeout))
 
 
-def key_header(srv: ServedBackend) -> str:
+def key_header(srv: FakeServer) -> str:
     return "Authorization: Basic " + base64.b64encode(f"api:{srv.api_key}".encode()).decode()
 
 
@@ -81,8 +81,8 @@ def test_a_body_trickled_past_request_timeout_is_408_and_changes_nothing():
         assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
         assert b"2 s for the whole request (request_timeout)" in answer
         assert 1.9 < took < 2.0 + 3 * PACE + 2.0, took
-        assert srv.backend.runs == {}
-        assert len(srv.backend.problems) == 1 and "(request_timeout)" in srv.backend.problems[0]
+        assert srv.model.runs == {}
+        assert len(srv.model.problems) == 1 and "(request_timeout)" in srv.model.problems[0]
 
 
 def test_a_request_whose_bytes_all_arrived_in_time_is_not_cut_by_a_slow_answer():
@@ -99,10 +99,10 @@ def test_a_request_whose_bytes_all_arrived_in_time_is_not_cut_by_a_slow_answer()
         assert r.ok and "errors" not in r.json(), r.text
         srv.faults.delay("file_stream", 1.0)
         body = {"files": {"output.log": {"offset": 0, "content": ["hi"]}}}
-        path = str(next(iter(srv.backend.runs)))
+        path = str(next(iter(srv.model.runs)))
         r = requests.post(f"{srv.url}/files/{path}/file_stream", json=body, auth=auth, timeout=BOUND)
         assert r.status_code == 200, r.text
-        assert srv.backend.run(path).files["output.log"] == ["hi"]
+        assert srv.model.run(path).files["output.log"] == ["hi"]
 
 
 @pytest.mark.parametrize("value", [0, -1.0, float("inf"), float("nan"), "5", True])

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from pytest_runresume.wire import ServedBackend
+from pytest_runresume.wire import FakeServer
 
 BOMB_INFLATED = 1024 * 1024 * 1024  # 1 GiB of one byte: about 1 MB compressed
 
@@ -31,7 +31,7 @@ def traced() -> Iterator[None]:
 
 
 def test_a_gzip_bomb_is_refused_holding_under_2_mb(bomb, traced):
-    with ServedBackend() as srv:
+    with FakeServer() as srv:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         r = requests.post(
@@ -49,7 +49,7 @@ def test_a_gzip_bomb_is_refused_holding_under_2_mb(bomb, traced):
 
 
 def test_a_good_gzip_body_after_a_bomb_is_still_served(bomb):
-    with ServedBackend() as srv:
+    with FakeServer() as srv:
         auth = ("api", srv.api_key)
         url = f"{srv.url}/files/e/p/r/file_stream"
         headers = {"Content-Encoding": "gzip"}
@@ -64,4 +64,4 @@ def test_a_good_gzip_body_after_a_bomb_is_still_served(bomb):
         assert r.ok and "errors" not in r.json(), r.text
         body = gzip.compress(b'{"files": {"output.log": {"offset": 0, "content": ["hi", "there"]}}}')
         assert requests.post(url, data=body, auth=auth, headers=headers, timeout=30).status_code == 200
-        assert srv.backend.run("e/p/r").files["output.log"] == ["hi", "there"]
+        assert srv.model.run("e/p/r").files["output.log"] == ["hi", "there"]
