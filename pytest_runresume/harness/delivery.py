@@ -49,8 +49,7 @@ class SignalDelivery:
         model = self.model
         if msg.get("entity") and msg.get("project"):
             return model.get(str(msg["entity"]), str(msg["project"]), str(run_id))
-        with model.lock:
-            found = [r for r in model.runs.values() if r.key.run_id == run_id]
+        found = model.runs_with_id(str(run_id))
         if len(found) > 1:
             ctx.problems.append(
                 f"run id {run_id!r} is ambiguous: {[r.key.path for r in found]} (the process did not say its project)"
@@ -93,13 +92,7 @@ class SignalDelivery:
             run_id = str(msg["run_id"])
 
             def has_step() -> bool:
-                if key is not None:
-                    r = model.runs.get(key)
-                    return r is not None and r.last_step is not None and r.last_step >= step
-                return any(
-                    r.key.run_id == run_id and r.last_step is not None and r.last_step >= step
-                    for r in model.runs.values()
-                )
+                return model.holds_step(run_id, step, key)
 
             try:
                 model.wait_for(has_step, timeout=preempt.sync_timeout)
@@ -217,8 +210,7 @@ class SignalDelivery:
             )
             sent.append(kill)
             run_id = str(sent[0].point.get("run_id") or "") if sent else ""
-            with self.model.lock:
-                recs = [r for r in self.model.iter_runs() if run_id and r.key.run_id == run_id]
+            recs = self.model.runs_with_id(run_id) if run_id else []
             if len(recs) == 1:
                 self.model.record_event(
                     recs[0],

@@ -203,9 +203,7 @@ def guard_for(served: Any) -> NetGuard:
 
             def record(blocked: BlockedConnection) -> None:
                 text = blocked.describe()
-                with model.lock:  # once per host and test, however often the client retries
-                    if text not in model.problems:
-                        model.record_problem(text)
+                model.record_problem_once(text)  # once per host and test, however often the client retries
 
             guard = NetGuard(on_blocked=record).start()
             _guards[served] = guard

@@ -221,8 +221,7 @@ class Harness(SignalDelivery):
         listener, extra_env[protocol.ENV_CONTROL] = open_control(own_tmp, events)
         if preempt is not None:
             extra_env[protocol.ENV_TRIGGER] = preempt.trigger.to_env()
-        with self.model.lock:
-            timeline_from = {r.key.path: len(r.timeline) for r in self.model.runs.values()}
+        timeline_from = self.model.timeline_lengths()
         start_clock = self.model.now()
         try:
             command_env = self.env(extra_env)
@@ -381,14 +380,11 @@ class Harness(SignalDelivery):
             if e.event == "init" and e.detail.get("run_id") and e.detail.get("project"):
                 keys.add(self.model.key(e.detail.get("entity"), e.detail.get("project"), str(e.detail["run_id"])))
         touched_ids = {str(s.point.get("run_id")) for s in ctx.sent if s.point.get("run_id")}
-        with self.model.lock:
-            runs = [
-                r.copy()
-                for r in self.model.iter_runs()
-                if r.key in keys
-                or any(a.started_at >= ctx.start_clock for a in r.attempts)
-                or (not keys and r.key.run_id in touched_ids)
-            ]
+        runs = self.model.copies_of_runs(
+            lambda r: r.key in keys
+            or any(a.started_at >= ctx.start_clock for a in r.attempts)
+            or (not keys and r.key.run_id in touched_ids)
+        )
         previous = next((r for r in reversed(self.results) if r.command == ctx.argv), None)
         return RunResult(
             command=ctx.argv,

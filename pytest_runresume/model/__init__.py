@@ -18,9 +18,8 @@ from .runs import (
     RunKey,
     RunRecord,
     TimelineEvent,
-    derive_state,
-    run_state,
 )
+from .states import derive_state, run_state
 
 __all__ = [
     "DEFAULT_CRASH_TIMEOUT",

@@ -29,8 +29,8 @@ from .runs import (
     DEFAULT_CRASH_TIMEOUT,
     RunKey,
     RunRecord,
-    run_state,
 )
+from .states import run_state
 from .tags import implements
 
 T = TypeVar("T")
@@ -180,6 +180,40 @@ class StoreBase:
             self._problem(text)
             self._bump()
 
+    def record_problem_once(self, text: str) -> None:
+        """:meth:`record_problem`, unless the same text is already recorded (e.g. once per blocked host
+        and test, however often the client retries)."""
+        with self.lock:
+            if text not in self.problems:
+                self._problem(text)
+                self._bump()
+
+    def runs_with_id(self, run_id: str) -> list[RunRecord]:
+        """The runs (any entity or project) whose run id is ``run_id``, oldest first."""
+        with self.lock:
+            return [r for r in self.iter_runs() if r.key.run_id == run_id]
+
+    def holds_step(self, run_id: str, step: int, key: RunKey | None = None) -> bool:
+        """Whether the run ``key`` (or, without a key, any run with id ``run_id``) holds history up to
+        ``step`` (the harness's sync before a signal: the server's data at the signal)."""
+        with self.lock:
+            if key is not None:
+                run = self.runs.get(key)
+                runs = [run] if run is not None else []
+            else:
+                runs = [r for r in self.runs.values() if r.key.run_id == run_id]
+            return any(r.last_step is not None and r.last_step >= step for r in runs)
+
+    def timeline_lengths(self) -> dict[str, int]:
+        """``run path -> number of timeline events`` now (to tell later events from earlier ones)."""
+        with self.lock:
+            return {r.key.path: len(r.timeline) for r in self.runs.values()}
+
+    def copies_of_runs(self, keep: Callable[[RunRecord], bool]) -> list[RunRecord]:
+        """Snapshots (deep copies, oldest first) of the runs ``keep`` accepts, taken under the lock."""
+        with self.lock:
+            return [r.copy() for r in self.iter_runs() if keep(r)]
+
     def record_event(self, run: RunRecord, kind: str, detail: str, data: dict[str, Any] | None = None) -> None:
         """Add an event to ``run``'s timeline at the backend's clock (e.g. the harness's ``signal``),
         with its facts as ``data`` (see :class:`~.runs.TimelineEvent`)."""
@@ -303,7 +337,7 @@ class StoreBase:
             return iter(sorted(self.runs.values(), key=lambda r: r.created_at))
 
     def state(self, run: RunRecord) -> str:
-        """The run's state now: :func:`~pytest_runresume.model.runs.run_state` at the store's clock,
+        """The run's state now: :func:`~pytest_runresume.model.states.run_state` at the store's clock,
         crash timeout and readings."""
         with self.lock:
             return run_state(run, self.now(), self.crash_timeout, self.readings)

@@ -23,10 +23,10 @@ from .runs import (
     Attempt,
     RunKey,
     RunRecord,
-    derive_state,
     file_name_cost,
     line_cost,
 )
+from .states import derive_state
 from .tags import implements
 
 
