@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..harness.schedulers import SCHEDULERS, Scheduler, scheduler_from_name
 from ..harness.signals import parse_signal
 from ..harness.spec import Preemption, Trigger
+
+if TYPE_CHECKING:  # the profiles load when a marker names one (the plugin loads in every session)
+    from ..harness.schedulers import Scheduler
 
 PREEMPT_HELP = (
     "preempt(signal='SIGUSR1', at_step=N | at='init'|'preempting'|'point:NAME'|'runtime:SECONDS', target='process'|'point'|'group', "
@@ -152,7 +154,11 @@ def parse_scheduler(item: pytest.Item, value: Any) -> Scheduler | None:
     Raises:
         pytest.UsageError: an unknown name or another type, naming the test and the known names.
     """
-    if value is None or isinstance(value, Scheduler):
+    if value is None:
+        return None
+    from ..harness.schedulers import SCHEDULERS, Scheduler, scheduler_from_name
+
+    if isinstance(value, Scheduler):
         return value
     if isinstance(value, str):
         try:

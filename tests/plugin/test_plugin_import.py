@@ -1,11 +1,23 @@
 """The plugin loads in every pytest session of a user's repository: importing it (and the
-conformance plugin) must not load the server, GraphQL, the harness's runner or wandb; those load
+conformance plugin) must not load the server, GraphQL, the harness's runner, results and scheduler
+profiles, the run store or wandb; those load
 when a fixture first needs them. (The time it adds is measured in ``bench/plugin_import.py``.)"""
 
 import subprocess
 import sys
 
-HEAVY = ("werkzeug", "graphql", "wandb", "yaml", "pytest_runresume.wire", "pytest_runresume.harness.runner")
+HEAVY = (
+    "werkzeug",
+    "graphql",
+    "wandb",
+    "yaml",
+    "pytest_runresume.wire",
+    "pytest_runresume.harness.runner",
+    "pytest_runresume.harness.results",
+    "pytest_runresume.harness.schedulers",
+    "pytest_runresume.model.store",
+    "pytest_runresume.model.sweeps",
+)
 
 
 def test_importing_the_plugins_loads_nothing_heavy():
