@@ -55,6 +55,13 @@ BOTH = (MARKER_TEST, REQUEUE_TEST)
 CATALOGUE: tuple[Bug, ...] = (
     Bug("handler_exits_zero.py", "the preemption handler exits 0", "handler-exits-zero", BOTH, ("preempted",)),
     Bug("no_handler.py", "no handler for the preemption signal", "no-handler", BOTH, ("preempted",)),
+    Bug(
+        "finish_in_handler.py",
+        "run.finish() in the preemption handler",
+        "finished-before-exit",
+        BOTH,
+        ("preempted",),
+    ),
     Bug("run_id_per_start.py", "a new run id at every start", "run-id-changed", BOTH, ("resumed",)),
     Bug(
         "run_id_persisted_in_handler.py",

@@ -248,6 +248,17 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
                     "checkpoint, calls run.mark_preempting() and exits 128+signum",
                 )
             )
+        elif reported == 0 and result.exit_code not in (0, None):
+            out.append(
+                finding(
+                    "finished-before-exit",
+                    f"the run told W&B it finished with exit code 0 while the process went on to exit "
+                    f"{result.exit_code}: run.finish() (or wandb.finish(), or the end of a `with wandb.init()` "
+                    f"block) ran in the {sig} handler or before the exit, so the run is 'finished', not "
+                    "'preempted', and is never requeued — don't finish the run in the handler: mark_preempting(), "
+                    "checkpoint, sys.exit(128 + signum) and let the SDK report that code",
+                )
+            )
         elif reported == 0:
             out.append(
                 finding(

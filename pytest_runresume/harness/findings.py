@@ -41,6 +41,14 @@ CODES: dict[str, Code] = {
         "the preemption handler exits 0, so the run is finished and never requeued",
         "end the handler with sys.exit(128 + signum)",
     ),
+    "finished-before-exit": Code(
+        ("R55", "R66", "R67"),
+        "the run reported exit code 0 to W&B (run.finish() or wandb.finish() in the preemption handler, or the "
+        "`with wandb.init()` block ended normally) before the process exited non-zero: the run is finished and "
+        "never requeued",
+        "do not call run.finish() in the handler: call run.mark_preempting(), save the checkpoint and "
+        "sys.exit(128 + signum); the SDK reports that exit code as the process ends",
+    ),
     "no-handler": Code(
         ("R68", "R70e"),
         "no handler for the preemption signal: the process dies of it and the run is crashed after the timeout",
