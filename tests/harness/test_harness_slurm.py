@@ -422,10 +422,11 @@ def test_srun_signal_reaches_the_task(job: dict[str, str], tmp_path: Path) -> No
     task.write_text(
         textwrap.dedent(
             """
-            import signal, sys, time
+            import signal, sys
             signal.signal(signal.SIGUSR1, lambda *a: sys.exit(42))
             print("ready", flush=True)
-            time.sleep(30)
+            while True:
+                signal.pause()  # until the signal ends it (the test's timeout if it never comes)
             """
         )
     )
