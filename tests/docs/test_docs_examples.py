@@ -5,25 +5,15 @@ is parsed and its commands checked against the real CLI and pytest options."""
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from docs_pages import DOCS, TRAIN, blocks
 
 from pytest_runresume.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
-TRAIN = ROOT / "examples" / "train.py"
-
-
-def blocks(page: str, lang: str) -> list[str]:
-    """The fenced ``lang`` code blocks of ``docs/page``."""
-    text = (DOCS / page).read_text(encoding="utf-8")
-    return re.findall(rf"^```{lang}\n(.*?)^```$", text, re.S | re.M)
 
 
 def project(pytester: pytest.Pytester) -> Path:

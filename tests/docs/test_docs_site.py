@@ -13,16 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
-TRAIN = ROOT / "examples" / "train.py"
-
-
-def blocks(page: str, lang: str) -> list[str]:
-    """The fenced ``lang`` code blocks of ``docs/page``."""
-    text = (DOCS / page).read_text(encoding="utf-8")
-    return re.findall(rf"^```{lang}\n(.*?)^```$", text, re.S | re.M)
+from docs_pages import DOCS, ROOT, TRAIN, blocks
 
 
 def test_the_site_builds_without_a_warning(tmp_path):
