@@ -77,8 +77,21 @@ def open_control(directory: str, events: Events) -> tuple[socket.socket, str]:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(protocol.socket_address(control))
     listener.listen(16)
-    threading.Thread(target=_accept_loop, args=(listener, events), daemon=True).start()
+    threading.Thread(target=_accept_loop, args=(listener, events), daemon=True, name="runresume-control").start()
     return listener, control
+
+
+def close_control(listener: socket.socket) -> None:
+    """Close a listener of :func:`open_control` and end its accept thread.
+
+    ``close()`` alone does not wake a thread blocked in ``accept()`` on Linux: the thread and the
+    socket would stay until the process ends, one of each per command run. ``shutdown`` wakes it
+    (``accept`` fails, the thread returns)."""
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected/listening any more: close() is enough
+    listener.close()
 
 
 def launch(
@@ -110,7 +123,7 @@ def launch(
             **popen,
         )
     except BaseException:
-        listener.close()
+        close_control(listener)
         if connector is not None:
             connector.close()
         os.close(status_r)

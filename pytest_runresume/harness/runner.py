@@ -34,7 +34,17 @@ from .delivery import SignalDelivery
 from .diagnosis import render_findings
 from .errors import HarnessError, SubprocessHung, TriggerNotReached
 from .netguard import proxy_env
-from .process import CHILD_HOOK_DIR, SUPERVISOR, Attempt, Events, in_tree, kill_supervisor, launch, open_control
+from .process import (
+    CHILD_HOOK_DIR,
+    SUPERVISOR,
+    Attempt,
+    Events,
+    close_control,
+    in_tree,
+    kill_supervisor,
+    launch,
+    open_control,
+)
 from .results import ProcessEvent, RunResult
 from .schedulers import Delivery, Job, Scheduler
 from .sdk_env import file_stream_transmit_interval
@@ -227,7 +237,7 @@ class Harness(SignalDelivery):
             command_env = self.env(extra_env)
             connector, network_args, guard_note = _network.connector_for(self.served, self.network, self._network_from)
         except BaseException:
-            listener.close()
+            close_control(listener)
             shutil.rmtree(own_tmp, ignore_errors=True)
             raise
         t0 = time.monotonic()
@@ -256,7 +266,7 @@ class Harness(SignalDelivery):
                 timer.cancel()
             if proc.poll() is None:
                 kill_supervisor(proc)
-            listener.close()
+            close_control(listener)
             shutil.rmtree(own_tmp, ignore_errors=True)
         return self._finish(ctx)
 
@@ -381,9 +391,11 @@ class Harness(SignalDelivery):
                 keys.add(self.model.key(e.detail.get("entity"), e.detail.get("project"), str(e.detail["run_id"])))
         touched_ids = {str(s.point.get("run_id")) for s in ctx.sent if s.point.get("run_id")}
         runs = self.model.copies_of_runs(
-            lambda r: r.key in keys
-            or any(a.started_at >= ctx.start_clock for a in r.attempts)
-            or (not keys and r.key.run_id in touched_ids)
+            lambda r: (
+                r.key in keys
+                or any(a.started_at >= ctx.start_clock for a in r.attempts)
+                or (not keys and r.key.run_id in touched_ids)
+            )
         )
         previous = next((r for r in reversed(self.results) if r.command == ctx.argv), None)
         return RunResult(

@@ -165,3 +165,22 @@ def test_bad_trigger_and_target_are_rejected():
         Preemption(target="cluster")
     with pytest.raises(ValueError, match="not a signal name"):
         Preemption(signal="SIGNOPE")
+
+
+def test_no_thread_or_socket_is_left_after_a_run(harness):
+    """Each run opens a control socket served by a thread; both end with the run, whether the
+    command ran or could not start (a thread blocked in ``accept`` on a closed socket would stay
+    until the worker exits: one per run, hundreds in a suite)."""
+    import threading
+
+    def control_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "runresume-control"]
+
+    before = control_threads()
+    harness.run([sys.executable, "-c", "pass"])
+    with pytest.raises(FileNotFoundError):
+        harness.run(["no-such-program-xyz"])
+    for thread in control_threads():
+        if thread not in before:
+            thread.join(timeout=5)  # shutdown wakes it at once; the join only orders the check
+    assert [t for t in control_threads() if t not in before] == []
