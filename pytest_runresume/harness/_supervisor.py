@@ -38,6 +38,8 @@ import threading
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+#: Reset to the default action in the command (SIGKILL and SIGSTOP cannot be changed).
+DEFAULT_SIGNALS = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
 
 
 def descendants(root: int) -> list:
@@ -131,7 +133,10 @@ def main():
             emit(event="done")
             return 0
     try:
-        pid = os.posix_spawnp(cmd[0], cmd, os.environ)
+        # The command starts as a scheduler starts it: every signal at its default action and none
+        # blocked, whatever pytest inherited (a shell runs a background job with SIGINT and SIGQUIT
+        # ignored, nohup ignores SIGHUP; an ignored disposition would survive the exec).
+        pid = os.posix_spawnp(cmd[0], cmd, os.environ, setsigdef=DEFAULT_SIGNALS, setsigmask=())
     except OSError as exc:
         emit(event="spawn-failed", error=f"{cmd[0]}: {exc.strerror}")
         emit(event="done")

@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from pytest_runresume.harness._supervisor import descendants
 
 COMMAND = """
@@ -48,6 +50,34 @@ def test_long_run(runresume, tmp_path):
 """
 
 
+#: The inner pytest, started as from a terminal: with SIGINT at its default action even when this
+#: pytest runs as a background job (a shell starts those with SIGINT ignored, and an ignored signal
+#: survives exec: the Ctrl-C below would never arrive).
+INNER_PYTEST = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+    *["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"],
+]
+
+
+def process_state(pid: int) -> str:
+    """``/proc/<pid>``'s command line, state and blocked/caught signal masks, for a failure message."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120]
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "gone"
+    return (
+        cmdline
+        + " "
+        + " ".join(
+            line for line in status if line.startswith(("State", "SigBlk", "SigIgn", "SigCgt", "SigPnd", "ShdPnd"))
+        )
+    )
+
+
 def present(pid: int) -> bool:
     """Whether ``pid`` has any /proc entry (running or an unreaped zombie)."""
     return Path(f"/proc/{pid}").exists()
@@ -65,7 +95,7 @@ def test_ctrl_c_of_pytest_leaves_no_process_of_the_tree(pytester):
             env = dict(os.environ, HYGIENE_SOCKET=path)
             env.pop("PYTEST_XDIST_WORKER", None)
             inner = subprocess.Popen(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"],
+                INNER_PYTEST,
                 cwd=pytester.path,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -80,7 +110,15 @@ def test_ctrl_c_of_pytest_leaves_no_process_of_the_tree(pytester):
                 assert {supervisor, command, grandchild, *core} <= set(tree), tree
                 assert core, "the command's wandb-core was not found"
                 inner.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does to pytest
-                out, _ = inner.communicate(timeout=90)
+                try:
+                    out, _ = inner.communicate(timeout=90)
+                except subprocess.TimeoutExpired:
+                    states = {pid: process_state(pid) for pid in descendants(inner.pid)}
+                    inner.kill()
+                    out, _ = inner.communicate()
+                    pytest.fail(
+                        f"pytest did not end 90 s after SIGINT; its tree: {states}\n{out.decode(errors='replace')}"
+                    )
             finally:
                 if inner.poll() is None:
                     inner.kill()
@@ -112,7 +150,7 @@ def test_sigkill_of_pytest_leaves_no_process_and_nothing_in_the_system_temp_dir(
             env = dict(os.environ, HYGIENE_SOCKET=path, TMPDIR=str(system_tmp))
             env.pop("PYTEST_XDIST_WORKER", None)
             inner = subprocess.Popen(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"],
+                INNER_PYTEST,
                 cwd=pytester.path,
                 env=env,
                 stdout=subprocess.DEVNULL,

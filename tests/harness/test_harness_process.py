@@ -184,3 +184,27 @@ def test_no_thread_or_socket_is_left_after_a_run(harness):
         if thread not in before:
             thread.join(timeout=5)  # shutdown wakes it at once; the join only orders the check
     assert [t for t in control_threads() if t not in before] == []
+
+
+def test_the_command_starts_with_default_signal_actions_whatever_pytest_inherited(harness):
+    """A shell starts a background job with SIGINT and SIGQUIT ignored (``pytest ... &``, CI
+    runners, nohup for SIGHUP); an ignored action survives exec, so a command under test would
+    ignore a SIGINT the test sends. The command starts as a scheduler starts it: nothing ignored
+    (Python itself then installs its SIGINT handler), nothing blocked."""
+    # (Python itself ignores SIGPIPE and SIGXFSZ at start; the scheduler's signals must be free.)
+    check = (
+        "import signal\n"
+        "status = dict(l.split(':\\t') for l in open('/proc/self/status').read().splitlines() if ':\\t' in l)\n"
+        "sigs = [signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2]\n"
+        "mask = sum(1 << (s - 1) for s in sigs)\n"
+        "print('IGN', int(status['SigIgn'], 16) & mask, 'BLK', int(status['SigBlk'], 16))\n"
+        "print('SIGINT', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    )
+    inherited = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)}
+    try:
+        result = harness.run([sys.executable, "-c", check])
+    finally:
+        for sig, action in inherited.items():
+            signal.signal(sig, action)
+    assert "IGN 0 BLK 0" in result.stdout, result.stdout
+    assert "SIGINT True" in result.stdout, result.stdout
