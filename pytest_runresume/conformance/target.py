@@ -165,9 +165,13 @@ class Target:
         return env
 
     def spawn(self, script: str, root_dir: Path, *args: str) -> subprocess.Popen[str]:
-        """Start ``python -c script args...`` against this backend (stdout piped, text)."""
+        """Start ``python -c script args...`` against this backend (stdout piped, text).
+
+        The script runs with Python's own SIGINT handler even when pytest runs with SIGINT ignored (a
+        shell's background job): the SDK stops a run it is told to stop by interrupting its main
+        thread, which an ignored SIGINT turns into nothing."""
         return subprocess.Popen(
-            [sys.executable, "-c", script, *args],
+            [sys.executable, "-c", _DEFAULT_SIGINT + script, *args],
             env=self.subprocess_env(root_dir),
             cwd=root_dir,
             stdout=subprocess.PIPE,
@@ -176,9 +180,11 @@ class Target:
         )
 
 
-def make_target(
-    url: str | None, api_key: str | None, project: str, control: str, served: FakeServer | None
-) -> Target:
+#: Put first in a spawned script: Python installs its SIGINT handler only if SIGINT is not ignored.
+_DEFAULT_SIGINT = "import signal as _signal; _signal.signal(_signal.SIGINT, _signal.default_int_handler); del _signal\n"
+
+
+def make_target(url: str | None, api_key: str | None, project: str, control: str, served: FakeServer | None) -> Target:
     """The target for these options: ``url`` ``None`` means the embedded fake ``served``.
 
     Args:
