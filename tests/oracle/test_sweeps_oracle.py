@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runresume.model import ManualClock, Model
+from pytest_runresume.model import ManualClock, Model, RunKey, RunUpsert
 from pytest_runresume.model.search import SweepConfigError, parse_sweep_config
 
 ORACLE_ENV = "RUNRESUME_SWEEPS_ORACLE"
@@ -61,6 +61,8 @@ with warnings.catch_warnings():  # the engine's pydantic model warns about a ren
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sweeps.md"
 #: Draws per distribution and side, and the p-value under which two samples differ.
 N = 2000
+#: Our draws tested against the engine's own distribution function (ours are cheap, the engine's not).
+N_FIT = 30000
 ALPHA = 1e-3
 #: A grid longer than this is a runaway loop, not a grid of these tests.
 MAX_GRID = 500
@@ -237,6 +239,48 @@ def test_a_grid_resumed_from_its_runs_goes_on_where_it_stopped() -> None:
     assert sweeps.next_run(copy.deepcopy(config), done) is None
 
 
+def test_our_controller_hands_out_what_the_engine_proposes_next() -> None:
+    """An agent of our controller works through a grid, one run preempted on the way: each new run it
+    is handed (a ``run`` command, its ``args`` shaped like a run config) is the engine's proposal
+    for the runs of the sweep so far; the preempted run comes back as ``resume`` (the engine, which
+    sees it among the runs, proposes nothing for it); when ours says ``exit`` the engine proposes
+    nothing."""
+    config = {"method": "grid", "program": "train.py", "parameters": GRIDS["names-sorted-last-fastest"]}
+    model = Model(clock=ManualClock())
+    sweep = model.sweeps.create(copy.deepcopy(config), project="p")
+    agent_id = model.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host").id
+    runs: list[Any] = []  # every run of the sweep, as the engine is given them
+    handed: list[tuple[str, str]] = []
+    for _ in range(3 * MAX_GRID):
+        (cmd,) = model.sweeps.heartbeat(agent_id, {})
+        if cmd["type"] == "exit":
+            break
+        run_id = cmd["run_id"]
+        handed.append((cmd["type"], run_id))
+        if cmd["type"] == "run":
+            proposal = sweeps.next_run(copy.deepcopy(config), runs)
+            assert proposal is not None, cmd
+            assert typed(cmd["args"]) == typed(proposal.config), (cmd["args"], proposal.config)
+            runs.append(sweeps.SweepRun(name=run_id, config=cmd["args"], state=sweeps.RunState.running))
+        stored = model.get(sweep.entity, sweep.project, run_id)
+        model.upsert_run(
+            RunUpsert.from_variables(
+                {
+                    "name": run_id,
+                    "project": sweep.project,
+                    "host": "host",
+                    "sweep": sweep.name,
+                    "id": stored.storage_id if stored is not None and cmd["type"] == "resume" else None,
+                }
+            )
+        )
+        preempt = len(runs) == 3 and cmd["type"] == "run"
+        model.file_stream(RunKey(sweep.entity, sweep.project, run_id), {}, preempting=preempt, complete=True, exit_code=138 if preempt else 0)
+    assert sweeps.next_run(copy.deepcopy(config), runs) is None
+    assert len(runs) == len(our_grid(config["parameters"])) == 12
+    assert handed.count(("resume", runs[2].name)) == 1 and len(handed) == 13
+
+
 # ---- random -------------------------------------------------------------------------------------
 #: One parameter per distribution both support (the engine's spelling).
 RANDOM: dict[str, dict[str, Any]] = {
@@ -254,10 +298,14 @@ RANDOM: dict[str, dict[str, Any]] = {
     "uniform-explicit": {"distribution": "uniform", "min": 0, "max": 10},
     "q_uniform-float": {"distribution": "q_uniform", "min": 0.0, "max": 10.0, "q": 2.5},
     "q_uniform-int": {"distribution": "q_uniform", "min": 0, "max": 100, "q": 10},
+    "q_uniform-uneven": {"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 0.3},
+    "q_uniform-float-bounds-int-q": {"distribution": "q_uniform", "min": 0.5, "max": 10.5, "q": 2},
+    "categorical-mixed": {"values": [1, 1.0, "1", True, None, [1], {"k": "v"}]},
     "log_uniform": {"distribution": "log_uniform", "min": -3.0, "max": 1.0},
     "log_uniform_values": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
     "q_log_uniform": {"distribution": "q_log_uniform", "min": 0.0, "max": 4.0, "q": 2},
     "q_log_uniform_values": {"distribution": "q_log_uniform_values", "min": 1, "max": 1000, "q": 10},
+    "q_log_uniform_values-float-q": {"distribution": "q_log_uniform_values", "min": 0.001, "max": 1.0, "q": 0.05},
     "inv_log_uniform": {"distribution": "inv_log_uniform", "min": 0.0, "max": 3.0},
     "inv_log_uniform_values": {"distribution": "inv_log_uniform_values", "min": 0.01, "max": 10.0},
     "normal": {"distribution": "normal", "mu": 1.0, "sigma": 2.0},
@@ -312,6 +360,68 @@ def engine_support(spec: dict[str, Any]) -> tuple[float, float] | None:
     return float(param.ppf(0.0)), float(param.ppf(1.0))
 
 
+CONTINUOUS = {
+    HyperParameter.UNIFORM,
+    HyperParameter.LOG_UNIFORM_V1,
+    HyperParameter.LOG_UNIFORM_V2,
+    HyperParameter.INV_LOG_UNIFORM_V1,
+    HyperParameter.INV_LOG_UNIFORM_V2,
+    HyperParameter.NORMAL,
+    HyperParameter.LOG_NORMAL,
+    HyperParameter.BETA,
+}
+QUANTIZED = {
+    HyperParameter.Q_UNIFORM,
+    HyperParameter.Q_LOG_UNIFORM_V1,
+    HyperParameter.Q_LOG_UNIFORM_V2,
+    HyperParameter.Q_NORMAL,
+    HyperParameter.Q_LOG_NORMAL,
+    HyperParameter.Q_BETA,
+}
+
+
+def fit_to_the_engine(spec: dict[str, Any], ours: list[Any]) -> tuple[str, float]:
+    """One-sample test of our draws against the engine's own distribution: ``(test name, p-value)``.
+
+    Continuous: Kolmogorov-Smirnov against the engine's ``cdf``. Quantized: chi-square against the
+    probability the engine's ``cdf`` gives each multiple ``k*q`` (the mass within ``q/2`` of it).
+    int_uniform and categorical: chi-square against the engine's equal (or given) probabilities."""
+    param = HyperParameter("p", copy.deepcopy(spec))
+    config = param.config
+    if param.type in CONTINUOUS:
+        return "Kolmogorov-Smirnov", float(stats.kstest([float(x) for x in ours], param.cdf).pvalue)
+    expected: Counter[Any] = Counter()
+    drawn = [key(v) for v in ours]
+    if param.type in (HyperParameter.CATEGORICAL, HyperParameter.CATEGORICAL_PROB):
+        values = config["values"]
+        for value, prob in zip(values, config.get("probabilities", [1 / len(values)] * len(values)), strict=True):
+            expected[key(value)] += prob
+    elif param.type == HyperParameter.INT_UNIFORM:
+        span = config["max"] - config["min"] + 1
+        expected.update({key(v): 1 / span for v in range(config["min"], config["max"] + 1)})
+    elif param.type in QUANTIZED:
+        q = config["q"]
+        with np.errstate(invalid="ignore", divide="ignore"):  # a log distribution's cdf below 0 is nan: 0
+            for k in {round(x / q) for x in ours}:
+                lo, hi = (float(np.nan_to_num(param.cdf(edge), nan=0.0)) for edge in ((k - 0.5) * q, (k + 0.5) * q))
+                expected[key(k * q, types=False)] = hi - lo
+        drawn = [key(x, types=False) for x in ours]
+    else:
+        return "one value", 1.0
+    observed = Counter(drawn)
+    common = [k for k in expected if expected[k] * len(drawn) >= 5]
+    rest = 1.0 - sum(expected[k] for k in common)
+    f_obs = [observed[k] for k in common] + [len(drawn) - sum(observed[k] for k in common)]
+    f_exp = [expected[k] * len(drawn) for k in common] + [max(rest, 0.0) * len(drawn)]
+    if f_exp[-1] < 1e-9:
+        assert f_obs[-1] == 0, (spec, f_obs)
+        f_obs, f_exp = f_obs[:-1], f_exp[:-1]
+    if len(f_obs) < 2:
+        return "one value", 1.0
+    total = sum(f_exp)
+    return "chi-square", float(stats.chisquare(f_obs, [e * sum(f_obs) / total for e in f_exp]).pvalue)
+
+
 def check_draws(spec: dict[str, Any], ours: list[Any], engine: list[Any], types: bool = True) -> None:
     """The differential checks of one distribution's draws (see the module docstring)."""
     test, p = same_distribution(ours, engine, types)
@@ -337,9 +447,11 @@ def check_draws(spec: dict[str, Any], ours: list[Any], engine: list[Any], types:
 @pytest.mark.parametrize("name", list(RANDOM))
 def test_random_draws_follow_the_engines_distribution(name: str) -> None:
     """N draws on each side: the same distribution (two-sample test), the engine's support and
-    quantization, the engine's value types."""
+    quantization, the engine's value types; and N_FIT of ours fit the engine's distribution function."""
     spec = RANDOM[name]
     check_draws(spec, our_draws(spec), engine_draws(spec))
+    test, p = fit_to_the_engine(spec, our_draws(spec, N_FIT))
+    assert p > ALPHA, f"{test} against the engine's distribution: p = {p:.2g}"
 
 
 @pytest.mark.parametrize("name", list(RANDOM_UNTYPED))
