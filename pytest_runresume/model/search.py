@@ -325,9 +325,10 @@ def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
 
 
 def sample_parameter(spec: Mapping[str, Any], rng: random.Random) -> Any:
-    """Draw one value of a normalized parameter (random search)."""
+    """Draw one value of a normalized parameter (random search); a nested group draws its parameters in
+    sorted name order, as the top level does."""
     if spec["distribution"] == NESTED:
-        return {k: sample_parameter(v, rng) for k, v in spec["parameters"].items()}
+        return {k: sample_parameter(spec["parameters"][k], rng) for k in sorted(spec["parameters"])}
     return TABLE[spec["distribution"]].sample(spec, rng)
 
 

@@ -56,6 +56,8 @@ def test_a_nested_grid_varies_its_parameters_in_sorted_name_order() -> None:
     combos = grid({"o": {"parameters": {"z": {"values": [1, 2]}, "a": {"values": ["x", "y"]}}}})
     assert combos == [{"o": {"a": a, "z": z}} for a in ("x", "y") for z in (1, 2)]
     assert list(combos[0]["o"]) == ["a", "z"]
+    params = parse_sweep_config({"method": "random", "parameters": {"o": {"parameters": {"z": {"value": 1}, "a": {"value": 2}}}}})
+    assert list(combination("random", params["parameters"], "s", 0)["o"]) == ["a", "z"]  # random too
 
 
 @pytest.mark.parametrize(
