@@ -28,6 +28,7 @@ main suite) the module is skipped with that reason.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import random
@@ -177,6 +178,7 @@ DELIBERATE = {
     "categorical-probabilities": "`distribution: categorical` with `probabilities`",
     "deprecated": "`log_uniform`, `q_log_uniform` and `inv_log_uniform`",
     "negative-zero": "`-0.0`",
+    "prior-runs": "a prior run's combination",
 }
 
 
@@ -279,6 +281,23 @@ def test_our_controller_hands_out_what_the_engine_proposes_next() -> None:
     assert sweeps.next_run(copy.deepcopy(config), runs) is None
     assert len(runs) == len(our_grid(config["parameters"])) == 12
     assert handed.count(("resume", runs[2].name)) == 1 and len(handed) == 13
+
+
+def test_a_prior_runs_combination_is_run_again_a_documented_gap() -> None:
+    """The engine counts every run of the sweep, prior runs (``priorRuns``) too: a grid skips the
+    combination a prior run already has. Our grid hands out combination n to the n-th new run and
+    runs it again (docs/sweeps.md)."""
+    config = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}}
+    model = Model(clock=ManualClock())
+    model.upsert_run(RunUpsert.from_variables({"name": "old", "project": "p", "host": "h", "config": json.dumps({"lr": {"value": 0.1}})}))
+    sweep = model.sweeps.create(copy.deepcopy(config), project="p", prior_runs=["old"])
+    agent_id = model.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host").id
+    (cmd,) = model.sweeps.heartbeat(agent_id, {})
+    prior = sweeps.SweepRun(name="old", config=model.run("p/old").config, state=sweeps.RunState.finished)
+    proposal = sweeps.next_run(copy.deepcopy(config), [prior])
+    assert proposal is not None and proposal.config == {"lr": {"value": 0.01}}
+    assert cmd["args"] == {"lr": {"value": 0.1}}
+    documented(DELIBERATE["prior-runs"])
 
 
 # ---- random -------------------------------------------------------------------------------------
