@@ -10,14 +10,18 @@ Our search (``pytest_runresume/model/search.py``, handed out by the controller a
 - Random: for every distribution both support, N draws on each side (fixed seeds, so the verdict is
   the same on every run) pass a two-sample test (Kolmogorov-Smirnov, or a chi-square for discrete
   draws), lie in the engine's support (its ``ppf(0)``..``ppf(1)``), are quantized like the engine's
-  and have its value types.
+  and have its value types; and N_FIT of ours fit the engine's own ``cdf`` (a one-sample test).
 - Validation: a parameter the engine's search refuses is refused by ours with a
   :class:`~pytest_runresume.model.search.SweepConfigError`, and a parameter it runs is accepted;
   and everything ours refuses at the top level of a config (``run_cap``, ``command``...) is a
   violation of the engine's schema too.
 
-Every difference is either fixed in the search or listed in :data:`DELIBERATE` with the section of
-``docs/sweeps.md`` that documents it (a test checks the page says so).
+- Controller: an agent of ours working through a grid (a run preempted and requeued on the way) is
+  handed, run by run, what the engine proposes for the sweep's runs so far.
+
+Every difference is either fixed in the search or listed in :data:`DELIBERATE` (deliberate, or the
+one known gap of the controller: prior runs), each with a test that pins it and checks that
+``docs/sweeps.md`` "Differences from W&B's sweeps engine" says so.
 
 The engine pins ``numpy<2``, so it is not a dependency of the project: ``nox -s sweeps_oracle``
 (``docs/development.md``) makes a venv with the project, ``sweeps`` and scipy and runs this module
@@ -537,18 +541,11 @@ VALIDATION: list[tuple[str, str, dict[str, Any]]] = [
     ("nested-distribution-key", "random", {"p": {"parameters": {"x": {"value": 1}}, "distribution": "categorical"}}),
     ("name-with-space", "random", {"a b": {"values": [1]}}),
 ]
-#: Where our verdict differs from the engine's search on purpose: name -> DELIBERATE key.
-VALIDATION_DELIBERATE = {
-    "beta-zero-a": "beta-zero",
-    "categorical-with-probabilities": "categorical-probabilities",
-}
-VALIDATION_DELIBERATE_CASES: dict[str, tuple[str, dict[str, Any], bool]] = {  # name -> (method, parameters, ours refuses)
-    "beta-zero-a": ("random", {"p": {"distribution": "beta", "a": 0.0}}, True),
-    "categorical-with-probabilities": (
-        "random",
-        {"p": {"distribution": "categorical", "values": [1, 2], "probabilities": [0.5, 0.5]}},
-        False,
-    ),
+#: Where our verdict differs from the engine's on purpose: DELIBERATE key -> (parameters of a random
+#: search, whether ours refuses them; the engine does the opposite).
+VALIDATION_DELIBERATE: dict[str, tuple[dict[str, Any], bool]] = {
+    "beta-zero": ({"p": {"distribution": "beta", "a": 0.0}}, True),
+    "categorical-probabilities": ({"p": {"distribution": "categorical", "values": [1, 2], "probabilities": [0.5, 0.5]}}, False),
 }
 
 
@@ -582,13 +579,13 @@ def test_negative_zero_is_documented() -> None:
     documented(DELIBERATE["negative-zero"])
 
 
-@pytest.mark.parametrize("name", list(VALIDATION_DELIBERATE_CASES))
-def test_validation_differences_are_deliberate_and_documented(name: str) -> None:
-    method, parameters, ours_refuses = VALIDATION_DELIBERATE_CASES[name]
-    engine = engine_refusal(parameters, method)
-    ours = our_refusal({"method": method, "parameters": parameters})
+@pytest.mark.parametrize("why", list(VALIDATION_DELIBERATE))
+def test_validation_differences_are_deliberate_and_documented(why: str) -> None:
+    parameters, ours_refuses = VALIDATION_DELIBERATE[why]
+    engine = engine_refusal(parameters)
+    ours = our_refusal({"method": "random", "parameters": parameters})
     assert (ours is not None) is ours_refuses and (engine is not None) is not ours_refuses, (engine, ours)
-    documented(DELIBERATE[VALIDATION_DELIBERATE[name]])
+    documented(DELIBERATE[why])
 
 
 #: Top-level keys ours checks: each refusal must be a violation of the engine's schema too.
