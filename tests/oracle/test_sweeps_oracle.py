@@ -540,6 +540,14 @@ VALIDATION: list[tuple[str, str, dict[str, Any]]] = [
     ("nested-bad-name", "random", {"p": {"parameters": {"1x": {"value": 1}}}}),
     ("nested-distribution-key", "random", {"p": {"parameters": {"x": {"value": 1}}, "distribution": "categorical"}}),
     ("name-with-space", "random", {"a b": {"values": [1]}}),
+    ("q-a-bool", "random", {"p": {"distribution": "q_uniform", "min": 0, "max": 4, "q": True}}),
+    ("min-a-bool", "random", {"p": {"distribution": "uniform", "min": False, "max": 1.0}}),
+    ("mu-a-string", "random", {"p": {"distribution": "normal", "mu": "a"}}),
+    ("sigma-null", "random", {"p": {"distribution": "log_normal", "sigma": None}}),
+    ("beta-b-negative", "random", {"p": {"distribution": "q_beta", "b": -1.0}}),
+    ("probabilities-a-string", "random", {"p": {"values": [1, 2], "probabilities": "even"}}),
+    ("int-uniform-grid-negative", "grid", {"p": {"min": -3, "max": -1}}),
+    ("categorical-grid-of-dicts", "grid", {"p": {"values": [{"a": 1}, {"a": 2}]}}),
 ]
 #: Where our verdict differs from the engine's on purpose: DELIBERATE key -> (parameters of a random
 #: search, whether ours refuses them; the engine does the opposite).
