@@ -79,8 +79,8 @@ def sdk_matrix(session: nox.Session, wandb: str) -> None:
 
 
 #: The sweeps oracle's venv: W&B's sweeps engine (pinned: the oracle must not move under the tests)
-#: with the numpy it pins, and scipy for the two-sample tests.
-SWEEPS_ORACLE = ["sweeps==0.3.0", "numpy<2", "scipy"]
+#: with the numpy it pins, scipy for the two-sample tests, hypothesis for the generated grids.
+SWEEPS_ORACLE = ["sweeps==0.3.0", "numpy<2", "scipy", "hypothesis>=6.100"]
 
 
 @nox.session

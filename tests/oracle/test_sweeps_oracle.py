@@ -60,6 +60,8 @@ with warnings.catch_warnings():  # the engine's pydantic model warns about a ren
     else:
         sweeps = pytest.importorskip("sweeps", reason=SKIP_REASON)
     import numpy as np
+    from hypothesis import HealthCheck, assume, given, settings
+    from hypothesis import strategies as st
     from scipy import stats
     from sweeps.params import HyperParameter
 
@@ -112,6 +114,14 @@ def engine_grid(parameters: dict[str, Any]) -> list[dict[str, Any]]:
             return [{k: plain(v["value"]) for k, v in run.config.items()} for run in runs]
         runs.append(sweeps.SweepRun(name=f"run-{len(runs)}", config=proposal.config, state=sweeps.RunState.running))
     raise AssertionError(f"the engine proposed more than {MAX_GRID} runs for {parameters}")
+
+
+def engine_grid_at_once(parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """The engine's whole grid from one call (``next_runs(config, [], n)``: the same order as
+    :func:`engine_grid`, without its quadratic cost)."""
+    proposals = sweeps.next_runs({"method": "grid", "parameters": copy.deepcopy(parameters)}, [], n=MAX_GRID + 1)
+    assert proposals[-1] is None, f"the engine proposed more than {MAX_GRID} runs for {parameters}"
+    return [{k: plain(v["value"]) for k, v in run.config.items()} for run in proposals[:-1]]
 
 
 def our_sweep(method: str, parameters: dict[str, Any], seed: str = "oracle") -> Any:
@@ -229,6 +239,35 @@ def test_grid_differences_in_type_only_are_documented(name: str) -> None:
     expected, got = engine_grid(parameters), our_grid(parameters)
     assert got == expected and [typed(c) for c in got] != [typed(c) for c in expected]
     documented(DELIBERATE[why])
+
+
+#: Generated grids: derandomized (the same examples on every run), no deadline (the engine is slow).
+GENERATED = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+NUMBERS = st.one_of(st.integers(-50, 50), st.floats(-50, 50, allow_nan=False, allow_infinity=False))
+SCALARS = st.one_of(
+    st.integers(-3, 3), st.floats(-3, 3, allow_nan=False).map(lambda x: round(x, 1)), st.booleans(), st.none(), st.text("ab", max_size=2)
+)
+VALUES = st.lists(
+    st.one_of(SCALARS, st.lists(SCALARS, max_size=2), st.dictionaries(st.text("xy", min_size=1, max_size=1), SCALARS, max_size=2)),
+    min_size=1,
+    max_size=5,
+)
+
+
+@GENERATED
+@given(lo=NUMBERS, hi=NUMBERS, q=st.one_of(st.integers(1, 20), st.floats(0.01, 20)))
+def test_generated_q_uniform_grids_equal_the_engines(lo: float, hi: float, q: float) -> None:
+    """Any bounds and step, int or float: the same grid values, bit for bit, of the same types."""
+    assume(lo < hi and (hi - lo) / q <= 200)
+    parameters = {"a": {"distribution": "q_uniform", "min": lo, "max": hi, "q": q}}
+    assert [typed(c) for c in our_grid(parameters)] == [typed(c) for c in engine_grid_at_once(parameters)]
+
+
+@GENERATED
+@given(st.dictionaries(st.sampled_from(["a", "b", "B", "c_1"]), VALUES.map(lambda v: {"values": v}), min_size=1, max_size=3))
+def test_generated_categorical_grids_equal_the_engines(parameters: dict[str, Any]) -> None:
+    """Any values (scalars, lists, mappings, repeated or equal ones): the same runs in the same order."""
+    assert [typed(c) for c in our_grid(parameters)] == [typed(c) for c in engine_grid_at_once(parameters)]
 
 
 def test_a_grid_resumed_from_its_runs_goes_on_where_it_stopped() -> None:
