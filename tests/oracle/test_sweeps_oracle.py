@@ -241,8 +241,11 @@ def test_grid_differences_in_type_only_are_documented(name: str) -> None:
     documented(DELIBERATE[why])
 
 
-#: Generated grids: derandomized (the same examples on every run), no deadline (the engine is slow).
-GENERATED = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+#: Generated grids: derandomized (the same examples on every run, no example database written), no
+#: deadline (the engine is slow).
+GENERATED = settings(
+    max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 NUMBERS = st.one_of(st.integers(-50, 50), st.floats(-50, 50, allow_nan=False, allow_infinity=False))
 SCALARS = st.one_of(
     st.integers(-3, 3), st.floats(-3, 3, allow_nan=False).map(lambda x: round(x, 1)), st.booleans(), st.none(), st.text("ab", max_size=2)
