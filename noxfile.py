@@ -1,4 +1,7 @@
-"""The wandb SDK version matrix (docs/sdk-versions.md): one nox session per supported wandb minor.
+"""The nox sessions: the wandb SDK version matrix, and W&B's sweeps engine as the oracle of the
+sweep search.
+
+The wandb SDK version matrix (docs/sdk-versions.md): one nox session per supported wandb minor.
 
 Each session is its own venv (``.nox/sdk_matrix-<version>``) with the project, its test
 dependencies and exactly that wandb release; pip's cache is shared, so after the first run a
@@ -12,6 +15,13 @@ and expect what that release does.
 
 The versions are the latest patch of each minor in the supported range: ``SUPPORTED_SDKS`` in
 ``pytest_runresume/model/sdk_versions.py``.
+
+The sweeps oracle (docs/sweeps.md "Differences from W&B's sweeps engine"): ``tests/oracle`` in a
+venv of its own (``.nox/sweeps_oracle``) with the project and W&B's ``sweeps`` engine, which pins
+numpy<2 and so is no dependency of the project; ``RUNRESUME_SWEEPS_ORACLE=required`` makes a
+missing engine an error there, where the main suite skips the module.
+
+    nox -s sweeps_oracle
 """
 
 from __future__ import annotations
@@ -66,3 +76,21 @@ def sdk_matrix(session: nox.Session, wandb: str) -> None:
     if str(installed).strip() != wandb:
         session.error(f"wandb {wandb} asked, {str(installed).strip()} installed")
     session.run("python", "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", *MATRIX_TESTS, *session.posargs)
+
+
+#: The sweeps oracle's venv: W&B's sweeps engine (pinned: the oracle must not move under the tests)
+#: with the numpy it pins, scipy for the two-sample tests, hypothesis for the generated grids.
+SWEEPS_ORACLE = ["sweeps==0.3.0", "numpy<2", "scipy", "hypothesis>=6.100"]
+
+
+@nox.session
+def sweeps_oracle(session: nox.Session) -> None:
+    """Install the project and :data:`SWEEPS_ORACLE` in this session's venv and run ``tests/oracle``
+    with ``RUNRESUME_SWEEPS_ORACLE=required`` (a missing engine fails, never skips).
+
+    Extra arguments after ``--`` go to pytest."""
+    session.install("--quiet", "-e", ".", *SWEEPS_ORACLE)
+    session.run(
+        "python", "-m", "pytest", "-q", "-n", "0", "-rs", "-p", "no:cacheprovider", "tests/oracle", *session.posargs,
+        env={"RUNRESUME_SWEEPS_ORACLE": "required"},
+    )

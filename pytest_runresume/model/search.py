@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,11 @@ from .errors import RuleViolation
 
 #: The search methods a config may name.
 METHODS = ("grid", "random", "bayes")
+#: The engine's name of a categorical with ``probabilities`` (what W&B's sweeps engine fills in when
+#: the config names no distribution); normalized to ``categorical``.
+CATEGORICAL_W_PROBABILITIES = "categorical_w_probabilities"
+#: A parameter's name, as W&B's sweep config schema allows it (``parameters``' ``propertyNames``).
+PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 BAD_SWEEP_CONFIG = "bad sweep config: {detail}"
 
@@ -59,7 +66,7 @@ def _check_categorical(name: str, dist: str, out: Spec) -> None:
         not isinstance(probs, list)
         or len(probs) != len(values)
         or not all(_is_number(p) and p >= 0 for p in probs)
-        or not math.isclose(sum(probs), 1.0, rel_tol=1e-6)
+        or not abs(sum(probs) - 1.0) <= 1e-8 + 1e-5  # the engine's tolerance (numpy's isclose)
     ):
         raise bad_config(f"parameter {name!r}: 'probabilities' must be one number >= 0 per value, summing to 1")
 
@@ -88,8 +95,8 @@ def _check_range(name: str, dist: str, out: Spec) -> None:
     if not _is_number(lo) or not _is_number(hi):
         raise bad_config(f"parameter {name!r}: distribution {dist} needs numeric 'min' and 'max'")
     assert isinstance(lo, (int, float)) and isinstance(hi, (int, float))
-    if lo > hi:
-        raise bad_config(f"parameter {name!r}: min {lo} > max {hi}")
+    if lo >= hi:  # W&B's sweeps engine refuses min == max too
+        raise bad_config(f"parameter {name!r}: min {lo} must be less than max {hi}")
     if dist == "int_uniform" and not (isinstance(lo, int) and isinstance(hi, int)):
         raise bad_config(f"parameter {name!r}: int_uniform needs integer min and max")
     if dist.endswith("_values") and lo <= 0:
@@ -109,9 +116,35 @@ def _draw_inv_log_uniform_values(spec: Mapping[str, Any], rng: random.Random) ->
 
 
 def _grid_q_uniform(spec: Mapping[str, Any]) -> list[Any]:
+    """``min``, ``min + q``, ... below ``max`` (``max`` itself excluded, nothing quantized): what W&B's
+    sweeps engine grids (numpy's ``arange(min, max, q)``, computed as numpy does: element ``i >= 2``
+    is ``min + i * ((min + q) - min)``); floats if any of the three is a float."""
     q, lo, hi = spec["q"], spec["min"], spec["max"]
-    count = int(math.floor((hi - lo) / q + 1e-9)) + 1
-    return [_quantize(lo + i * q, q) for i in range(count)]
+    count = max(0, math.ceil((hi - lo) / q))
+    if isinstance(q, int) and isinstance(lo, int) and isinstance(hi, int):
+        return [lo + i * q for i in range(count)]
+    lo, second = float(lo), float(lo) + float(q)
+    delta = second - lo
+    return [lo, second, *(lo + i * delta for i in range(2, count))][:count]
+
+
+def _same_run_value(value: Any) -> str:
+    """When two grid values make the same run for W&B's sweeps engine: it tells them apart by a hash
+    of their YAML with sorted keys, an integral float counting as its int (``1.0`` is ``1``, ``True``
+    is not, ``[1.0]`` is not ``[1]``)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _grid_categorical(spec: Mapping[str, Any]) -> list[Any]:
+    """The ``values`` of a categorical, each run value once, as W&B's sweeps engine grids them: a
+    value equal to an earlier one (see :func:`_same_run_value`) makes no run of its own; the run sits
+    where the first of them is and takes the last of them."""
+    last: dict[str, Any] = {}
+    for value in spec["values"]:
+        last[_same_run_value(value)] = value  # a dict keeps the first position, the assignment the last value
+    return list(last.values())
 
 
 Draw = Callable[[Mapping[str, Any], random.Random], Any]
@@ -123,6 +156,8 @@ class Distribution:
 
     Attributes:
         name: as the config spells it (``log_uniform_values``).
+        keys: the keys a parameter of it may have besides ``distribution``; any other is refused
+            (W&B's sweeps engine matches no schema then and cannot run the sweep).
         normalize: ``normalize(parameter name, distribution, spec)`` checks the spec's keys and
             fills their defaults in place; raises :class:`SweepConfigError`.
         sample: ``sample(spec, rng)`` draws one value (quantized for a ``q_*`` distribution).
@@ -130,6 +165,7 @@ class Distribution:
     """
 
     name: str
+    keys: frozenset[str]
     normalize: Callable[[str, str, Spec], None]
     sample: Draw
     grid: Callable[[Mapping[str, Any]], list[Any]] | None = None
@@ -139,9 +175,13 @@ def _quantized(draw: Draw) -> Draw:
     return lambda spec, rng: _quantize(draw(spec, rng), spec.get("q", 1))
 
 
-def _pair(name: str, normalize: Callable[[str, str, Spec], None], draw: Draw) -> list[Distribution]:
-    """``name`` and its quantized twin ``q_<name>``."""
-    return [Distribution(name, normalize, draw), Distribution(f"q_{name}", normalize, _quantized(draw))]
+def _pair(name: str, keys: frozenset[str], normalize: Callable[[str, str, Spec], None], draw: Draw) -> list[Distribution]:
+    """``name`` and its quantized twin ``q_<name>`` (which takes ``q`` too)."""
+    return [Distribution(name, keys, normalize, draw), Distribution(f"q_{name}", keys | {"q"}, normalize, _quantized(draw))]
+
+
+RANGE = frozenset({"min", "max"})
+Q_RANGE = RANGE | {"q"}
 
 
 def _log_uniform(s: Mapping[str, Any], r: random.Random) -> float:
@@ -172,25 +212,30 @@ def _beta(s: Mapping[str, Any], r: random.Random) -> float:
 TABLE: dict[str, Distribution] = {
     d.name: d
     for d in [
-        Distribution("constant", _check_constant, lambda s, r: copy.deepcopy(s["value"]), lambda s: [s["value"]]),
-        Distribution("categorical", _check_categorical, _draw_categorical, lambda s: list(s["values"])),
+        Distribution(
+            "constant", frozenset({"value"}), _check_constant, lambda s, r: copy.deepcopy(s["value"]), lambda s: [s["value"]]
+        ),
+        Distribution(
+            "categorical", frozenset({"values", "probabilities"}), _check_categorical, _draw_categorical, _grid_categorical
+        ),
         Distribution(
             "int_uniform",
+            RANGE,
             _check_range,
             lambda s, r: r.randint(s["min"], s["max"]),
             lambda s: list(range(s["min"], s["max"] + 1)),
         ),
-        Distribution("uniform", _check_range, _uniform),
-        Distribution("q_uniform", _check_range, _quantized(_uniform), _grid_q_uniform),
-        Distribution("log_uniform", _check_range, _log_uniform),
-        Distribution("log_uniform_values", _check_range, _log_uniform_values),
-        Distribution("q_log_uniform", _check_range, _quantized(_log_uniform)),
-        Distribution("q_log_uniform_values", _check_range, _quantized(_log_uniform_values)),
-        Distribution("inv_log_uniform", _check_range, lambda s, r: math.exp(-r.uniform(s["min"], s["max"]))),
-        Distribution("inv_log_uniform_values", _check_range, _draw_inv_log_uniform_values),
-        *_pair("normal", _check_normal, _normal),
-        *_pair("log_normal", _check_normal, _log_normal),
-        *_pair("beta", _check_beta, _beta),
+        Distribution("uniform", RANGE, _check_range, _uniform),
+        Distribution("q_uniform", Q_RANGE, _check_range, _quantized(_uniform), _grid_q_uniform),
+        Distribution("log_uniform", RANGE, _check_range, _log_uniform),
+        Distribution("log_uniform_values", RANGE, _check_range, _log_uniform_values),
+        Distribution("q_log_uniform", Q_RANGE, _check_range, _quantized(_log_uniform)),
+        Distribution("q_log_uniform_values", Q_RANGE, _check_range, _quantized(_log_uniform_values)),
+        Distribution("inv_log_uniform", RANGE, _check_range, lambda s, r: math.exp(-r.uniform(s["min"], s["max"]))),
+        Distribution("inv_log_uniform_values", RANGE, _check_range, _draw_inv_log_uniform_values),
+        *_pair("normal", frozenset({"mu", "sigma"}), _check_normal, _normal),
+        *_pair("log_normal", frozenset({"mu", "sigma"}), _check_normal, _log_normal),
+        *_pair("beta", frozenset({"a", "b"}), _check_beta, _beta),
     ]
 }
 #: Their names, in the order the docs list them.
@@ -217,15 +262,29 @@ def _implied_distribution(name: str, out: Mapping[str, Any]) -> str:
     raise bad_config(f"parameter {name!r} needs 'values', 'value', 'min'/'max' or 'distribution'")
 
 
+def _check_names(where: str, parameters: Mapping[Any, Any]) -> None:
+    """Every name of a ``parameters`` mapping is a string W&B's sweep config schema allows
+    (:data:`PARAMETER_NAME`: a letter or ``_``, then letters, digits, ``_``, ``.``, ``-``)."""
+    for key in parameters:
+        if not isinstance(key, str) or not PARAMETER_NAME.fullmatch(key):
+            raise bad_config(
+                f"{where}: parameter name {key!r} must start with a letter or '_' and hold only letters, "
+                "digits, '_', '.' and '-'"
+            )
+
+
 def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
     """Check one entry of ``parameters`` and make its distribution explicit.
 
     ``values`` -> ``categorical``; ``value`` -> ``constant``; ``min``/``max`` without a
     distribution -> ``int_uniform`` for two ints, ``uniform`` for two floats (what the SDK fills in
-    before it uploads the config); ``parameters`` -> a nested group.
+    before it uploads the config); ``parameters`` -> a nested group; ``categorical_w_probabilities``
+    (the sweeps engine's name) -> ``categorical``. What W&B's sweeps engine refuses is refused
+    (``tests/oracle`` compares them, docs/sweeps.md lists the deliberate differences).
 
     Raises:
-        SweepConfigError: naming the parameter and what is wrong.
+        SweepConfigError: naming the parameter and what is wrong: an unknown distribution, a key the
+            distribution does not take, a bad value of a key, a bad name of a nested parameter.
     """
     if not isinstance(spec, Mapping):
         raise bad_config(f"parameter {name!r} must be a mapping, got {spec!r}")
@@ -234,15 +293,29 @@ def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
         nested = out["parameters"]
         if not isinstance(nested, Mapping) or not nested:
             raise bad_config(f"parameter {name!r}: 'parameters' must be a non-empty mapping")
+        extra = sorted(str(k) for k in set(out) - {"parameters", "distribution"})
+        if extra or out.get("distribution", NESTED) != NESTED:
+            raise bad_config(f"parameter {name!r}: a group of 'parameters' takes no other key, got {extra or ['distribution']}")
+        _check_names(f"parameter {name!r}", nested)
         out["parameters"] = {str(k): normalize_parameter(f"{name}.{k}", v) for k, v in nested.items()}
         out["distribution"] = NESTED
         return out
     dist = out.get("distribution")
     if dist is None:
         dist = _implied_distribution(name, out)
+    if dist == CATEGORICAL_W_PROBABILITIES:
+        if "probabilities" not in out:
+            raise bad_config(f"parameter {name!r}: {CATEGORICAL_W_PROBABILITIES} needs 'probabilities'")
+        dist = "categorical"
     if dist not in TABLE:
-        raise bad_config(f"parameter {name!r}: unknown distribution {dist!r}; expected one of {DISTRIBUTIONS}")
+        raise bad_config(
+            f"parameter {name!r}: unknown distribution {dist!r}; expected one of "
+            f"{(*DISTRIBUTIONS, CATEGORICAL_W_PROBABILITIES)}"
+        )
     out["distribution"] = dist
+    extra = sorted(str(k) for k in set(out) - TABLE[dist].keys - {"distribution"})
+    if extra:
+        raise bad_config(f"parameter {name!r}: distribution {dist} takes no {extra} (only {sorted(TABLE[dist].keys)})")
     TABLE[dist].normalize(name, dist, out)
     if dist.startswith("q_"):
         q = out.setdefault("q", 1)
@@ -252,24 +325,31 @@ def normalize_parameter(name: str, spec: object) -> dict[str, Any]:
 
 
 def sample_parameter(spec: Mapping[str, Any], rng: random.Random) -> Any:
-    """Draw one value of a normalized parameter (random search)."""
+    """Draw one value of a normalized parameter (random search); a nested group draws its parameters in
+    sorted name order, as the top level does."""
     if spec["distribution"] == NESTED:
-        return {k: sample_parameter(v, rng) for k, v in spec["parameters"].items()}
+        return {k: sample_parameter(spec["parameters"][k], rng) for k in sorted(spec["parameters"])}
     return TABLE[spec["distribution"]].sample(spec, rng)
 
 
 def grid_values(name: str, spec: Mapping[str, Any]) -> list[Any]:
-    """Every value a grid search takes for a normalized parameter, in order.
+    """Every value a grid search takes for a normalized parameter, in order, as W&B's sweeps engine
+    grids it: the ``values`` of a categorical (each run value once), ``min``..``max`` of an
+    int_uniform, ``min`` to below ``max`` in steps of ``q`` of a q_uniform; a nested group is the
+    product of its parameters in sorted name order.
 
     Raises:
-        SweepConfigError: for a continuous distribution (a grid needs discrete values).
+        SweepConfigError: for a continuous distribution (a grid needs discrete values), or a
+            categorical with ``probabilities``.
     """
     dist = spec["distribution"]
-    if dist == NESTED:
-        names = list(spec["parameters"])
+    if dist == NESTED:  # the product of its leaves, in sorted name order, the last varying fastest
+        names = sorted(spec["parameters"])
         columns = [grid_values(f"{name}.{k}", spec["parameters"][k]) for k in names]
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*columns)]
     grid = TABLE[dist].grid
+    if spec.get("probabilities") is not None:
+        raise bad_config(f"parameter {name!r}: method grid takes no 'probabilities' (a grid runs every value once)")
     if grid is None:
         raise bad_config(
             f"parameter {name!r}: method grid needs discrete values ('values', 'value', int_uniform or "
@@ -318,8 +398,8 @@ def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any
     Raises:
         SweepConfigError: not a YAML mapping, no or unknown ``method``, ``method: bayes`` without a
             ``metric`` (or any bad ``metric``: no ``name``, a goal other than minimize/maximize), no
-            ``parameters``, a bad parameter, a bad ``run_cap``, ``command`` not a list, or a grid
-            over a continuous distribution.
+            ``parameters``, a bad parameter or parameter name, a bad ``run_cap``, ``command`` not a
+            list, or a grid over a continuous distribution or with ``probabilities``.
     """
     if isinstance(text_or_config, str):
         import yaml  # PyYAML; imported here so the rest of the model needs only the stdlib
@@ -343,6 +423,7 @@ def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any
     params = config.get("parameters")
     if not isinstance(params, dict) or not params:
         raise bad_config("'parameters' must be a non-empty mapping")
+    _check_names("parameters", params)
     config["parameters"] = {str(k): normalize_parameter(str(k), v) for k, v in params.items()}
     run_cap = config.get("run_cap")
     if run_cap is not None and (not isinstance(run_cap, int) or isinstance(run_cap, bool) or run_cap < 1):
