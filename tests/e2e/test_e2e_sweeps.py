@@ -1,7 +1,7 @@
 """End to end: the real ``wandb sweep`` and ``wandb agent`` CLIs (0.31.0) and ``wandb.agent()`` in real
 subprocesses against the fake sweep controller, with real signals (R74-R92, A03, A07).
 
-The agent polls every 5 s (``Agent.POLL_INTERVAL``; 0.5 s in these tests, ``conftest.SDK_POLLS``), so
+The agent polls every 5 s (``Agent.POLL_INTERVAL``; 0.5 s in these tests, ``tests/conftest.py``), so
 grids are small, agents stop through ``--count`` or the sweep finishing, nothing sleeps to wait for a state.
 
 The training program is given by the sweep config (``program:`` and ``command:`` with this interpreter).

@@ -1,0 +1,72 @@
+"""Shared by every test of the suite: the SDK's fixed poll intervals shortened in every process a
+test starts (``examples/`` are run as a user runs them, with the SDK's own intervals)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+#: A ``sitecustomize`` for the processes the tests start (the harness's own hook chains to it).
+#: Two of wandb's pollers wait fixed intervals that no server answer and no environment variable
+#: changes: the sweep agent's run loop waits ``Agent.POLL_INTERVAL`` (5 s) for local commands before
+#: every heartbeat, and a run asks wandb-core whether it was stopped every ``run_stopping._POLL_INTERVAL``
+#: (15 s, bound as ``RunStopChecker``'s default). They set how long the tests wait, not what happens:
+#: each heartbeat and its answer, each stop check and what a stop does, are the SDK's own code. Here
+#: they are 0.5 s and 1 s, set when the module is first imported.
+SDK_POLLS = """
+import importlib.abc, sys
+
+
+def _agent(module):
+    module.Agent.POLL_INTERVAL = 0.5
+
+
+def _stop_checker(module):
+    module._POLL_INTERVAL = 1
+    module.RunStopChecker.__init__.__kwdefaults__["poll_interval"] = 1
+
+
+_PATCHES = {"wandb.wandb_agent": _agent, "wandb.sdk.lib.run_stopping": _stop_checker}
+
+
+class _PatchAfterImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name not in _PATCHES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                break
+        else:
+            return None
+        run = spec.loader.exec_module
+
+        def exec_module(module, _run=run, _patch=_PATCHES[name]):
+            _run(module)
+            _patch(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _PatchAfterImport())
+"""
+
+
+@pytest.fixture(scope="session")
+def sdk_polls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding :data:`SDK_POLLS` as ``sitecustomize.py``."""
+    path = tmp_path_factory.mktemp("sdk-polls")
+    (path / "sitecustomize.py").write_text(SDK_POLLS)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fast_sdk_polls(sdk_polls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process a test starts (SDK processes, sweep agents, inner pytest sessions and what
+    they start in turn) gets :data:`SDK_POLLS` on its ``PYTHONPATH``."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(sdk_polls_dir), os.environ.get("PYTHONPATH")])))
