@@ -103,6 +103,7 @@ def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_ser
     second, out = launch(init={"id": "empty35", "resume": "allow"}, do=logs({"x": 0}, {"x": 1}), api=True)
     assert (out["resumed"], out["starting_step"]) == (True, 0)
     run = second.run
+    assert run.attempt is not None and run.attempt.starting_step == 0  # the model's prediction
     assert run.steps == [0, 1]
     assert out["lastHistoryStep"] == run.last_step == 1
     assert [a.resumed for a in run.attempts] == [False, True]
@@ -113,9 +114,10 @@ def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_ser
 @pytest.mark.parametrize("summary_step", [7, 0])
 def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_server, summary_step):
     """R35: history empty but the summary has ``_step`` (history lost, summary kept): wandb 0.31.0
-    starts one after the summary's ``_step`` (7 -> 8, even 0 -> 1), as the model's
-    :func:`starting_step` predicts. Older releases start *at* it (7 -> 7, 0 -> 0; fact
-    ``summary_step_resume_plus_one``, as NOTES 1.3 read from older wandb-core source)."""
+    starts one after the summary's ``_step`` (7 -> 8, even 0 -> 1); older releases start *at* it
+    (7 -> 7, 0 -> 0; fact ``summary_step_resume_plus_one``, as NOTES 1.3 read from older wandb-core
+    source). The resumed attempt records the release its init upsert named, and the model's
+    prediction for it (``attempt.starting_step``) is what the SDK did."""
     model = wandb_server.model
     config = {"_wandb": {"value": {"t": {"1": [1]}}}}
     model.upsert({"name": "sum35", "project": PROJECT, "program": "seed.py", "config": json.dumps(config)})
@@ -125,14 +127,13 @@ def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_se
 
     result, out = launch(init={"id": "sum35", "resume": "must"}, do=logs({"loss": 0.125}))
     assert out["resumed"] is True
-    if sdk_versions.has("summary_step_resume_plus_one"):
-        expected = starting_step(0, summary_step)
-        assert expected == summary_step + 1
-    else:
-        expected = summary_step
-    assert out["starting_step"] == expected
+    attempt = result.run.attempt
+    assert attempt is not None and attempt.sdk_version == sdk_versions.installed_sdk()
+    plus_one = sdk_versions.has("summary_step_resume_plus_one")
+    assert attempt.starting_step == starting_step(0, summary_step, attempt.sdk_version) == summary_step + plus_one
+    assert out["starting_step"] == attempt.starting_step  # the model predicts what the SDK did
     assert out["summary"]["loss"] == 0.25  # R37: the summary came back with it
-    assert result.run.steps == [expected]
+    assert result.run.steps == [attempt.starting_step]
 
 
 # ---- offsets continue (R36) and the summary is kept (R37) -----------------------------------------
@@ -202,27 +203,25 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_s
 def test_R38_tags_kept_added_and_replaced(launch, wandb_server):
     """R38: resuming without ``tags=`` keeps the old tags (and notes); ``run.tags += (...)`` adds; a
     later resume with ``tags=`` replaces them. The full upsert ``run.tags +=`` sends is not a new
-    process: one attempt per process. Before 0.21 the SDK does not read the notes back on resume
-    (``run.notes`` is None; fact ``notes_read_on_resume``), but the server keeps them.
-
-    On 0.19 the fake counts the upsert ``run.tags +=`` sends as a new process (a known limitation
-    of the fake's attempt inference, docs/sdk-versions.md): the attempt count is checked from 0.20 on."""
-    one_attempt_per_process = sdk_versions.installed_sdk() >= (0, 20, 0)
-    launch(init={"id": "tags38", "tags": ["a", "b"], "notes": "first"})
-    result, out = launch(init={"id": "tags38", "resume": "allow"}, do=[["add_tags", ["c"]]])
+    process, in the first process or a resumed one: one attempt per process on every release (wandb
+    0.19 sends it without the run's ``id``; its telemetry says init has returned). Before 0.21 the
+    SDK does not read the notes back on resume (``run.notes`` is None; fact
+    ``notes_read_on_resume``), but the server keeps them."""
+    result, out = launch(init={"id": "tags38", "tags": ["a", "b"], "notes": "first"}, do=[["add_tags", ["c"]]])
+    assert result.run.tags == ["a", "b", "c"] and len(result.run.attempts) == 1
+    result, out = launch(init={"id": "tags38", "resume": "allow"}, do=[["add_tags", ["d"]]])
     notes = "first" if sdk_versions.has("notes_read_on_resume") else None
-    assert (out["tags"], out["notes"]) == (["a", "b"], notes)
+    assert (out["tags"], out["notes"]) == (["a", "b", "c"], notes)
     run = result.run
-    assert run.tags == ["a", "b", "c"] and run.notes == "first"
-    if one_attempt_per_process:
-        assert len(run.attempts) == 2
+    assert run.tags == ["a", "b", "c", "d"] and run.notes == "first"
+    assert [a.resumed for a in run.attempts] == [False, True]
 
     result, out = launch(init={"id": "tags38", "resume": "allow", "tags": ["z"]})
     assert out["tags"] == ["z"]
     run = result.run  # results are snapshots: the third process's view
     assert run.tags == ["z"] and run.notes == "first"
-    if one_attempt_per_process:
-        assert [a.resumed for a in run.attempts] == [False, True, True]
+    assert [a.resumed for a in run.attempts] == [False, True, True]
+    assert {a.sdk_version for a in run.attempts} == {sdk_versions.installed_sdk()}
 
 
 # ---- config merge (R39) and the value-change conflict (R40) ---------------------------------------
