@@ -109,11 +109,9 @@ def starting_step(history_line_count: int, last_step: int | None, sdk: Version |
         sdk: the SDK release of the resuming process (``Attempt.sdk_version``); ``None``: the
             installed release, else the newest supported one.
     """
-    if sdk is None:
-        sdk = sdk_versions.installed_sdk() or sdk_versions.parse_version(sdk_versions.SUPPORTED_SDKS[0])
     base = last_step if last_step is not None else 0
     if history_line_count > 0:
         return base + 1
-    if sdk_versions.has("summary_step_resume_plus_one", sdk):
+    if sdk_versions.has("summary_step_resume_plus_one", sdk_versions.assumed(sdk)):
         return 0 if last_step is None else base + 1
     return base

@@ -67,7 +67,8 @@ class TimelineEvent:
     Attributes:
         t: backend clock time, seconds since the epoch.
         kind: ``init``, ``resume-status``, ``upsert``, ``history``, ``preempting``, ``exit``,
-            ``heartbeat``, ``stop``, ``state``, ``signal`` ...
+            ``heartbeat``, ``stop``, ``state``, ``signal``, ``sdk-rewrite`` (a stored line that the
+            process's wandb release rewrites, R36: docs/sdk-versions.md) ...
         detail: a short human-readable description.
         lines: how many history lines the run held when it happened (``None`` if unknown): where
             the event sits on the run's history, for pictures (:mod:`pytest_runresume.picture`).

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runresume.model import ManualClock, Model, RunUpsert, sdk_versions, starting_step
+from pytest_runresume.model import FileChunk, ManualClock, Model, RunUpsert, sdk_versions, starting_step
 from pytest_runresume.model.sdk_versions import UnknownSDKVersion
 from pytest_runresume.model.upserts import starts_process
 
@@ -166,3 +166,42 @@ def test_r38_after_the_last_process_exited_an_upsert_starts_one_whatever_its_tel
     run, _ = model.upsert_run(init_upsert("t3"))
     model.exit("p/t3", 0)
     assert starts_process(run, init_upsert("t3", t=RUNNING_T))
+
+
+# ---- R36: the events rewrite of 0.20 - 0.28.0 is the release's, not a problem ---------------------
+
+
+@pytest.mark.rules("R36")
+@pytest.mark.parametrize(
+    ("sdk", "rewrites"), [("0.25.1", True), ("0.28.0", True), ("0.28.1", False), ("0.19.11", False)]
+)
+def test_r36_a_resumed_release_that_restarts_the_events_file_is_noted_not_a_problem(
+    model: Model, sdk: str, rewrites: bool
+) -> None:
+    """R36: from 0.20 to 0.28.0 the resumed process writes ``wandb-events.jsonl`` from offset 0 again
+    (fact ``events_and_output_continue_on_resume``). The model knows the attempt's release: the
+    overwritten lines are noted in the timeline (``sdk-rewrite``) and are no problem; the same
+    rewrite from a release that continues the file is a problem. The lines land either way."""
+    model.start("p/ev", sdk=sdk)
+    key = model.key(None, "p", "ev")
+    model.file_stream(key, {"wandb-events.jsonl": FileChunk(0, ['{"cpu":1}', '{"cpu":2}'])})
+    model.exit("p/ev", 143, preempting=True)
+    run = model.start("p/ev", resume="allow", sdk=sdk)
+    model.file_stream(key, {"wandb-events.jsonl": FileChunk(0, ['{"cpu":3}', '{"cpu":4}', '{"cpu":5}'])})
+    assert run.files["wandb-events.jsonl"] == ['{"cpu":3}', '{"cpu":4}', '{"cpu":5}']
+    noted = [ev.detail for ev in run.timeline if ev.kind == "sdk-rewrite"]
+    if rewrites:
+        assert model.problems == [] and len(noted) == 2 and all(f"wandb {sdk}, R36" in d for d in noted)
+    else:
+        assert noted == [] and len(model.problems) == 2 and all("rewrote line" in p for p in model.problems)
+
+
+@pytest.mark.rules("R36")
+def test_r36_a_first_process_rewriting_events_is_a_problem_on_every_release(model: Model) -> None:
+    """R36: only a resumed process of an affected release restarts the file; a first process that
+    rewrites a line is a problem whatever its release."""
+    model.start("p/ev1", sdk="0.25.1")
+    key = model.key(None, "p", "ev1")
+    model.file_stream(key, {"wandb-events.jsonl": FileChunk(0, ['{"cpu":1}'])})
+    model.file_stream(key, {"wandb-events.jsonl": FileChunk(0, ['{"cpu":9}'])})
+    assert len(model.problems) == 1
