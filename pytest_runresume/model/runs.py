@@ -73,9 +73,9 @@ class TimelineEvent:
         lines: how many history lines the run held when it happened (``None`` if unknown): where
             the event sits on the run's history, for pictures (:mod:`pytest_runresume.picture`).
         data: the facts behind ``detail`` as JSON-able values, for events that have them: ``init``
-            (``number``, ``resumed``, ``last_step``), ``exit`` (``exit_code``, ``state``), ``state``
-            (``from``, ``to``), the harness's ``signal`` (``signal``, ``pids``, ``commands``,
-            ``holders``, ``received``, ``at``, ``escalation``).
+            (``number``, ``resumed``, ``last_step``, ``starting_step``, ``sdk_version``), ``exit``
+            (``exit_code``, ``state``), ``state`` (``from``, ``to``), the harness's ``signal``
+            (``signal``, ``pids``, ``commands``, ``holders``, ``received``, ``at``, ``escalation``).
     """
 
     t: float

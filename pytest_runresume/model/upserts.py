@@ -195,12 +195,22 @@ class UpsertOps(StoreBase):
                 rec.resume_asked = False
                 rec.forced_state = None
                 how = "resumed (R35)" if resumed else ("new run" if number == 1 else "same id, no resume (R14)")
+                started = rec.attempts[-1]
+                release = None if req.sdk_version is None else ".".join(map(str, req.sdk_version))
                 rec.event(
                     now,
                     "init",
                     f"process {number} started: {how}; history lines={len(rec.history_lines)}"
-                    f" last_step={rec.last_step}",
-                    {"number": number, "resumed": resumed, "last_step": rec.last_step},
+                    f" last_step={rec.last_step}"
+                    + ("" if started.starting_step is None else f" starting_step={started.starting_step}")
+                    + ("" if release is None else f"; wandb {release}"),
+                    {
+                        "number": number,
+                        "resumed": resumed,
+                        "last_step": rec.last_step,
+                        "starting_step": started.starting_step,
+                        "sdk_version": release,
+                    },
                 )
             else:
                 rec.event(now, "upsert", "run updated")

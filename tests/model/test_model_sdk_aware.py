@@ -113,6 +113,9 @@ def test_r35_the_attempt_predicts_its_starting_step_from_its_release(model: Mode
     assert (run.attempt.sdk_version, run.attempt.resumed) == (sdk_versions.parse_version(sdk), True)
     assert run.attempt.starting_step == expected
     assert run.attempts[0].starting_step is None  # the first process did not resume
+    init = [ev for ev in run.timeline if ev.kind == "init"][-1]  # the timeline says it too
+    assert init.data is not None and (init.data["sdk_version"], init.data["starting_step"]) == (sdk, expected)
+    assert init.detail.endswith(f"starting_step={expected}; wandb {sdk}")
 
 
 @pytest.mark.rules("R35")
