@@ -46,6 +46,8 @@ SCRIPT = """
                 run.config.update(rest[0], allow_val_change=rest[1])
             elif verb == "add_tags":
                 run.tags += tuple(rest[0])
+            elif verb == "set_notes":
+                run.notes = rest[0]
         except Exception as exc:
             out["errors"].append([verb, json.dumps(rest[0]), type(exc).__name__, isinstance(exc, wandb.Error)])
     out["config_after"] = dict(run.config.items())
@@ -205,8 +207,9 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_s
 def test_R38_tags_kept_added_and_replaced(launch, wandb_server):
     """R38: resuming without ``tags=`` keeps the old tags (and notes); ``run.tags += (...)`` adds; a
     later resume with ``tags=`` replaces them. The full upsert ``run.tags +=`` sends is not a new
-    process, in the first process or a resumed one: one attempt per process on every release (wandb
-    0.19 sends it without the run's ``id``; its telemetry says init has returned). Before 0.21 the
+    process, in the first process or a resumed one, and neither is the one ``run.notes = ...`` sends:
+    one attempt per process on every release (wandb 0.19 sends them without the run's ``id``; their
+    telemetry says init has returned). Before 0.21 the
     SDK does not read the notes back on resume (``run.notes`` is None; fact
     ``notes_read_on_resume``), but the server keeps them."""
     result, out = launch(init={"id": "tags38", "tags": ["a", "b"], "notes": "first"}, do=[["add_tags", ["c"]]])
@@ -218,10 +221,10 @@ def test_R38_tags_kept_added_and_replaced(launch, wandb_server):
     assert run.tags == ["a", "b", "c", "d"] and run.notes == "first"
     assert [a.resumed for a in run.attempts] == [False, True]
 
-    result, out = launch(init={"id": "tags38", "resume": "allow", "tags": ["z"]})
+    result, out = launch(init={"id": "tags38", "resume": "allow", "tags": ["z"]}, do=[["set_notes", "third"]])
     assert out["tags"] == ["z"]
     run = result.run  # results are snapshots: the third process's view
-    assert run.tags == ["z"] and run.notes == "first"
+    assert run.tags == ["z"] and run.notes == "third"
     assert [a.resumed for a in run.attempts] == [False, True, True]
     assert {a.sdk_version for a in run.attempts} == {sdk_versions.installed_sdk()}
 
