@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import concurrency, messages
+from . import concurrency, messages, sdk_versions
 from .core import StoreBase, json_object
 from .errors import LimitExceeded
 from .limits import LINE_OVERHEAD
 from .runs import (
+    EVENTS,
     HISTORY,
     LINE_FILES,
     OUTPUT,
@@ -115,8 +116,12 @@ class FileStreamOps(StoreBase):
                         rec.set_size("summary", len(chunk.content[-1]))
                     continue
                 before = rec.last_step
+                sdk_rewrite = name == EVENTS and _rewrites_events(attempt) and chunk.offset <= len(rec.files[EVENTS])
                 for problem in rec.write_lines(name, chunk.offset, chunk.content):
-                    self._problem(problem)
+                    if sdk_rewrite:  # the release's own doing (R36), not the user's: noted, not a problem
+                        rec.event(now, "sdk-rewrite", f"{problem} (wandb {_release(attempt)}, R36)")
+                    else:
+                        self._problem(problem)
                 if name == LINE_FILES[0] and chunk.content:
                     first = chunk.offset
                     rec.event(
@@ -270,3 +275,19 @@ class FileStreamOps(StoreBase):
             rec.uploads[name] = data
             rec.set_size("uploads", rec.sizes.get("uploads", 0) + added)
             self._bump()
+
+
+@implements("R36")
+def _rewrites_events(attempt: Attempt) -> bool:
+    """Whether ``attempt`` is a resumed process whose wandb release writes ``wandb-events.jsonl``
+    from offset 0 again, over the stored lines (0.20 to 0.28.0: fact
+    ``events_and_output_continue_on_resume``, docs/sdk-versions.md); its release is
+    :attr:`~.runs.Attempt.sdk_version`, else the one :func:`~.sdk_versions.assumed`."""
+    release = sdk_versions.assumed(attempt.sdk_version)
+    return attempt.resumed and not sdk_versions.has("events_and_output_continue_on_resume", release)
+
+
+def _release(attempt: Attempt) -> str:
+    """``"0.25.1"``, or ``"0.25.1 (assumed)"`` for a process that did not say its release."""
+    text = ".".join(map(str, sdk_versions.assumed(attempt.sdk_version)))
+    return text if attempt.sdk_version is not None else f"{text} (assumed)"

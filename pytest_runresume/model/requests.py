@@ -14,6 +14,7 @@ from typing import Any
 
 from .core import json_object
 from .names import validate_run_id
+from .sdk_versions import UnknownSDKVersion, Version, parse_version
 
 #: ``UpsertBucket`` variable -> :class:`RunUpsert` attribute, for the variables that are plain strings.
 STRING_VARIABLES = {
@@ -47,6 +48,12 @@ class RunUpsert:
         tags: replace the stored tags when given (R38).
         notes, display_name, group, job_type, sweep: set when given (``sweep`` is never cleared).
         state: ``pending``/``running`` with ``Run.create`` (R53).
+        sdk_version: the wandb release that sent it, from the config's ``_wandb.value.cli_version``
+            (every release 0.17-0.31 puts it in each config it sends); ``None`` when not given.
+        after_init: the config's telemetry (``_wandb.value.t``) has ``imports_finish`` (key ``"2"``),
+            which the SDK records only once ``wandb.init`` has returned (wandb 0.19: its import
+            hooks are registered in ``Run._on_ready``): the upsert of a running process
+            (``run.tags = ...``), never the one that starts it; see :func:`~.upserts.starts_process`.
     """
 
     run_id: str
@@ -66,6 +73,8 @@ class RunUpsert:
     job_type: str | None = None
     sweep: str | None = None
     state: str | None = None
+    sdk_version: Version | None = None
+    after_init: bool = False
 
     @property
     def from_a_process(self) -> bool:
@@ -79,12 +88,15 @@ class RunUpsert:
 
         Raises:
             ValueError: a missing or bad run id (R31), a config or summary that is not a JSON object.
+            UnknownSDKVersion: a ``_wandb.value.cli_version`` that is not a ``MAJOR.MINOR[.PATCH]``
+                string (a ``ValueError``).
         """
         run_id = validate_run_id(variables.get("name"))
         config, config_size = json_object(variables.get("config"), "config")
         summary, summary_size = json_object(variables.get("summaryMetrics") or None, "summaryMetrics")
         tags = variables.get("tags")
         strings = {attr: variables.get(var) for var, attr in STRING_VARIABLES.items()}
+        sdk_version, after_init = _sdk_of(config)
         return cls(
             run_id=run_id,
             config=config,
@@ -92,5 +104,30 @@ class RunUpsert:
             summary=summary,
             summary_size=summary_size,
             tags=None if tags is None else tuple(tags),
+            sdk_version=sdk_version,
+            after_init=after_init,
             **strings,
         )
+
+
+def _sdk_of(config: dict[str, Any] | None) -> tuple[Version | None, bool]:
+    """``(sdk_version, after_init)`` of a config's ``_wandb.value`` (see :class:`RunUpsert`).
+
+    Raises:
+        UnknownSDKVersion: ``cli_version`` is given but is not a version string.
+    """
+    wb = config.get("_wandb") if config else None
+    value = wb.get("value") if isinstance(wb, dict) else None
+    if not isinstance(value, dict):
+        return None, False
+    telemetry = value.get("t")
+    after_init = isinstance(telemetry, dict) and "2" in telemetry
+    text = value.get("cli_version")
+    if text is None:
+        return None, after_init
+    if not isinstance(text, str):
+        raise UnknownSDKVersion(f"config _wandb.cli_version must be a version string, got {text!r:.80}")
+    try:
+        return parse_version(text), after_init
+    except UnknownSDKVersion as exc:
+        raise UnknownSDKVersion(f"config _wandb.cli_version: {exc}") from None

@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from . import messages
+from . import messages, sdk_versions
+from .sdk_versions import Version
 from .tags import implements
 
 RESUME_MODES = ("must", "allow", "never", "auto")
@@ -91,19 +92,26 @@ def decide_resume(mode: str | bool | None, run_exists: bool, run_id: str = "<id>
 
 
 @implements("R35")
-def starting_step(history_line_count: int, last_step: int | None) -> int:
-    """The first step a resumed run logs (R35): last ``_step`` + 1, or 0 for a run with no history.
+def starting_step(history_line_count: int, last_step: int | None, sdk: Version | None = None) -> int:
+    """The first step a resumed run logs (R35), as release ``sdk`` of the wandb SDK computes it.
 
-    As wandb 0.31.0 computes it (checked end to end in ``tests/e2e/test_e2e_resume_semantics.py``):
-    the last step is the history tail's ``_step``, else the summary's; when either is known, or there
-    are history lines at all, the run starts one after it (0 + 1 for lines without ``_step``). Only a
-    run with no history lines and no ``_step`` anywhere starts at 0. A summary ``_step`` of 7 with an
-    empty history gives 8 (NOTES 1.3, read from older wandb-core source, says 7).
+    The SDK takes the last step from the history tail's ``_step``, else the summary's. From wandb
+    0.31.0 (fact ``summary_step_resume_plus_one``, checked end to end in
+    ``tests/e2e/test_e2e_resume_semantics.py``) the run starts one after it whenever it is known or
+    there are history lines at all (0 + 1 for lines without ``_step``); only a run with no history
+    lines and no ``_step`` anywhere starts at 0: a summary ``_step`` of 7 with an empty history
+    gives 8. Older releases add the 1 only when there are history lines: the summary's ``_step`` 7
+    with an empty history gives 7 (NOTES 1.3, wandb-core's ``runbranch/resume.go``).
 
     Args:
         history_line_count: lines of history the server holds.
         last_step: the ``_step`` of the last history line, else of the summary (``None`` if unknown).
+        sdk: the SDK release of the resuming process (``Attempt.sdk_version``); ``None``: the
+            installed release, else the newest supported one.
     """
-    if history_line_count <= 0 and last_step is None:
-        return 0
-    return (last_step if last_step is not None else 0) + 1
+    base = last_step if last_step is not None else 0
+    if history_line_count > 0:
+        return base + 1
+    if sdk_versions.has("summary_step_resume_plus_one", sdk_versions.assumed(sdk)):
+        return 0 if last_step is None else base + 1
+    return base

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import messages
 from .limits import LINE_OVERHEAD
+from .sdk_versions import Version
 from .tags import implements, implements_constant
 
 #: States as the wire and the public API spell them (R51, A13).
@@ -66,14 +67,15 @@ class TimelineEvent:
     Attributes:
         t: backend clock time, seconds since the epoch.
         kind: ``init``, ``resume-status``, ``upsert``, ``history``, ``preempting``, ``exit``,
-            ``heartbeat``, ``stop``, ``state``, ``signal`` ...
+            ``heartbeat``, ``stop``, ``state``, ``signal``, ``sdk-rewrite`` (a stored line that the
+            process's wandb release rewrites, R36: docs/sdk-versions.md) ...
         detail: a short human-readable description.
         lines: how many history lines the run held when it happened (``None`` if unknown): where
             the event sits on the run's history, for pictures (:mod:`pytest_runresume.picture`).
         data: the facts behind ``detail`` as JSON-able values, for events that have them: ``init``
-            (``number``, ``resumed``, ``last_step``), ``exit`` (``exit_code``, ``state``), ``state``
-            (``from``, ``to``), the harness's ``signal`` (``signal``, ``pids``, ``commands``,
-            ``holders``, ``received``, ``at``, ``escalation``).
+            (``number``, ``resumed``, ``last_step``, ``starting_step``, ``sdk_version``), ``exit``
+            (``exit_code``, ``state``), ``state`` (``from``, ``to``), the harness's ``signal``
+            (``signal``, ``pids``, ``commands``, ``holders``, ``received``, ``at``, ``escalation``).
     """
 
     t: float
@@ -109,6 +111,12 @@ class Attempt:
             falls silent it is ``killed``, not ``crashed``.
         final_request: a fingerprint of the request that reported the exit (a re-send of it is no
             second exit).
+        sdk_version: the wandb release the process runs, ``(major, minor, patch)``, from its init
+            upsert's config (``_wandb.value.cli_version``); ``None`` when it did not say (a run
+            seeded without one).
+        starting_step: for a resumed process, the ``run.starting_step`` the model predicts its SDK
+            computed (R35, :func:`~.resume.starting_step` for :attr:`sdk_version`); ``None`` for a
+            process that did not resume.
     """
 
     number: int
@@ -126,6 +134,8 @@ class Attempt:
     writer_id: str | None = None
     final_request: str | None = None
     killed_by_cancel: bool = False
+    sdk_version: Version | None = None
+    starting_step: int | None = None
 
 
 def line_cost(line: str | None) -> int:
@@ -241,6 +251,18 @@ class RunRecord:
     def last_step(self) -> int | None:
         """The largest ``_step`` in history, or ``None`` if there is none (R42)."""
         return self._last_step
+
+    @property
+    @implements("R35")
+    def resume_step(self) -> int | None:
+        """The last step the SDK reads when it resumes the run (R35): the ``_step`` of the last
+        history line (the ``historyTail`` of ``RunResumeStatus``), else the summary's integer
+        ``_step``; ``None`` if neither has one."""
+        last = next((i for i in range(len(self.steps) - 1, -1, -1) if self.files[HISTORY][i] is not None), None)
+        if last is not None and self.steps[last] is not None:
+            return self.steps[last]
+        step = self.summary.get("_step")
+        return step if isinstance(step, int) and not isinstance(step, bool) else None
 
     @property
     def stored_bytes(self) -> int:

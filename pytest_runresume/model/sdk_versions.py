@@ -1,7 +1,9 @@
 """What the wandb SDK does differently from release to release (docs/sdk-versions.md).
 
 The fake answers every supported release; where the SDK itself behaves differently (not the
-server), the tests and the reference model ask this module what the installed release does. Each
+server), the tests ask this module what the installed release does, and the reference model what
+the release of each process does (``Attempt.sdk_version``, sent by the SDK as
+``_wandb.cli_version``; :func:`assumed` when a process did not say). Each
 fact names the rule it bends and the releases it holds for; ``docs/sdk-versions.md`` has one row
 per fact. Stdlib only, no import of the rest of the package.
 
@@ -67,6 +69,14 @@ def installed_sdk() -> Version | None:
         return None
 
 
+def assumed(sdk: Version | None) -> Version:
+    """The release the model assumes for a process that said ``sdk``: ``sdk`` itself; for one that
+    did not say (``None``), the installed release, else the newest supported one."""
+    if sdk is not None:
+        return sdk
+    return installed_sdk() or parse_version(SUPPORTED_SDKS[0])
+
+
 def is_supported(sdk: Version) -> bool:
     """Whether ``sdk`` is in the supported range (:data:`OLDEST_SUPPORTED` <= sdk < :data:`FIRST_UNSUPPORTED`)."""
     return OLDEST_SUPPORTED <= sdk < FIRST_UNSUPPORTED
@@ -115,7 +125,7 @@ FACTS: tuple[SDKFact, ...] = (
         (0, 28, 1),
         "a resumed process writes `wandb-events.jsonl` and `output.log` after the stored lines",
         "a resumed process writes system metrics and output from offset 0 again, over the old lines "
-        "(the fake records each overwritten events line as a rewrite)",
+        "(the fake notes each overwritten events line in the run's timeline, as this release's doing)",
         first_affected=(0, 20, 0),
     ),
     SDKFact(

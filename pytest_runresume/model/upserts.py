@@ -18,13 +18,14 @@ from .errors import LimitExceeded, RuleViolation
 from .limits import finite_number
 from .names import validate_run_id
 from .requests import RunUpsert
-from .resume import Outcome, decide_resume
+from .resume import Outcome, decide_resume, starting_step
 from .runs import (
     Attempt,
     RunKey,
     RunRecord,
     line_cost,
 )
+from .sdk_versions import parse_version
 from .tags import implements
 
 
@@ -177,13 +178,16 @@ class UpsertOps(StoreBase):
             if starts:
                 number = len(rec.attempts) + 1
                 previous = rec.attempt
+                lines = len(rec.history_lines)
                 rec.attempts.append(
                     Attempt(
                         number=number,
                         started_at=now,
                         resumed=resumed,
-                        start_line=len(rec.history_lines),
+                        start_line=lines,
                         last_heard=now,
+                        sdk_version=req.sdk_version,
+                        starting_step=starting_step(lines, rec.resume_step, req.sdk_version) if resumed else None,
                     )
                 )
                 concurrency.note_start(rec, previous, now, self.crash_timeout)  # R16
@@ -191,12 +195,22 @@ class UpsertOps(StoreBase):
                 rec.resume_asked = False
                 rec.forced_state = None
                 how = "resumed (R35)" if resumed else ("new run" if number == 1 else "same id, no resume (R14)")
+                started = rec.attempts[-1]
+                release = None if req.sdk_version is None else ".".join(map(str, req.sdk_version))
                 rec.event(
                     now,
                     "init",
                     f"process {number} started: {how}; history lines={len(rec.history_lines)}"
-                    f" last_step={rec.last_step}",
-                    {"number": number, "resumed": resumed, "last_step": rec.last_step},
+                    f" last_step={rec.last_step}"
+                    + ("" if started.starting_step is None else f" starting_step={started.starting_step}")
+                    + ("" if release is None else f"; wandb {release}"),
+                    {
+                        "number": number,
+                        "resumed": resumed,
+                        "last_step": rec.last_step,
+                        "starting_step": started.starting_step,
+                        "sdk_version": release,
+                    },
                 )
             else:
                 rec.event(now, "upsert", "run updated")
@@ -232,6 +246,7 @@ class UpsertOps(StoreBase):
         host: str = "localhost",
         program: str = "train.py",
         tags: Sequence[str] | None = None,
+        sdk: str | None = None,
     ) -> RunRecord:
         """A process starts the run at ``path`` (``entity/project/run_id`` or ``project/run_id``), as
         ``wandb.init(id=..., resume=resume, config=config)`` does: the SDK's resume decision
@@ -241,6 +256,10 @@ class UpsertOps(StoreBase):
         Args:
             resume: ``"must"``, ``"allow"``, ``"never"``, ``"auto"``, ``True`` or unset.
             config: plain values (``{"lr": 0.1}``), laid over the run's config as ``{"value": ...}``.
+            sdk: the wandb release of the process (``"0.30.0"``), sent as ``_wandb.cli_version`` like
+                the SDK does: ``run.attempt.sdk_version``, and what its predicted
+                ``run.attempt.starting_step`` follows (R35). ``None``: not said (the installed
+                release is assumed).
 
         Returns:
             The run; its new process is ``run.attempt``.
@@ -249,9 +268,11 @@ class UpsertOps(StoreBase):
             RuleViolation: the decision is an error (``must`` on a missing run, R02; ``never`` on an
                 existing one, R05); nothing is changed.
             ValueError: a bad path or run id (R31), an unknown resume mode.
+            UnknownSDKVersion: ``sdk`` is not a ``MAJOR.MINOR[.PATCH]`` string (a ``ValueError``).
             LimitExceeded: see :meth:`upsert_run`.
         """
         key = self._path_key(path)
+        sdk_version = None if sdk is None else parse_version(sdk)
         with self.lock:
             rec = self.runs.get(key)
             exists = rec is not None and self.exists_for_resume(rec)
@@ -264,11 +285,13 @@ class UpsertOps(StoreBase):
                 storage_id = rec.storage_id
             merged = dict(rec.config) if rec is not None else {}
             merged.setdefault("_wandb", {"value": {"t": {}}})  # wandb-core's marker of a started run (R43)
+            if sdk is not None:
+                merged["_wandb"] = {"value": {**merged["_wandb"]["value"], "cli_version": sdk}}
             merged.update({k: {"value": v} for k, v in (config or {}).items()})
             req = RunUpsert(
                 run_id=key.run_id, entity=key.entity, project=key.project, storage_id=storage_id,
                 host=host, program=program, config=merged, config_size=len(json.dumps(merged, default=str)),
-                tags=None if tags is None else tuple(tags),
+                tags=None if tags is None else tuple(tags), sdk_version=sdk_version,
             )  # fmt: skip
             return self.upsert_run(req)[0]
 
@@ -366,11 +389,18 @@ def starts_process(rec: RunRecord | None, req: RunUpsert) -> bool:
     Only a process sends ``host``/``program`` (``wandb.init``). Its first upsert starts a process when
     the run is new or never started, when it does not name the stored run's ``id`` (no resume:
     R14), after a ``RunResumeStatus``/``RewindRun`` (a resume: R01/R03/R07, R47), or after the last
-    process exited. A later upsert of the same process that sends every field again (wandb-core does
-    after ``run.tags += ...``) names the id without asking first: it starts nothing.
+    process exited. A later upsert of the same process sends every field again (after
+    ``run.tags += ...``, ``run.name = ...``, ``run.notes = ...``) and starts nothing: from wandb 0.20
+    it names the id without asking first; wandb 0.19 sends no id, but its config's telemetry already
+    has ``imports_finish`` (:attr:`~.requests.RunUpsert.after_init`), which no init upsert of any
+    supported release carries.
     """
     if not req.from_a_process:
         return False
-    if rec is None or rec.attempt is None or rec.resume_asked or rec.attempt.complete:
+    if rec is None or rec.attempt is None or rec.attempt.complete:
+        return True
+    if req.after_init:
+        return False
+    if rec.resume_asked:
         return True
     return req.storage_id is None or req.storage_id != rec.storage_id

@@ -46,6 +46,8 @@ SCRIPT = """
                 run.config.update(rest[0], allow_val_change=rest[1])
             elif verb == "add_tags":
                 run.tags += tuple(rest[0])
+            elif verb == "set_notes":
+                run.notes = rest[0]
         except Exception as exc:
             out["errors"].append([verb, json.dumps(rest[0]), type(exc).__name__, isinstance(exc, wandb.Error)])
     out["config_after"] = dict(run.config.items())
@@ -103,6 +105,7 @@ def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_ser
     second, out = launch(init={"id": "empty35", "resume": "allow"}, do=logs({"x": 0}, {"x": 1}), api=True)
     assert (out["resumed"], out["starting_step"]) == (True, 0)
     run = second.run
+    assert run.attempt is not None and run.attempt.starting_step == 0  # the model's prediction
     assert run.steps == [0, 1]
     assert out["lastHistoryStep"] == run.last_step == 1
     assert [a.resumed for a in run.attempts] == [False, True]
@@ -113,9 +116,10 @@ def test_R35_R41_R42_run_that_logged_nothing_resumes_at_step_0(launch, wandb_ser
 @pytest.mark.parametrize("summary_step", [7, 0])
 def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_server, summary_step):
     """R35: history empty but the summary has ``_step`` (history lost, summary kept): wandb 0.31.0
-    starts one after the summary's ``_step`` (7 -> 8, even 0 -> 1), as the model's
-    :func:`starting_step` predicts. Older releases start *at* it (7 -> 7, 0 -> 0; fact
-    ``summary_step_resume_plus_one``, as NOTES 1.3 read from older wandb-core source)."""
+    starts one after the summary's ``_step`` (7 -> 8, even 0 -> 1); older releases start *at* it
+    (7 -> 7, 0 -> 0; fact ``summary_step_resume_plus_one``, as NOTES 1.3 read from older wandb-core
+    source). The resumed attempt records the release its init upsert named, and the model's
+    prediction for it (``attempt.starting_step``) is what the SDK did."""
     model = wandb_server.model
     config = {"_wandb": {"value": {"t": {"1": [1]}}}}
     model.upsert({"name": "sum35", "project": PROJECT, "program": "seed.py", "config": json.dumps(config)})
@@ -125,14 +129,13 @@ def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_se
 
     result, out = launch(init={"id": "sum35", "resume": "must"}, do=logs({"loss": 0.125}))
     assert out["resumed"] is True
-    if sdk_versions.has("summary_step_resume_plus_one"):
-        expected = starting_step(0, summary_step)
-        assert expected == summary_step + 1
-    else:
-        expected = summary_step
-    assert out["starting_step"] == expected
+    attempt = result.run.attempt
+    assert attempt is not None and attempt.sdk_version == sdk_versions.installed_sdk()
+    plus_one = sdk_versions.has("summary_step_resume_plus_one")
+    assert attempt.starting_step == starting_step(0, summary_step, attempt.sdk_version) == summary_step + plus_one
+    assert out["starting_step"] == attempt.starting_step  # the model predicts what the SDK did
     assert out["summary"]["loss"] == 0.25  # R37: the summary came back with it
-    assert result.run.steps == [expected]
+    assert result.run.steps == [attempt.starting_step]
 
 
 # ---- offsets continue (R36) and the summary is kept (R37) -----------------------------------------
@@ -145,8 +148,8 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_s
     gap (it records those as problems), and ``_runtime`` does not go back. R37: keys the first process
     logged are still in the summary after the resumed process logged other keys. From 0.20 to 0.28.0
     the SDK itself restarts ``wandb-events.jsonl`` and ``output.log`` at offset 0 in the resumed
-    process (fact ``events_and_output_continue_on_resume``): there the fake records exactly those
-    rewrites. ``_runtime`` continues from the stored runtime, whole seconds, on every release."""
+    process (fact ``events_and_output_continue_on_resume``): there the fake notes exactly those
+    rewrites in the run's timeline, as what the attempt's release does, and records no problem. ``_runtime`` continues from the stored runtime, whole seconds, on every release."""
     first, out = launch(
         env=STATS,
         init={"id": "off36"},
@@ -167,13 +170,15 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_s
     assert second.run.key == run.key  # the same run; results are snapshots, so read the second's
     run = second.run
     continued = sdk_versions.has("events_and_output_continue_on_resume")
-    if not continued:
+    rewrites = [ev.detail for ev in run.timeline if ev.kind == "sdk-rewrite"]
+    if continued:
+        assert rewrites == []
+    else:
         # These releases write the resumed process's system metrics and output from offset 0 (the
-        # SDK's bug): the fake overwrites the old lines, records each events line as a rewrite (an
-        # output.log rewrite is allowed silently) and nothing else.
-        problems = wandb_server.model.problems
-        assert problems and all("rewrote line" in p and "wandb-events.jsonl" in p for p in problems), problems
-        problems.clear()
+        # SDK's bug): the fake overwrites the old lines and, knowing the process's release (its
+        # attempt's sdk_version), notes each events line as that release's rewrite, not a problem
+        # (an output.log rewrite is allowed silently).
+        assert rewrites and all("rewrote line" in d and "wandb-events.jsonl" in d for d in rewrites), rewrites
     for name, old in before.items():
         if not continued and name in ("wandb-events.jsonl", "output.log"):
             continue
@@ -202,27 +207,26 @@ def test_R36_R37_history_events_output_appended_and_summary_kept(launch, wandb_s
 def test_R38_tags_kept_added_and_replaced(launch, wandb_server):
     """R38: resuming without ``tags=`` keeps the old tags (and notes); ``run.tags += (...)`` adds; a
     later resume with ``tags=`` replaces them. The full upsert ``run.tags +=`` sends is not a new
-    process: one attempt per process. Before 0.21 the SDK does not read the notes back on resume
-    (``run.notes`` is None; fact ``notes_read_on_resume``), but the server keeps them.
-
-    On 0.19 the fake counts the upsert ``run.tags +=`` sends as a new process (a known limitation
-    of the fake's attempt inference, docs/sdk-versions.md): the attempt count is checked from 0.20 on."""
-    one_attempt_per_process = sdk_versions.installed_sdk() >= (0, 20, 0)
-    launch(init={"id": "tags38", "tags": ["a", "b"], "notes": "first"})
-    result, out = launch(init={"id": "tags38", "resume": "allow"}, do=[["add_tags", ["c"]]])
+    process, in the first process or a resumed one, and neither is the one ``run.notes = ...`` sends:
+    one attempt per process on every release (wandb 0.19 sends them without the run's ``id``; their
+    telemetry says init has returned). Before 0.21 the
+    SDK does not read the notes back on resume (``run.notes`` is None; fact
+    ``notes_read_on_resume``), but the server keeps them."""
+    result, out = launch(init={"id": "tags38", "tags": ["a", "b"], "notes": "first"}, do=[["add_tags", ["c"]]])
+    assert result.run.tags == ["a", "b", "c"] and len(result.run.attempts) == 1
+    result, out = launch(init={"id": "tags38", "resume": "allow"}, do=[["add_tags", ["d"]]])
     notes = "first" if sdk_versions.has("notes_read_on_resume") else None
-    assert (out["tags"], out["notes"]) == (["a", "b"], notes)
+    assert (out["tags"], out["notes"]) == (["a", "b", "c"], notes)
     run = result.run
-    assert run.tags == ["a", "b", "c"] and run.notes == "first"
-    if one_attempt_per_process:
-        assert len(run.attempts) == 2
+    assert run.tags == ["a", "b", "c", "d"] and run.notes == "first"
+    assert [a.resumed for a in run.attempts] == [False, True]
 
-    result, out = launch(init={"id": "tags38", "resume": "allow", "tags": ["z"]})
+    result, out = launch(init={"id": "tags38", "resume": "allow", "tags": ["z"]}, do=[["set_notes", "third"]])
     assert out["tags"] == ["z"]
     run = result.run  # results are snapshots: the third process's view
-    assert run.tags == ["z"] and run.notes == "first"
-    if one_attempt_per_process:
-        assert [a.resumed for a in run.attempts] == [False, True, True]
+    assert run.tags == ["z"] and run.notes == "third"
+    assert [a.resumed for a in run.attempts] == [False, True, True]
+    assert {a.sdk_version for a in run.attempts} == {sdk_versions.installed_sdk()}
 
 
 # ---- config merge (R39) and the value-change conflict (R40) ---------------------------------------

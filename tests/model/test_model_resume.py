@@ -149,6 +149,7 @@ def test_r35_history_without_step_starts_at_one() -> None:
 @pytest.mark.rules("R35")
 def test_r35_summary_only_step_without_history_lines() -> None:
     """R35: no history lines, but the summary carries _step 5 -> start at 6, as wandb 0.31.0 does
-    (tests/e2e/test_e2e_resume_semantics.py); even a summary _step 0 gives 1."""
-    assert starting_step(0, 5) == 6
-    assert starting_step(0, 0) == 1
+    (tests/e2e/test_e2e_resume_semantics.py); even a summary _step 0 gives 1. Older releases start
+    at it (tests/model/test_model_sdk_aware.py)."""
+    assert starting_step(0, 5, (0, 31, 0)) == 6
+    assert starting_step(0, 0, (0, 31, 0)) == 1

@@ -96,6 +96,8 @@ def test_malformed_json_on_graphql_is_named(served, raw):
         ({"config": "[1, 2]"}, "variable config must be a JSON object"),
         ({"config": json.dumps({"_wandb": 3})}, "config key _wandb"),
         ({"config": json.dumps({"_wandb": {"value": [1]}})}, "config key _wandb"),
+        ({"config": json.dumps({"_wandb": {"value": {"cli_version": "latest"}}})}, "config _wandb.cli_version"),
+        ({"config": json.dumps({"_wandb": {"value": {"cli_version": 19}}})}, "config _wandb.cli_version"),
         ({"summaryMetrics": "[1]"}, "variable summaryMetrics must be a JSON object"),
         ({"summaryMetrics": "{x"}, "variable summaryMetrics is not JSON"),
         ({"tags": "abc"}, "variable tags must be a list of strings"),
