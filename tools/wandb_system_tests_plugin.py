@@ -43,6 +43,9 @@ OUT_OF_SCOPE: dict[str, str] = {
     "test_registries/*": "registries",
     "test_api/test_public_api_organizations.py::*": "organizations",
     "test_sweep/test_launch_scheduler.py::*": "launch (sweep scheduler jobs)",
+    "test_core/test_public_api.py::test_query_team": "teams",
+    "test_core/test_public_api.py::test_create_team": "teams",
+    "test_core/test_public_api.py::test_create_team_exists": "teams",
 }
 
 _server: FakeServer | None = None
@@ -151,6 +154,17 @@ def out_of_scope_reason(nodeid: str) -> str | None:
     return None
 
 
+def _bridge_sdk() -> None:
+    """Names W&B's test files of the checkout touch but a newer SDK dropped, where the test only
+    resets them: ``wandb.cli.cli._api`` (``test_sweep/conftest.py`` sets it to ``None`` before
+    every test; wandb 0.31 has no such cache). Nothing else of the SDK is changed."""
+    from wandb.cli import cli
+
+    if not hasattr(cli, "_api"):
+        cli._api = None  # type: ignore[attr-defined]
+
+
+_bridge_sdk()
 # Before W&B's conftest files import the two names: ``-p`` plugins are imported before the
 # initial conftests are loaded (``pytest_configure`` would be too late).
 _patch_backend_fixtures()

@@ -1,0 +1,68 @@
+"""What W&B's own system tests (``tests/system_tests`` of wandb's repository, run against the fake
+with ``tools/wandb_system_tests.py``) check and the fake did not answer, each with the real SDK in
+a real subprocess:
+
+- ``test_public_api.py::test_run_update_state_failure``: a refused ``Run.update_state`` (R52) is
+  a ``wandb.Error`` whose text says ``invalid state transition``, as the server's does;
+- ``test_public_api.py::test_viewer``: ``api.viewer.api_keys`` names the one key by its first
+  characters (a prefix of the key the client sent).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_runresume.model import sdk_versions
+
+UPDATE_TWICE = """
+    import json, wandb
+    api = wandb.Api()
+    seed = api.create_run(project="gates")
+    run = api.run(f"{seed.entity}/{seed.project}/{seed.id}")
+    out = {"first": run.update_state("failed"), "state": run.state}
+    try:
+        run.update_state("failed")
+        out["second"] = None
+    except wandb.Error as exc:
+        out["second"] = str(exc)
+    print("GATES " + json.dumps(out))
+"""
+
+VIEWER = """
+    import json, wandb
+    viewer = wandb.Api().viewer
+    print("GATES " + json.dumps({"api_keys": list(viewer.api_keys), "teams": list(viewer.teams)}))
+"""
+
+
+def _run(runresume, tmp_path: Path, text: str) -> dict:
+    script = tmp_path / "gates.py"
+    script.write_text(textwrap.dedent(text))
+    result = runresume.run(["python", str(script)])
+    assert result.returncode == 0, result.report()
+    lines = [line for line in result.stdout.splitlines() if line.startswith("GATES ")]
+    assert len(lines) == 1, result.report()
+    return json.loads(lines[0][len("GATES ") :])
+
+
+@pytest.mark.rules("R52")
+def test_a_refused_update_state_says_invalid_state_transition(runresume, tmp_path):
+    """running -> failed is allowed; failed -> failed is refused with the server's words."""
+    if not sdk_versions.has("run_update_state"):
+        pytest.skip("this wandb has no Run.update_state (docs/sdk-versions.md, run_update_state)")
+    out = _run(runresume, tmp_path, UPDATE_TWICE)
+    assert out["first"] is True and out["state"] == "failed"
+    assert out["second"] is not None and "invalid state transition" in out["second"]
+    runresume.model.problems.clear()  # the refusal is the point, not a problem of the code under test
+
+
+def test_the_viewer_names_its_api_key_by_the_key_s_first_characters(runresume, wandb_server, tmp_path):
+    out = _run(runresume, tmp_path, VIEWER)
+    assert len(out["api_keys"]) == 1
+    name = out["api_keys"][0]
+    assert name and wandb_server.api_key.startswith(name) and name != wandb_server.api_key
+    assert out["teams"] == [runresume.model.entity]
