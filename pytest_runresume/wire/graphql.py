@@ -72,7 +72,7 @@ def _viewer(ctx: Context) -> dict[str, Any]:
         # this server accepts, named by its first characters (never the key itself).
         "teams": {"edges": [{"node": {"id": f"Entity:{b.entity}", "name": b.entity}}]},
         "apiKeys": {
-            "edges": [{"node": {"id": "QXBpS2V5OjE=", "name": "runresume", "description": "the fake's API key"}}]
+            "edges": [{"node": {"id": "QXBpS2V5OjE=", "name": ctx.api_key_name, "description": "the fake's API key"}}]
         },
         "featureFlags": [],
         "organizations": [],
