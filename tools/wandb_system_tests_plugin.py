@@ -16,37 +16,20 @@ imports them, so every fixture built on them (``user``, ``module_user``, ``api``
   skip the test with a reason starting ``out of scope:``.
 
 Tests that need features out of scope (artifacts, teams, reports, launch, ...) are listed in
-:data:`OUT_OF_SCOPE` with the reason, and skipped before they run with that reason.
+``OUT_OF_SCOPE`` of ``tools/wandb_system_tests.py`` with the reason, and skipped before they run
+with that reason.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import secrets
 from string import digits
 from typing import Any
 
 import pytest
+from wandb_system_tests import OUT_OF_SCOPE_PREFIX, out_of_scope_reason  # tools/, on PYTHONPATH
 
 from pytest_runresume.wire import FakeServer
-
-#: The prefix of every skip reason this plugin gives; the tool counts these as "out of scope".
-OUT_OF_SCOPE_PREFIX = "out of scope:"
-
-#: ``fnmatch`` patterns of node ids (relative to ``tests/system_tests/``) -> why they are out of
-#: scope for the fake (issue 13: artifacts, teams, reports, launch, orgs, registries,
-#: automations, or W&B's internal test-only routes).
-OUT_OF_SCOPE: dict[str, str] = {
-    "test_artifacts/*": "artifacts",
-    "test_automations/*": "automations",
-    "test_launch/*": "launch",
-    "test_registries/*": "registries",
-    "test_api/test_public_api_organizations.py::*": "organizations",
-    "test_sweep/test_launch_scheduler.py::*": "launch (sweep scheduler jobs)",
-    "test_core/test_public_api.py::test_query_team": "teams",
-    "test_core/test_public_api.py::test_create_team": "teams",
-    "test_core/test_public_api.py::test_create_team_exists": "teams",
-}
 
 _server: FakeServer | None = None
 
@@ -71,11 +54,8 @@ class BackendAddress:
 
 
 def served() -> FakeServer:
-    """The process's fake backend, started on first use.
-
-    Raises:
-        RuntimeError: never in practice; :class:`FakeServer` start errors propagate.
-    """
+    """The process's fake backend (one per pytest process: each xdist worker has its own),
+    started on first use and stopped when pytest ends (``pytest_unconfigure``)."""
     global _server
     if _server is None:
         _server = FakeServer().start()
@@ -142,16 +122,6 @@ def _patch_backend_fixtures() -> None:
 
     backend_fixtures.connect_to_local_wandb_backend = connect_to_fake_backend  # type: ignore[assignment]
     backend_fixtures.BackendFixtureFactory = FakeBackendFixtureFactory  # type: ignore[assignment,misc]
-
-
-def out_of_scope_reason(nodeid: str) -> str | None:
-    """The reason a test (node id relative to ``tests/system_tests/`` or with that prefix) is out
-    of scope, or ``None``."""
-    rel = nodeid.split("tests/system_tests/", 1)[-1]
-    for pattern, reason in OUT_OF_SCOPE.items():
-        if fnmatch.fnmatchcase(rel, pattern):
-            return reason
-    return None
 
 
 def _bridge_sdk() -> None:
