@@ -141,13 +141,13 @@ def parse_junit(text: str) -> dict[str, FileCounts]:
 
 
 def table(counts: dict[str, FileCounts]) -> str:
-    """A Markdown table: one row per file and a total row."""
+    """A Markdown table: one row per file (sorted by path) and a total row."""
     lines = [
         "| file | passed | failed | skipped | out of scope | total |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     total = FileCounts()
-    for name, row in counts.items():
+    for name, row in sorted(counts.items()):
         lines.append(f"| {name} | {row.passed} | {row.failed} | {row.skipped} | {row.out_of_scope} | {row.total} |")
         total.passed += row.passed
         total.failed += row.failed
@@ -160,8 +160,10 @@ def table(counts: dict[str, FileCounts]) -> str:
 
 
 def failure_list(counts: dict[str, FileCounts]) -> str:
-    """Every failed test as ``- file::name: first line of its message``."""
-    return "\n".join(f"- {name}::{test}: {message}" for name, row in counts.items() for test, message in row.failures)
+    """Every failed test as ``- file::name: first line of its message``, files sorted by path."""
+    return "\n".join(
+        f"- {name}::{test}: {message}" for name, row in sorted(counts.items()) for test, message in row.failures
+    )
 
 
 def pytest_command(src: Path, tests: list[str], workers: int, junit: Path, keyword: str | None) -> list[str]:

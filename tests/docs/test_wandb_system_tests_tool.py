@@ -51,13 +51,18 @@ def test_the_report_is_counted_per_file_in_file_order():
     assert history.failures == [("test_f", "first")]
 
 
-def test_the_table_has_a_row_per_file_and_a_total():
+def test_the_table_has_a_row_per_file_sorted_and_a_total():
     text = tool.table(tool.parse_junit(REPORT))
-    assert text.splitlines()[2] == "| test_core/test_resume.py | 1 | 2 | 0 | 0 | 3 |"
+    assert text.splitlines()[2:4] == [
+        "| test_api/test_public_api_history.py | 0 | 1 | 1 | 1 | 3 |",
+        "| test_core/test_resume.py | 1 | 2 | 0 | 0 | 3 |",
+    ]
     assert text.splitlines()[-1] == "| **total** | 1 | 3 | 1 | 1 | 6 |"
-    assert tool.failure_list(tool.parse_junit(REPORT)).splitlines()[0] == (
-        "- test_core/test_resume.py::test_b: AssertionError: assert 1 == 2"
-    )
+    assert tool.failure_list(tool.parse_junit(REPORT)).splitlines() == [
+        "- test_api/test_public_api_history.py::test_f: first",
+        "- test_core/test_resume.py::test_b: AssertionError: assert 1 == 2",
+        '- test_core/test_resume.py::test_c: failed on setup with "boom"',
+    ]
 
 
 @pytest.mark.parametrize("text", ["not xml", "<html><body/></html>"])
