@@ -174,6 +174,10 @@ def pytest_command(src: Path, tests: list[str], workers: int, junit: Path, keywo
         "-p", "no:runresume", "-p", "no:runresume_conformance", "-p", "no:cacheprovider",
         "-o", "addopts=", "-o", "junit_family=xunit1",
         f"--rootdir={src}", f"--junitxml={junit}", "-q", "-rfE",
+        # wandb 0.31's console capture misses what a test prints under pytest's default capture
+        # (fd): output.log stays empty (test_upload_wandb_files, test_resume_output_log,
+        # test_console_wrap_raw fail with or without the fake). With tee-sys it sees it.
+        "--capture=tee-sys",
     ]  # fmt: skip
     command += ["-n", str(workers if workers > 1 else 0)]  # xdist stays loaded: W&B's fixtures use worker_id
     if keyword:

@@ -83,6 +83,7 @@ def test_the_pytest_command_loads_the_plugin_and_names_the_tests(tmp_path):
     assert command[command.index("-p") + 1] == "wandb_system_tests_plugin"
     assert command[-3:] == ["-n", "0", "tests/system_tests/test_core/test_resume.py"]
     assert "addopts=" in command and f"--junitxml={tmp_path / 'j.xml'}" in command
+    assert "--capture=tee-sys" in command  # the SDK's console capture sees what tests print
 
 
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, capsys):
