@@ -5,7 +5,9 @@ a real subprocess:
 - ``test_public_api.py::test_run_update_state_failure``: a refused ``Run.update_state`` (R52) is
   a ``wandb.Error`` whose text says ``invalid state transition``, as the server's does;
 - ``test_public_api.py::test_viewer``: ``api.viewer.api_keys`` names the one key by its first
-  characters (a prefix of the key the client sent).
+  characters (a prefix of the key the client sent);
+- ``test_sweep_public_api.py::test_project_sweeps``: ``project.sweeps()`` (``GetSweeps``) lists a
+  project's sweeps, paged, and none for a project without sweeps.
 """
 
 from __future__ import annotations
@@ -38,6 +40,26 @@ VIEWER = """
     print("GATES " + json.dumps({"api_keys": list(viewer.api_keys), "teams": list(viewer.teams)}))
 """
 
+PROJECT_SWEEPS = """
+    import json, wandb
+    config = {"method": "grid", "parameters": {"lr": {"values": [1, 2]}}}
+    made = [wandb.sweep(config, project="swept") for _ in range(3)]
+    wandb.sweep(config, project="elsewhere")
+    with wandb.init(project="unswept") as run:
+        pass
+    api = wandb.Api()
+    swept = api.from_path(f"{run.entity}/swept")
+    out = {
+        "made": made,
+        "len": len(swept.sweeps()),
+        "ids": [s.id for s in swept.sweeps()],
+        "paged": [s.id for s in swept.sweeps(per_page=2)],
+        "unswept": len(api.from_path(f"{run.entity}/unswept").sweeps()),
+        "config": swept.sweeps()[0].config,
+    }
+    print("GATES " + json.dumps(out))
+"""
+
 
 def _run(runresume, tmp_path: Path, text: str) -> dict:
     script = tmp_path / "gates.py"
@@ -66,3 +88,11 @@ def test_the_viewer_names_its_api_key_by_the_key_s_first_characters(runresume, w
     name = out["api_keys"][0]
     assert name and wandb_server.api_key.startswith(name) and name != wandb_server.api_key
     assert out["teams"] == [runresume.model.entity]
+
+
+def test_project_sweeps_lists_the_project_s_sweeps_paged(runresume, tmp_path):
+    out = _run(runresume, tmp_path, PROJECT_SWEEPS)
+    assert out["len"] == 3
+    assert sorted(out["ids"]) == sorted(out["made"]) and out["paged"] == out["ids"]  # two pages, same list
+    assert out["unswept"] == 0
+    assert out["config"]["parameters"] == {"lr": {"values": [1, 2]}}
