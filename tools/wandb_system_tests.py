@@ -43,6 +43,7 @@ OUT_OF_SCOPE: dict[str, str] = {
     "test_registries/*": "registries",
     "test_api/test_public_api_organizations.py::*": "organizations",
     "test_sweep/test_launch_scheduler.py::*": "launch (sweep scheduler jobs)",
+    "test_sweep/test_wandb_sweep.py::test_sweep_scheduler": "launch (sweep scheduler jobs)",
     "test_core/test_public_api.py::test_query_team": "teams",
     "test_core/test_public_api.py::test_create_team": "teams",
     "test_core/test_public_api.py::test_create_team_exists": "teams",

@@ -124,14 +124,22 @@ def _patch_backend_fixtures() -> None:
     backend_fixtures.BackendFixtureFactory = FakeBackendFixtureFactory  # type: ignore[assignment,misc]
 
 
+def _no_cached_api(reset: bool = False) -> None:
+    """Stands in for the checkout's ``wandb.cli.cli._get_cling_api(reset=True)``: wandb 0.31's CLI
+    keeps no cached API to reset."""
+
+
 def _bridge_sdk() -> None:
     """Names W&B's test files of the checkout touch but a newer SDK dropped, where the test only
-    resets them: ``wandb.cli.cli._api`` (``test_sweep/conftest.py`` sets it to ``None`` before
-    every test; wandb 0.31 has no such cache). Nothing else of the SDK is changed."""
+    resets a cache the newer SDK does not keep: ``wandb.cli.cli._api`` (``test_sweep/conftest.py``
+    sets it to ``None`` before every test) and ``wandb.cli.cli._get_cling_api`` (``test_sweep_pause``
+    calls it with ``reset=True`` first). Nothing else of the SDK is changed."""
     from wandb.cli import cli
 
     if not hasattr(cli, "_api"):
         cli._api = None  # type: ignore[attr-defined]
+    if not hasattr(cli, "_get_cling_api"):
+        cli._get_cling_api = _no_cached_api  # type: ignore[attr-defined]
 
 
 _bridge_sdk()
