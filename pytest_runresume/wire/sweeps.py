@@ -4,7 +4,8 @@
 - ``UpsertSweep``: every variant the CLI tries (with and without ``launchScheduler``,
   ``templateVariableValues``, ``project``, ``configValidationWarnings``): without ``id`` it creates a
   sweep; with ``id`` (the opaque ``Sweep.id``) it updates the config (``--update``) and/or the state
-  (``--pause``/``--resume``/``--stop``/``--cancel`` write ``PAUSED``/``RUNNING``/``FINISHED``/``CANCELED``).
+  (``--pause``/``--resume``/``--stop``/``--cancel`` write ``PAUSED``/``RUNNING``/``FINISHED``/``CANCELED``)
+  and, with ``displayName``, renames it (the app's rename; W&B's tests do it through the SDK).
 - ``SweepWithRuns`` (the agent reads ``config`` for ``command``; the CLI reads ``id`` and ``state``),
   ``GetSweep``/``GetSweepLegacy``/``GetSweepState`` (public API): ``sweep: null`` when there is none.
 - ``CreateAgent``: registers an agent.
@@ -29,6 +30,7 @@ import json
 from typing import Any
 
 from ..model.sweep_records import WIRE_STATES, Sweep, SweepAgent
+from ..model.sweeps import check_display_name
 from ..model.tags import implements
 from .dispatch import Context, handler
 from .graphql import _bucket, _iso, _project
@@ -136,14 +138,20 @@ def _prior_runs(ctx: Context, v: dict[str, Any]) -> list[str]:
 @handler("UpsertSweep")
 @implements("R86")
 def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
-    """Create a sweep (no ``id``) or update one (``id``: config and/or state, R86)."""
+    """Create a sweep (no ``id``) or update one (``id``: config and/or state, R86, and the display
+    name, ``displayName``: a non-blank string, checked before anything changes)."""
     sweeps = ctx.model.sweeps
     if v.get("id"):
         sweep = sweeps.by_storage_id(str(v["id"]))
+        display_name = v.get("displayName")
+        if display_name is not None:
+            check_display_name(display_name)  # before anything changes
         if v.get("config"):
             sweeps.update_config(sweep, str(v["config"]))
         if v.get("state"):
             sweeps.set_state(sweep, str(v["state"]))
+        if display_name is not None:
+            sweeps.rename(sweep, display_name)
     else:
         if not v.get("config"):
             raise ValueError("UpsertSweep without id needs a config")

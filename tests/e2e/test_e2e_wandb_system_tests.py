@@ -7,7 +7,9 @@ a real subprocess:
 - ``test_public_api.py::test_viewer``: ``api.viewer.api_keys`` names the one key by its first
   characters (a prefix of the key the client sent);
 - ``test_sweep_public_api.py::test_project_sweeps``: ``project.sweeps()`` (``GetSweeps``) lists a
-  project's sweeps, paged, and none for a project without sweeps.
+  project's sweeps, paged, and none for a project without sweeps;
+- ``test_sweep_public_api.py::test_sweep_with_edited_display_name``: ``UpsertSweep`` with the
+  sweep's id and a ``displayName`` renames it (``Sweep.name`` is then that name).
 """
 
 from __future__ import annotations
@@ -60,6 +62,21 @@ PROJECT_SWEEPS = """
     print("GATES " + json.dumps(out))
 """
 
+RENAME = """
+    import json, wandb
+    from wandb.apis.public import sweeps
+    config = {"name": "first name", "method": "grid", "parameters": {"lr": {"values": [1, 2]}}}
+    sweep_id = wandb.sweep(config, project="renamed")
+    api = wandb.Api()
+    path = f"{api.default_entity}/renamed/sweeps/{sweep_id}"
+    original = api.sweep(path)
+    upsert = getattr(sweeps, "_upsert_sweep", None)  # what `wandb sweep` calls (wandb 0.31)
+    if upsert is not None:
+        upsert(api, config, obj_id=original._attrs["id"], project="renamed", display_name="Updated Sweep Name")
+    print("GATES " + json.dumps({"upsert": upsert is not None, "before": original.name,
+                                 "after": wandb.Api().sweep(path).name}))
+"""
+
 
 def _run(runresume, tmp_path: Path, text: str) -> dict:
     script = tmp_path / "gates.py"
@@ -96,3 +113,10 @@ def test_project_sweeps_lists_the_project_s_sweeps_paged(runresume, tmp_path):
     assert sorted(out["ids"]) == sorted(out["made"]) and out["paged"] == out["ids"]  # two pages, same list
     assert out["unswept"] == 0
     assert out["config"]["parameters"] == {"lr": {"values": [1, 2]}}
+
+
+def test_upsert_sweep_with_a_display_name_renames_the_sweep(runresume, tmp_path):
+    out = _run(runresume, tmp_path, RENAME)
+    if not out["upsert"]:
+        pytest.skip("this wandb has no wandb.apis.public.sweeps._upsert_sweep (before 0.31)")
+    assert out["before"] == "first name" and out["after"] == "Updated Sweep Name"

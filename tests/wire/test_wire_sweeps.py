@@ -202,6 +202,28 @@ def test_update_replaces_the_config(served):
     assert ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["config"] == config
 
 
+def test_update_with_a_display_name_renames_the_sweep(served):
+    """UpsertSweep with the id and ``displayName`` renames the sweep (W&B's own
+    ``test_sweep_with_edited_display_name`` does it through the SDK's internal upsert)."""
+    name = create_sweep(served)
+    sweep = served.model.sweeps.get(f"testent/sweepproj/{name}")
+    ok(served, CREATE, id=sweep.storage_id, displayName="Updated Sweep Name")
+    assert ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["displayName"] == "Updated Sweep Name"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", 7])
+def test_update_with_a_bad_display_name_is_refused_and_changes_nothing(served, bad):
+    name = create_sweep(served)
+    sweep = served.model.sweeps.get(f"testent/sweepproj/{name}")
+    before = (sweep.display_name, sweep.config_yaml, sweep.updated_at)
+    config = "method: grid\nparameters:\n  lr:\n    values: [1, 2, 3]\n"
+    body = call(served, CREATE["query"], {**CREATE["variables"], "id": sweep.storage_id, "displayName": bad,
+                                          "config": config}, "UpsertSweep")  # fmt: skip
+    assert "displayName" in body["errors"][0]["message"]
+    assert (sweep.display_name, sweep.config_yaml, sweep.updated_at) == before  # not the config either
+    served.model.problems.clear()  # the bad request is the point
+
+
 # ---- SweepWithRuns, CreateAgent, Heartbeat -------------------------------------------------------------
 
 
