@@ -52,7 +52,7 @@ class LifecycleOps(StoreBase):
 
         Raises:
             KeyError: no run has that id.
-            RuleViolation: any other transition, naming it.
+            RuleViolation: any other transition, naming it (``messages.INVALID_STATE_TRANSITION``).
         """
         allowed = {"pending": {"running", "failed", "crashed", "preempted"}, "failed": {"pending", "running"}}
         with self.lock:
@@ -63,7 +63,9 @@ class LifecycleOps(StoreBase):
                     f"run {rec.key.path} belongs to sweep {rec.sweep}: its state cannot be updated (R52)"
                 )
             if state not in allowed or current not in allowed[state]:
-                raise RuleViolation(f"cannot update run {rec.key.path} from {current!r} to {state!r} (R52)")
+                raise RuleViolation(
+                    messages.INVALID_STATE_TRANSITION.format(path=rec.key.path, current=current, state=state)
+                )
             rec.forced_state = state
             rec.event(
                 self.now(),

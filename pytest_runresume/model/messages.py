@@ -19,6 +19,9 @@ BAD_RUN_ID = "bad run id {run_id!r}: {why}"
 BAD_RESUME_MODE = "bad resume mode {mode!r}: expected one of 'must', 'allow', 'never', 'auto' or None"
 RESUME_MUST_MISSING = "resume='must' but run ({run_id}) does not exist (R02)"
 RESUME_NEVER_EXISTS = "resume='never' but run ({run_id}) already exists (R05)"
+#: ``Run.update_state`` refused (R52); W&B's server says "invalid state transition", and W&B's own
+#: system test (``test_run_update_state_failure``) matches on those words.
+INVALID_STATE_TRANSITION = "invalid state transition: cannot update run {path} from {current!r} to {state!r} (R52)"
 BODY_TOO_LARGE = (
     "request body of {method} {path} is larger than the fake W&B backend's limit of {limit} bytes (max_body)"
 )

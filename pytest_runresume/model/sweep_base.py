@@ -105,6 +105,13 @@ class SweepsBase:
             found = [s for (e, _, n), s in self.sweeps.items() if n == name and e == entity]
             return found[0] if len(found) == 1 else None
 
+    def in_project(self, entity: str | None, project: str) -> list[Sweep]:
+        """The sweeps of ``entity/project`` (default entity if ``None``), oldest first
+        (``Project.sweeps()`` in W&B's public API); empty for a project without sweeps."""
+        with self.store.lock:
+            entity = entity or self.store.entity
+            return [s for (e, p, _), s in self.sweeps.items() if e == entity and p == project]
+
     def get(self, path: str) -> Sweep:
         """The sweep at ``entity/project/name``, ``project/name`` or ``name``.
 

@@ -92,6 +92,17 @@ __all__ = [  # the controller, and the names tests, the wire and the pages impor
 ]
 
 
+def check_display_name(display_name: object) -> str:
+    """``display_name`` if it is a string with a non-blank character.
+
+    Raises:
+        ValueError: naming the bad value (``displayName``, its GraphQL name).
+    """
+    if not isinstance(display_name, str) or not display_name.strip():
+        raise ValueError(f"a sweep's displayName must be a non-blank string, got {display_name!r:.80}")
+    return display_name
+
+
 class Sweeps(AgentOps):
     """Every sweep and agent of one server: the sweep controller.
 
@@ -197,6 +208,21 @@ class Sweeps(AgentOps):
                 sweep.config_yaml = config
             sweep.updated_at = self.store.now()
             sweep.event(sweep.updated_at, "update", "config replaced")
+            self._changed()
+            return sweep
+
+    def rename(self, sweep: Sweep, display_name: str) -> Sweep:
+        """Give the sweep a display name (``UpsertSweep`` with its ``id`` and ``displayName``;
+        the W&B app's rename). ``Sweep.name`` in the public API is then this name.
+
+        Raises:
+            ValueError: ``display_name`` is not a string with a non-blank character (nothing changes).
+        """
+        check_display_name(display_name)
+        with self.store.lock:
+            sweep.display_name = display_name
+            sweep.updated_at = self.store.now()
+            sweep.event(sweep.updated_at, "update", f"renamed {display_name!r}")
             self._changed()
             return sweep
 

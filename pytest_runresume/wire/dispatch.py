@@ -47,12 +47,26 @@ class Context:
         limits: the wire's limits (JSON depth of JSON-string variables, upload URLs per request).
         sign_upload: signs an upload path ``entity/project/run/name`` (the ``sig`` of an upload
             URL); upload URLs carry no signature without it.
+        api_key_name: the name of the one API key the server accepts (``viewer.apiKeys``): its
+            first characters (:func:`api_key_name`), never the key itself.
     """
 
     model: Model
     base_url: str
     limits: WireLimits = DEFAULT_LIMITS
     sign_upload: Callable[[str], str] | None = None
+    api_key_name: str = "runresume"
+
+
+#: How many characters of the API key name it (``viewer.apiKeys``), at most half of the key.
+API_KEY_NAME_LENGTH = 8
+
+
+def api_key_name(api_key: str) -> str:
+    """The name the viewer's API key is listed under: its first :data:`API_KEY_NAME_LENGTH`
+    characters (at most half of it), as W&B's server names a key by a prefix of it (W&B's own
+    system test ``test_public_api.py::test_viewer`` checks ``key.startswith(name)``)."""
+    return api_key[: min(API_KEY_NAME_LENGTH, len(api_key) // 2)]
 
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]

@@ -16,6 +16,7 @@ from ..model import FileChunk, Model, messages
 from ..model.errors import LimitExceeded
 from . import graphql, public, ui
 from .bodies import BadBody, BodyReader, json_response
+from .dispatch import api_key_name
 from .faults import Faults
 from .limits import load_json
 
@@ -25,7 +26,14 @@ class Endpoints(BodyReader):
 
     model: Model
     faults: Faults
+    api_key: str
     _upload_secret: bytes
+
+    def _context(self, request: Request) -> graphql.Context:
+        """What a GraphQL handler gets besides the variables, for this request."""
+        return graphql.Context(
+            self.model, request.host_url.rstrip("/"), self.limits, self.sign_upload, api_key_name(self.api_key)
+        )
 
     def sign_upload(self, path: str) -> str:
         """The signature of the upload URL of ``entity/project/run_id/name`` (this server only)."""
@@ -43,7 +51,7 @@ class Endpoints(BodyReader):
             if not isinstance(body, dict) or not isinstance(body.get("query"), str):
                 raise BadBody(messages.MALFORMED_BODY.format(what="/graphql", detail="expected {query, variables}"))
             op[0] = body.get("operationName") or None
-            ctx = graphql.Context(self.model, request.host_url.rstrip("/"), self.limits, self.sign_upload)
+            ctx = self._context(request)
             name = graphql.operation_name(body["query"], op[0], self.limits)
             op[0] = name
             data = graphql.execute(ctx, body["query"], body.get("variables"), name)
@@ -130,7 +138,7 @@ class Endpoints(BodyReader):
         return self._send(request, lambda ctx: public.parquet_bytes(ctx, entity, project, run_id, name), name)
 
     def _send(self, request: Request, get: Any, name: str) -> Response:
-        ctx = graphql.Context(self.model, request.host_url.rstrip("/"), self.limits, self.sign_upload)
+        ctx = self._context(request)
         try:
             data = get(ctx)
         except KeyError as exc:

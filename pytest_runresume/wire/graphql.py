@@ -72,7 +72,7 @@ def _viewer(ctx: Context) -> dict[str, Any]:
         # this server accepts, named by its first characters (never the key itself).
         "teams": {"edges": [{"node": {"id": f"Entity:{b.entity}", "name": b.entity}}]},
         "apiKeys": {
-            "edges": [{"node": {"id": "QXBpS2V5OjE=", "name": "runresume", "description": "the fake's API key"}}]
+            "edges": [{"node": {"id": "QXBpS2V5OjE=", "name": ctx.api_key_name, "description": "the fake's API key"}}]
         },
         "featureFlags": [],
         "organizations": [],
@@ -294,10 +294,10 @@ def optional_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Server features (``ServerFeaturesQuery``, wandb ``ServerFeature``) the fake really implements:
-#: gzip file_stream bodies (the app inflates them) and file names up to 1024 characters
-#: (``CreateRunFiles``). Every other feature is answered disabled, so the SDK keeps to the paths
-#: the fake serves.
-SERVER_FEATURES = ("FILESTREAM_GZIP", "LARGE_FILENAMES")
+#: gzip file_stream bodies (the app inflates them), file names up to 1024 characters
+#: (``CreateRunFiles``) and ``UpdateRunState`` (``Run.update_state``, R52). Every other feature is
+#: answered disabled, so the SDK keeps to the paths the fake serves.
+SERVER_FEATURES = ("FILESTREAM_GZIP", "LARGE_FILENAMES", "UPDATE_RUN_STATE")
 #: Features answered as disabled (the SDK treats a missing one the same way).
 DISABLED_FEATURES = ("STRUCTURED_CONSOLE_LOGS", "MARK_RUN_FILES_UPLOADED", "SWEEPS_QUERY_FILTERING", "CLIENT_IDS")
 

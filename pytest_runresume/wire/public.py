@@ -278,6 +278,34 @@ def file_bytes(ctx: Context, entity: str, project: str, run_id: str, name: str) 
 
 
 # ---- runs, viewer, projects ---------------------------------------------------------------------
+def offset_cursor(kind: str, offset: int) -> str:
+    """The cursor of the item before ``offset`` in a list of ``kind`` (``runs``, ``sweeps``)."""
+    return base64.b64encode(f"{kind}:{offset}".encode()).decode()
+
+
+def offset_of_cursor(cursor: Any, kind: str) -> int:
+    """Where the page after ``cursor`` (from :func:`offset_cursor`, or ``None``/empty for the
+    first page) starts.
+
+    Raises:
+        ValueError: ``cursor`` is not a string, or not a ``kind`` cursor this server handed out.
+    """
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValueError(f"variable cursor must be a string, got {cursor!r:.80}")
+    if not cursor:
+        return 0
+    try:
+        text = base64.b64decode(cursor.encode(), validate=True).decode()
+        if not text.startswith(f"{kind}:"):
+            raise ValueError(text)
+        offset = int(text.removeprefix(f"{kind}:"))
+        if offset < 0:
+            raise ValueError(text)
+        return offset
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"variable cursor is not a cursor this server handed out: {cursor!r:.80}") from None
+
+
 @handler("Runs")
 def runs(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """``api.runs(path, filters=, order=, per_page=)``: the project's runs that match the
@@ -290,22 +318,11 @@ def runs(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     raw = v.get("filters")
     filters = load_json(raw, ctx.limits.max_json_depth) if isinstance(raw, str) else (raw or {})
     per_page = hist.check_samples(v.get("perPage", 50) if v.get("perPage") is not None else 50, "perPage")
-    cursor = v.get("cursor")
-    if cursor is not None and not isinstance(cursor, str):
-        raise ValueError(f"variable cursor must be a string, got {cursor!r:.80}")
-    start = 0
-    if cursor:
-        try:
-            start = int(base64.b64decode(cursor.encode(), validate=True).decode().removeprefix("runs:"))
-        except ValueError:
-            raise ValueError(f"variable cursor is not a cursor this server handed out: {cursor!r:.80}") from None
+    start = offset_of_cursor(v.get("cursor"), "runs")
     found = ctx.model.list_runs(entity, project, filters, v.get("order"))
     ent = entity or ctx.model.entity
     page = found[start : start + per_page]
-    edges = [
-        {"node": _bucket(ctx, rec), "cursor": base64.b64encode(f"runs:{start + i + 1}".encode()).decode()}
-        for i, rec in enumerate(page)
-    ]
+    edges = [{"node": _bucket(ctx, rec), "cursor": offset_cursor("runs", start + i + 1)} for i, rec in enumerate(page)]
     return {
         "project": {
             **_project(ctx, ent, project),

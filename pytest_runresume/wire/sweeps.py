@@ -4,7 +4,8 @@
 - ``UpsertSweep``: every variant the CLI tries (with and without ``launchScheduler``,
   ``templateVariableValues``, ``project``, ``configValidationWarnings``): without ``id`` it creates a
   sweep; with ``id`` (the opaque ``Sweep.id``) it updates the config (``--update``) and/or the state
-  (``--pause``/``--resume``/``--stop``/``--cancel`` write ``PAUSED``/``RUNNING``/``FINISHED``/``CANCELED``).
+  (``--pause``/``--resume``/``--stop``/``--cancel`` write ``PAUSED``/``RUNNING``/``FINISHED``/``CANCELED``)
+  and, with ``displayName``, renames it (the app's rename; W&B's tests do it through the SDK).
 - ``SweepWithRuns`` (the agent reads ``config`` for ``command``; the CLI reads ``id`` and ``state``),
   ``GetSweep``/``GetSweepLegacy``/``GetSweepState`` (public API): ``sweep: null`` when there is none.
 - ``CreateAgent``: registers an agent.
@@ -13,6 +14,10 @@
 - ``Sweep`` (the custom query of ``Sweep.get(..., query=...)``: ``runCountExpected``, ``bestLoss``,
   ``priorRuns``), ``GetSweepAgents`` (``sweep.agents()``), ``GetSweepAgent`` (``sweep.agent(id)``)
   and ``GetAgentRuns`` (``Agent.runs()``).
+- ``GetSweeps`` (``api.project(...).sweeps()``, ``Project.sweeps``): the project's sweeps, oldest
+  first, paged by ``perPage``/``cursor``; ``project: null`` for a project that does not exist.
+  Filtering sweeps is a server feature the fake answers disabled (``SWEEPS_QUERY_FILTERING``): the
+  SDK then sends no ``filters``, and a non-empty ``filters`` is an error naming it.
 - ``UpsertSweep``'s ``priorRunsFilters`` (``wandb.sweep(..., prior_runs=[...])`` sends
   ``{"$or": [{"name": id}, ...]}``) is evaluated like ``api.runs`` filters; the runs it matches are
   linked to the new sweep.
@@ -25,10 +30,12 @@ import json
 from typing import Any
 
 from ..model.sweep_records import WIRE_STATES, Sweep, SweepAgent
+from ..model.sweeps import check_display_name
 from ..model.tags import implements
 from .dispatch import Context, handler
 from .graphql import _bucket, _iso, _project
 from .limits import load_json
+from .public import offset_cursor, offset_of_cursor
 
 
 def _sweep_path(ctx: Context, v: dict[str, Any], name_var: str) -> tuple[str, str | None, str]:
@@ -131,14 +138,20 @@ def _prior_runs(ctx: Context, v: dict[str, Any]) -> list[str]:
 @handler("UpsertSweep")
 @implements("R86")
 def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
-    """Create a sweep (no ``id``) or update one (``id``: config and/or state, R86)."""
+    """Create a sweep (no ``id``) or update one (``id``: config and/or state, R86, and the display
+    name, ``displayName``: a non-blank string, checked before anything changes)."""
     sweeps = ctx.model.sweeps
     if v.get("id"):
         sweep = sweeps.by_storage_id(str(v["id"]))
+        display_name = v.get("displayName")
+        if display_name is not None:
+            check_display_name(display_name)  # before anything changes
         if v.get("config"):
             sweeps.update_config(sweep, str(v["config"]))
         if v.get("state"):
             sweeps.set_state(sweep, str(v["state"]))
+        if display_name is not None:
+            sweeps.rename(sweep, display_name)
     else:
         if not v.get("config"):
             raise ValueError("UpsertSweep without id needs a config")
@@ -163,6 +176,52 @@ def sweep_query(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     model = _project(ctx, entity, project or (sweep.project if sweep else "uncategorized"))
     model["sweep"] = None if sweep is None else _sweep(ctx, sweep, with_runs=True)
     return {"project": model}
+
+
+@handler("GetSweeps")
+def project_sweeps(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
+    """``Project.sweeps(per_page=)`` (W&B's public API, ``wandb.apis.public.Sweeps``): the sweeps of
+    ``entity/project`` oldest first, ``perPage`` (default 50) a page, ``totalSweeps`` all of them;
+    ``project: null`` when the project has neither runs nor sweeps nor was created.
+
+    Raises:
+        ValueError: a missing or non-string ``project``/``entity``, a bad ``perPage`` or ``cursor``,
+            or non-empty ``filters`` (``SWEEPS_QUERY_FILTERING`` is disabled here).
+    """
+    entity, project = v.get("entity"), v.get("project")
+    if not isinstance(project, str) or (entity is not None and not isinstance(entity, str)):
+        raise ValueError("variables entity and project must be strings")
+    raw = v.get("filters")
+    filters = load_json(raw, ctx.limits.max_json_depth) if isinstance(raw, str) else raw
+    if filters:
+        raise ValueError(
+            f"GetSweeps with filters {raw!r:.80}: filtering sweeps is not supported by the fake W&B backend "
+            "(server feature SWEEPS_QUERY_FILTERING is disabled)"
+        )
+    per_page = v.get("perPage")
+    per_page = 50 if per_page is None else per_page
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+        raise ValueError(f"variable perPage must be a positive integer, got {per_page!r:.80}")
+    start = offset_of_cursor(v.get("cursor"), "sweeps")
+    found = ctx.model.sweeps.in_project(entity, project)
+    if not found and not ctx.model.has_project(entity, project):
+        return {"project": None}
+    page = found[start : start + per_page]
+    edges = [{"node": _sweep(ctx, s), "cursor": offset_cursor("sweeps", start + i + 1)} for i, s in enumerate(page)]
+    return {
+        "project": {
+            **_project(ctx, entity or ctx.model.entity, project),
+            "totalSweeps": len(found),
+            "sweeps": {
+                "edges": edges,
+                "pageInfo": {
+                    "__typename": "PageInfo",
+                    "endCursor": edges[-1]["cursor"] if edges else None,
+                    "hasNextPage": start + per_page < len(found),
+                },
+            },
+        }
+    }
 
 
 def _agent(agent: SweepAgent) -> dict[str, Any]:

@@ -109,6 +109,14 @@ def test_server_features_are_the_ones_the_fake_implements(served):
     assert features["STRUCTURED_CONSOLE_LOGS"] is False and features["MARK_RUN_FILES_UPLOADED"] is False
 
 
+def test_server_features_offer_update_run_state(served):
+    """``UpdateRunState`` (R52) is served, so the feature W&B's clients and tests check before
+    calling it (``UPDATE_RUN_STATE``) is enabled."""
+    q = "query ServerFeaturesQuery { serverInfo { features { name isEnabled } } }"
+    features = {f["name"]: f["isEnabled"] for f in gql(served, q, {})["data"]["serverInfo"]["features"]}
+    assert features.get("UPDATE_RUN_STATE") is True
+
+
 def test_create_project_with_a_bad_name_is_a_named_error_that_creates_nothing(served):
     q = """mutation CreateProject($input: UpsertModelInput!) { result: upsertModel(input: $input) {
       project { id name } inserted } }"""

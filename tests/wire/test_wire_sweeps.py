@@ -202,6 +202,28 @@ def test_update_replaces_the_config(served):
     assert ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["config"] == config
 
 
+def test_update_with_a_display_name_renames_the_sweep(served):
+    """UpsertSweep with the id and ``displayName`` renames the sweep (W&B's own
+    ``test_sweep_with_edited_display_name`` does it through the SDK's internal upsert)."""
+    name = create_sweep(served)
+    sweep = served.model.sweeps.get(f"testent/sweepproj/{name}")
+    ok(served, CREATE, id=sweep.storage_id, displayName="Updated Sweep Name")
+    assert ok(served, SWEEP_WITH_RUNS, sweep=name)["project"]["sweep"]["displayName"] == "Updated Sweep Name"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", 7])
+def test_update_with_a_bad_display_name_is_refused_and_changes_nothing(served, bad):
+    name = create_sweep(served)
+    sweep = served.model.sweeps.get(f"testent/sweepproj/{name}")
+    before = (sweep.display_name, sweep.config_yaml, sweep.updated_at)
+    config = "method: grid\nparameters:\n  lr:\n    values: [1, 2, 3]\n"
+    body = call(served, CREATE["query"], {**CREATE["variables"], "id": sweep.storage_id, "displayName": bad,
+                                          "config": config}, "UpsertSweep")  # fmt: skip
+    assert "displayName" in body["errors"][0]["message"]
+    assert (sweep.display_name, sweep.config_yaml, sweep.updated_at) == before  # not the config either
+    served.model.problems.clear()  # the bad request is the point
+
+
 # ---- SweepWithRuns, CreateAgent, Heartbeat -------------------------------------------------------------
 
 
@@ -291,3 +313,59 @@ def test_captured_preempted_sweep_run_is_requeued_and_handed_out_as_resume(serve
     (again,) = json.loads(ok(served, HEARTBEAT, id=second, runState="{}")["agentHeartbeat"]["commands"])
     assert again == {**cmd, "type": "resume"}
     assert served.model.problems == []
+
+
+# ---- GetSweeps (Project.sweeps) -------------------------------------------------------------------
+
+#: ``Project.sweeps()``'s query (wandb 0.31 ``apis/_generated``: ``GetSweeps`` and ``SweepFragment``).
+GET_SWEEPS = """
+query GetSweeps($project: String!, $entity: String!, $filters: JSONString!, $cursor: String, $perPage: Int = 50) {
+  project(name: $project, entityName: $entity) {
+    totalSweeps
+    sweeps(after: $cursor, first: $perPage, filters: $filters) {
+      pageInfo { __typename endCursor hasNextPage }
+      edges { node { __typename id name displayName method state description bestLoss config
+                     createdAt updatedAt runCount runCountExpected } }
+    }
+  }
+}
+"""
+
+
+def get_sweeps(served: FakeServer, **variables: Any) -> dict[str, Any]:
+    return call(served, GET_SWEEPS, {"entity": "testent", "project": "uncategorized", **variables}, "GetSweeps")
+
+
+def test_get_sweeps_pages_through_the_project_s_sweeps(served):
+    names = [create_sweep(served) for _ in range(3)]
+    project = CREATE["variables"].get("projectName") or "uncategorized"
+    first = get_sweeps(served, project=project, perPage=2)
+    assert "errors" not in first and missing_selected_fields(GET_SWEEPS, "GetSweeps", first["data"]) == []
+    page = first["data"]["project"]
+    assert page["totalSweeps"] == 3 and page["sweeps"]["pageInfo"]["hasNextPage"] is True
+    cursor = page["sweeps"]["pageInfo"]["endCursor"]
+    rest = get_sweeps(served, project=project, perPage=2, cursor=cursor)["data"]["project"]["sweeps"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    listed = [e["node"]["name"] for e in page["sweeps"]["edges"] + rest["edges"]]
+    assert listed == names  # oldest first
+    assert get_sweeps(served, project="no-such-project")["data"] == {"project": None}
+
+
+@pytest.mark.parametrize(
+    ("variables", "words"),
+    [
+        ({"perPage": 0}, "perPage must be a positive integer"),
+        ({"perPage": "2"}, "perPage must be a positive integer"),
+        ({"cursor": "bm90LWEtY3Vyc29y"}, "not a cursor this server handed out"),
+        ({"cursor": 7}, "cursor must be a string"),
+        ({"filters": '{"name": "x"}'}, "SWEEPS_QUERY_FILTERING"),
+        ({"project": None}, "entity and project must be strings"),
+    ],
+)
+def test_get_sweeps_bad_variables_are_named_errors(served, variables, words):
+    create_sweep(served)
+    before = dict(served.model.sweeps.sweeps)
+    out = get_sweeps(served, **variables)
+    assert out["data"] is None and words in out["errors"][0]["message"]
+    assert served.model.sweeps.sweeps == before
+    served.model.problems.clear()  # the bad request is the point
