@@ -118,7 +118,11 @@ def test_slurm_scontrol_requeue_ends_the_job_with_sigterm_then_sigkill_after_kil
     result = harness.run(str(job), scheduler=Slurm(kill_wait=1))
     sent = [(s.signal, s.reason) for s in result.signals]
     assert (signal.SIGTERM, "scontrol requeue 4242: SIGTERM to every step") in sent
-    assert sent[-1] == (signal.SIGKILL, "scontrol requeue 4242: SIGKILL after KillWait=1s")
+    kills = [reason for sig, reason in sent if sig == signal.SIGKILL]
+    # the first SIGKILL is KillWait's; a process the kernel had not finished killing when the batch
+    # shell's end was seen may get the job-end SIGKILL after it (under load), nothing before it
+    assert kills[0] == "scontrol requeue 4242: SIGKILL after KillWait=1s", sent
+    assert set(kills[1:]) <= {"the batch script ended: what is left of the job is killed"}, sent
     assert result.killed_by_signal == signal.SIGKILL and result.duration < 10
     assert result.job is not None and result.job.requeued
 
