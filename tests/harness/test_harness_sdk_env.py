@@ -16,13 +16,13 @@ def _go_duration_seconds(value: str) -> float:
     return product / 1e9
 
 
-def test_with_wandb_0_31_0_the_interval_wraps_to_a_tenth_of_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_wandb_0_31_0_the_interval_wraps_to_twenty_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
     sdk_env.file_stream_transmit_interval.cache_clear()
     monkeypatch.setattr("importlib.metadata.version", lambda name: "0.31.0")
     value = sdk_env.file_stream_transmit_interval()
     sdk_env.file_stream_transmit_interval.cache_clear()
     assert float(value) == int(value)  # the SDK's settings read it as a number: exact as a float
-    assert 0.09 < _go_duration_seconds(value) < 0.1
+    assert 0.019 < _go_duration_seconds(value) <= 0.02
 
 
 @pytest.mark.parametrize("installed", ["0.30.0", "0.19.11", None])
