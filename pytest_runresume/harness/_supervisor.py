@@ -28,18 +28,45 @@ re-parented to PID 1 or to whatever subreaper is above) and it exits at once.
 """
 
 import ctypes
-import json
 import os
-import shutil
 import signal
-import socket
 import sys
 import threading
+
+try:  # the C string encoder alone: the json package imports re, a third of the start-up
+    from _json import encode_basestring_ascii as _json_string
+except ImportError:  # another Python implementation
+    from json.encoder import encode_basestring_ascii as _json_string
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 #: Reset to the default action in the command (SIGKILL and SIGSTOP cannot be changed).
 DEFAULT_SIGNALS = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
+
+
+def status_line(event: dict) -> bytes:
+    """One status line: ``event`` (str keys; str, int or list values) as JSON, then a newline."""
+
+    def value(v):
+        if isinstance(v, str):
+            return _json_string(v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise TypeError(f"not a status value: {v!r}")
+
+    return ("{" + ", ".join(f"{_json_string(k)}: {value(v)}" for k, v in event.items()) + "}\n").encode()
+
+
+def parent(pid: int):
+    """The parent PID of live process ``pid`` (from /proc/PID/stat), or ``None`` once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the command name may hold ")" and spaces
 
 
 def descendants(root: int) -> list:
@@ -48,13 +75,9 @@ def descendants(root: int) -> list:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+        ppid = parent(int(entry))
+        if ppid is not None:
+            children.setdefault(ppid, []).append(int(entry))
     out, todo = [], [root]
     while todo:
         for pid in children.get(todo.pop(), []):
@@ -70,6 +93,8 @@ def _enter_namespace(spec):
     else:  # run as a script with -I: its own directory is not on the path
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import _netns  # type: ignore[no-redef]
+    import socket
+
     fd, ports, _mode = spec.split(":")
     channel = socket.socket(fileno=int(fd))
     channel.set_inheritable(False)  # the command must not talk to the connector itself
@@ -84,6 +109,14 @@ def _enter_namespace(spec):
     except OSError as exc:  # inside the namespace already: the command must not run without its ports
         return {"event": "network", "mode": "broken", "reason": f"relaying the ports {allowed}: {exc.strerror}"}
     return {"event": "network", "mode": "namespace", "ports": allowed}
+
+
+def _remove(tmpdir):
+    """Remove the command's ``TMPDIR`` (every process that used it is gone)."""
+    if tmpdir:
+        import shutil
+
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def main():
@@ -101,7 +134,7 @@ def main():
     def emit(**event):
         with lock:
             try:
-                os.write(status_fd, (json.dumps(event) + "\n").encode())
+                os.write(status_fd, status_line(event))
             except OSError:  # the harness is gone (SIGKILLed): go on killing and reaping the tree
                 pass
 
@@ -121,15 +154,13 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
     if os.getppid() != harness_pid:  # the harness died before we set PDEATHSIG (re-parented)
-        if tmpdir:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+        _remove(tmpdir)
         return 1
     if network_event is not None:
         emit(**network_event)
         mode = network_event["mode"]
         if mode == "broken" or (mode == "proxy" and network.endswith(":namespace")):
-            if tmpdir:  # not started: the harness raises, naming the reason
-                shutil.rmtree(tmpdir, ignore_errors=True)
+            _remove(tmpdir)  # not started: the harness raises, naming the reason
             emit(event="done")
             return 0
     try:
@@ -157,11 +188,14 @@ def main():
             timer.start()
     if timer is not None:
         timer.cancel()
-    if tmpdir:  # the command's TMPDIR: every process that used it is gone
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    _remove(tmpdir)
     emit(event="done")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is reaped and reported: exit at once, without the interpreter's teardown (the
+    # harness reads the status pipe's end as the end of the run; an exception still exits normally,
+    # with its traceback).
+    os._exit(code)

@@ -28,7 +28,7 @@ from typing import Any
 from ..model import RunRecord
 from . import protocol
 from ._netns import Connector
-from ._supervisor import descendants
+from ._supervisor import parent
 from .results import ProcessEvent, SentSignal
 from .schedulers import Job
 from .spec import Preemption
@@ -115,7 +115,7 @@ def launch(
     fds = (status_w,) + ((connector.peer.fileno(),) if connector is not None else ())
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(SUPERVISOR), str(status_w), str(grace), str(os.getpid()), own_tmp]
+            [sys.executable, "-I", "-S", str(SUPERVISOR), str(status_w), str(grace), str(os.getpid()), own_tmp]
             + [*network_args, "--", *argv],
             stdin=subprocess.DEVNULL,
             pass_fds=fds,
@@ -150,8 +150,20 @@ def kill_supervisor(proc: subprocess.Popen[bytes]) -> None:
 
 
 def in_tree(pid: object, supervisor: int) -> bool:
-    """Whether ``pid`` is a process of the command's tree (below the supervisor)."""
-    return isinstance(pid, int) and not isinstance(pid, bool) and pid in descendants(supervisor)
+    """Whether ``pid`` is a process of the command's tree (below the supervisor): its chain of
+    parents (``/proc/PID/stat``) reaches ``supervisor``. A process whose parent died was re-parented
+    to the supervisor (a child subreaper), so the chain holds for every live process of the tree.
+    ``False`` for anything but a live pid."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        return False
+    seen: set[int] = set()
+    up: int | None = pid
+    while up is not None and up > 1 and up not in seen:
+        seen.add(up)
+        up = parent(up)
+        if up == supervisor:
+            return True
+    return False
 
 
 def command_line(pid: int) -> str:

@@ -208,3 +208,87 @@ def test_the_command_starts_with_default_signal_actions_whatever_pytest_inherite
             signal.signal(sig, action)
     assert "IGN 0 BLK 0" in result.stdout, result.stdout
     assert "SIGINT True" in result.stdout, result.stdout
+
+
+def test_in_tree_follows_parent_links_to_the_supervisor(tmp_path):
+    """A hook message counts only if its pid is below the supervisor: a grandchild in a session of
+    its own is (by its chain of parents), the root itself, this process and non-pids are not."""
+    import subprocess
+
+    from pytest_runresume.harness.process import in_tree
+
+    body = """
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], start_new_session=True,
+                                 stdin=subprocess.PIPE)
+        print(child.pid, flush=True)
+        sys.stdin.read()  # until the test closes it
+        child.stdin.close()
+        child.wait()
+    """
+    root = subprocess.Popen(
+        [sys.executable, script(tmp_path, body)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert root.stdout is not None
+        grandchild = int(root.stdout.readline())
+        assert in_tree(grandchild, root.pid)
+        assert not in_tree(root.pid, root.pid)
+        assert not in_tree(os.getpid(), root.pid)
+        assert not in_tree(True, root.pid) and not in_tree(str(grandchild), root.pid) and not in_tree(1, root.pid)
+    finally:
+        assert root.stdin is not None
+        root.stdin.close()
+        root.wait(timeout=60)
+    assert not in_tree(grandchild, root.pid)  # gone
+
+
+def test_a_trigger_point_reached_after_the_command_exited_is_still_served(served, tmp_path):
+    """A process of the tree whose parent (the command) has exited is re-parented to the supervisor
+    and still gets its signal at the trigger point (``target="point"``)."""
+    from pytest_runresume import Harness
+
+    late = tmp_path / "late.py"
+    late.write_text(
+        textwrap.dedent(
+            """
+            import signal, sys
+            import pytest_runresume
+            signal.signal(signal.SIGUSR1, lambda s, f: sys.exit(128 + s))
+            sys.stdin.read()  # until the command has exited
+            pytest_runresume.trigger_point("late")
+            print("not signalled", flush=True)
+            """
+        )
+    )
+    body = f"""
+        import subprocess, sys
+        subprocess.Popen([sys.executable, {str(late)!r}], start_new_session=True, stdin=subprocess.PIPE)
+    """
+    harness = Harness(served, tmp_path, timeout=60, grace=60)
+    result = harness.run(
+        ["python", script(tmp_path, body)], preempt=Preemption("SIGUSR1", Trigger("point", name="late"), target="point")
+    )
+    assert result.returncode == 0
+    assert len(result.signals) == 1 and result.signals[0].pids == [int(result.signals[0].point["pid"])]
+    assert "not signalled" not in result.stdout
+
+
+def test_supervisor_status_lines_are_json():
+    """The supervisor writes its status lines without the json package (start-up time); what it
+    writes is JSON the harness reads back unchanged, quotes, newlines and non-ASCII text included."""
+    import json
+
+    from pytest_runresume.harness._supervisor import status_line
+
+    events = [
+        {"event": "spawned", "pid": 42},
+        {"event": "killed", "pids": [1, 2], "why": 'still "running" 15 s after\nthe command exited: é'},
+        {"event": "network", "mode": "namespace", "ports": []},
+    ]
+    for event in events:
+        line = status_line(event)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        assert json.loads(line) == event
+    with pytest.raises(TypeError, match="not a status value"):
+        status_line({"event": "x", "value": 1.5})
