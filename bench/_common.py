@@ -102,9 +102,9 @@ def record_sync_waits(model: Any) -> list[float]:
     """Record the seconds each ``model.wait_for`` call takes from now on (the harness's wait,
     before a step-triggered signal, until the backend holds the step: ``Preemption.sync``).
 
-    wandb-core sends history at most once per file_stream transmit interval: 0.1 s in the harness's
+    wandb-core sends history at most once per file_stream transmit interval: 20 ms in the harness's
     environment with wandb 0.31, 1 s with other versions (see
-    ``pytest_runresume.harness.runner.file_stream_transmit_interval``)."""
+    ``pytest_runresume.harness.sdk_env.file_stream_transmit_interval``)."""
     waits: list[float] = []
     inner = model.wait_for
 

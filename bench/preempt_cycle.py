@@ -68,7 +68,7 @@ def main() -> int:
     print(f"  two offline runs:       {spread(times['offline'])}")
     print(
         f"    of which the harness waited for the backend to hold step {args.step} (sync): {spread(waits)};"
-        " wandb-core sends history once per file_stream interval (0.1 s with wandb 0.31, else 1 s)"
+        " wandb-core sends history once per file_stream interval (20 ms with wandb 0.31, else 1 s)"
     )
     ratio = median(times["cycle"]) / median(times["offline"])
     no_sync = median([c - w for c, w in zip(times["cycle"], waits, strict=True)]) / median(times["offline"])
