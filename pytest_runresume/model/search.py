@@ -494,6 +494,43 @@ def combination(method: str, parameters: Mapping[str, Mapping[str, Any]], seed: 
     return {n: sample_parameter(parameters[n], rng) for n in names}
 
 
+#: The distributions W&B's sweeps engine calls deprecated (their ``min``/``max`` are base-e
+#: exponents), each with the ``_values`` form it names instead.
+DEPRECATED_DISTRIBUTIONS = {
+    "log_uniform": "log_uniform_values",
+    "q_log_uniform": "q_log_uniform_values",
+    "inv_log_uniform": "inv_log_uniform_values",
+}
+#: The engine's warning for one of them (its ``check_for_deprecated_distributions``), word for word.
+DEPRECATED_DISTRIBUTION = (
+    "{name} uses {distribution}, where min/max specify base-e exponents. Use {replacement} to specify limit values."
+)
+
+
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """The warnings W&B's sweeps engine's checks (``schema_violations_from_proposed_config``) give for
+    a config :func:`parse_sweep_config` accepted: what W&B's server answers as ``UpsertSweep``'s
+    ``configValidationWarnings`` and ``wandb sweep`` prints under "Malformed sweep config detected!".
+
+    For an accepted config these are only the deprecations of :data:`DEPRECATED_DISTRIBUTIONS`: one
+    per top-level parameter that uses one, in the config's order (the engine does not look into a
+    nested group's parameters). Every other fault the engine finds, the fake refuses.
+
+    Args:
+        config: a config as :func:`parse_sweep_config` returns it.
+
+    Returns:
+        The warnings, each as the engine words it (:data:`DEPRECATED_DISTRIBUTION`); empty if none.
+    """
+    out = []
+    for name, spec in (config.get("parameters") or {}).items():
+        distribution = spec.get("distribution") if isinstance(spec, Mapping) else None
+        if distribution in DEPRECATED_DISTRIBUTIONS:
+            replacement = DEPRECATED_DISTRIBUTIONS[distribution]
+            out.append(DEPRECATED_DISTRIBUTION.format(name=name, distribution=distribution, replacement=replacement))
+    return out
+
+
 def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any]:
     """Parse and check a sweep config (the YAML string ``UpsertSweep`` carries, or a mapping).
 

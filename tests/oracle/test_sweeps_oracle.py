@@ -47,7 +47,7 @@ from typing import Any
 import pytest
 
 from pytest_runresume.model import ManualClock, Model, RunKey, RunUpsert
-from pytest_runresume.model.search import SweepConfigError, parse_sweep_config
+from pytest_runresume.model.search import SweepConfigError, config_warnings, parse_sweep_config
 
 ORACLE_ENV = "RUNRESUME_SWEEPS_ORACLE"
 SKIP_REASON = "needs W&B's sweeps engine (numpy<2): nox -s sweeps_oracle runs this module"
@@ -714,12 +714,34 @@ def test_a_parameter_the_engine_cannot_run_is_refused_by_name(name: str, method:
 
 def test_the_deprecated_distributions_are_run_by_both_and_documented() -> None:
     """The engine's schema calls ``log_uniform``, ``q_log_uniform`` and ``inv_log_uniform``
-    deprecated (the server answers a warning); its search runs them, and ours accepts them."""
+    deprecated (the server answers a warning, as ours does: ``test_our_config_warnings_are_the_engines``);
+    its search runs them, and ours accepts them."""
     for dist in ("log_uniform", "q_log_uniform", "inv_log_uniform"):
         config = {"method": "random", "parameters": {"p": {"distribution": dist, "min": -2.0, "max": 0.0}}}
         assert any(DEPRECATION in v for v in sweeps.schema_violations_from_proposed_config(copy.deepcopy(config)))
         assert engine_refusal(config["parameters"]) is None and our_refusal(config) is None
     documented(DELIBERATE["deprecated"])
+
+
+#: One parameter of each distribution the engine calls deprecated.
+DEPRECATED_SPECS = {d: {"distribution": d, "min": -2.0, "max": 0.0} for d in ("log_uniform", "q_log_uniform", "inv_log_uniform")}
+
+
+@pytest.mark.parametrize("name", [*DEPRECATED_SPECS, "all-at-once"])
+def test_our_config_warnings_are_the_engines(name: str) -> None:
+    """What ``UpsertSweep`` answers as ``configValidationWarnings`` (``config_warnings``) is, word for
+    word and in order, what the engine's checks give for the config, for every accepted config here:
+    the deprecated distributions at the top level and nested (which the engine does not look into),
+    and the grids and draws of this module (no warning)."""
+    if name == "all-at-once":
+        parameters = {"z": {"values": [1]}, **{f"p_{k}": v for k, v in DEPRECATED_SPECS.items()}}
+        parameters["g"] = {"parameters": {"x": DEPRECATED_SPECS["log_uniform"]}}
+    else:
+        parameters = {"p": DEPRECATED_SPECS[name]}
+    for method, params in [("random", parameters), *(("grid", g) for g in GRIDS.values()), *(("random", {"p": s}) for s in RANDOM.values())]:
+        config = {"method": method, "parameters": copy.deepcopy(params)}
+        expected = sweeps.schema_violations_from_proposed_config(copy.deepcopy(config))
+        assert config_warnings(parse_sweep_config(copy.deepcopy(config))) == expected, config
 
 
 def test_negative_zero_is_documented() -> None:
