@@ -17,7 +17,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +134,10 @@ def _same_run_value(value: Any) -> str:
     is not, ``[1.0]`` is not ``[1]``)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return json.dumps(value, sort_keys=True, default=repr)
+    try:
+        return json.dumps(value, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys that do not sort (``{1: .., "a": ..}``) or a cycle
+        return repr(value)
 
 
 def _grid_categorical(spec: Mapping[str, Any]) -> list[Any]:
@@ -358,6 +361,108 @@ def grid_values(name: str, spec: Mapping[str, Any]) -> list[Any]:
     return grid(spec)
 
 
+def grid_leaves(parameters: Mapping[str, Mapping[str, Any]]) -> list[tuple[tuple[str, ...], list[Any]]]:
+    """The leaf parameters of a grid over normalized ``parameters`` that tell its combinations apart,
+    with their grid values, in the grid's order (names sorted, a nested group's parameters in its
+    place, depth first), each as ``(path, values)``: ``("opt", "lr")`` is ``lr`` of the group
+    ``opt``. Constants (``value``) are left out: W&B's sweeps engine compares a run with a grid
+    combination on its categorical parameters only (``int_uniform`` and ``q_uniform`` count as
+    categorical there), so a run with another value of a constant, or none, still holds it.
+
+    Raises:
+        SweepConfigError: see :func:`grid_values`.
+    """
+    out: list[tuple[tuple[str, ...], list[Any]]] = []
+
+    def walk(group: Mapping[str, Mapping[str, Any]], prefix: tuple[str, ...]) -> None:
+        for name in sorted(group):
+            spec = group[name]
+            path = (*prefix, name)
+            if spec["distribution"] == NESTED:
+                walk(spec["parameters"], path)
+            elif spec["distribution"] != "constant":
+                out.append((path, grid_values(".".join(path), spec)))
+
+    walk(parameters, ())
+    return out
+
+
+_MISSING = object()
+
+
+def _run_leaf(config: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value of the leaf parameter at ``path`` in a run config shaped as W&B stores it
+    (``{"opt": {"value": {"lr": 0.1}, "desc": None}}``): ``config[path[0]]["value"][path[1]]...``, or
+    :data:`_MISSING` when a key is absent or a step is not a mapping."""
+    node: Any = config
+    for key in (path[0], "value", *path[1:]):
+        if not isinstance(node, Mapping) or key not in node:
+            return _MISSING
+        node = node[key]
+    return node
+
+
+def run_grid_key(
+    leaves: list[tuple[tuple[str, ...], list[Any]]], config: Mapping[str, Any]
+) -> tuple[str, ...] | None:
+    """Which grid combination a run's config holds, as W&B's sweeps engine reads it (its
+    ``grid_search_next_runs``), or ``None`` if it holds none.
+
+    Args:
+        leaves: :func:`grid_leaves` of the sweep's parameters.
+        config: the run's config as W&B stores it, ``{name: {"value": v, ...}}``; any other key
+            (``_wandb``, parameters of no grid) is ignored.
+
+    Returns:
+        One key per leaf of ``leaves`` (see :func:`_same_run_value`: ``1.0`` is ``1``, mappings compare with sorted
+        keys); a value that is a mapping counts only with the keys some mapping of that leaf's grid
+        values has (the engine strips keys added at run time). ``None`` if a leaf is missing: the
+        engine then counts the run as no combination. (A config step that is not a mapping also
+        counts as no combination here; the engine raises ``TypeError`` there.)
+    """
+    out: list[str] = []
+    for path, values in leaves:
+        value = _run_leaf(config, path)
+        if value is _MISSING:
+            return None
+        known = {k for v in values if isinstance(v, Mapping) for k in v}
+        if known and isinstance(value, Mapping):
+            value = {k: v for k, v in value.items() if k in known}
+        out.append(_same_run_value(value))
+    return tuple(out)
+
+
+def next_grid_combination(
+    parameters: Mapping[str, Mapping[str, Any]], run_configs: Iterable[Mapping[str, Any]]
+) -> tuple[int, dict[str, Any]] | None:
+    """The first grid combination, in grid order, that no run holds: what W&B's sweeps engine
+    proposes next for a grid whose runs have these configs (every run counts, whatever its state:
+    the engine reads only configs; see :func:`run_grid_key` for when a run holds a combination).
+
+    Args:
+        parameters: the sweep's normalized parameters (a grid).
+        run_configs: the configs of the sweep's runs, prior runs (``priorRuns``) included, as W&B
+            stores them (``{name: {"value": v}}``).
+
+    Returns:
+        ``(index, values)``: its number in the grid (as :func:`combination` numbers it) and its
+        plain values; ``None`` once every combination is held by a run (the grid is done).
+
+    Raises:
+        SweepConfigError: see :func:`grid_values`.
+    """
+    leaves = grid_leaves(parameters)
+    held = {key for config in run_configs if (key := run_grid_key(leaves, config)) is not None}
+    names = sorted(parameters)
+    columns = [grid_values(n, parameters[n]) for n in names]
+    for index, combo in enumerate(itertools.product(*columns)):
+        values = dict(zip(names, combo, strict=True))
+        key = tuple(_same_run_value(_run_leaf({k: {"value": v} for k, v in values.items()}, p)) for p, _ in leaves)
+        if key not in held:
+            return index, copy.deepcopy(values)
+    return None
+
+
 def grid_size(parameters: Mapping[str, Mapping[str, Any]]) -> int:
     """The number of combinations of a grid over normalized ``parameters``."""
     return math.prod(len(grid_values(n, s)) for n, s in parameters.items())
@@ -387,6 +492,43 @@ def combination(method: str, parameters: Mapping[str, Mapping[str, Any]], seed: 
         return {n: out[n] for n in names}
     rng = random.Random(f"{seed}/{index}")
     return {n: sample_parameter(parameters[n], rng) for n in names}
+
+
+#: The distributions W&B's sweeps engine calls deprecated (their ``min``/``max`` are base-e
+#: exponents), each with the ``_values`` form it names instead.
+DEPRECATED_DISTRIBUTIONS = {
+    "log_uniform": "log_uniform_values",
+    "q_log_uniform": "q_log_uniform_values",
+    "inv_log_uniform": "inv_log_uniform_values",
+}
+#: The engine's warning for one of them (its ``check_for_deprecated_distributions``), word for word.
+DEPRECATED_DISTRIBUTION = (
+    "{name} uses {distribution}, where min/max specify base-e exponents. Use {replacement} to specify limit values."
+)
+
+
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """The warnings W&B's sweeps engine's checks (``schema_violations_from_proposed_config``) give for
+    a config :func:`parse_sweep_config` accepted: what W&B's server answers as ``UpsertSweep``'s
+    ``configValidationWarnings`` and ``wandb sweep`` prints under "Malformed sweep config detected!".
+
+    For an accepted config these are only the deprecations of :data:`DEPRECATED_DISTRIBUTIONS`: one
+    per top-level parameter that uses one, in the config's order (the engine does not look into a
+    nested group's parameters). Every other fault the engine finds, the fake refuses.
+
+    Args:
+        config: a config as :func:`parse_sweep_config` returns it.
+
+    Returns:
+        The warnings, each as the engine words it (:data:`DEPRECATED_DISTRIBUTION`); empty if none.
+    """
+    out = []
+    for name, spec in (config.get("parameters") or {}).items():
+        distribution = spec.get("distribution") if isinstance(spec, Mapping) else None
+        if distribution in DEPRECATED_DISTRIBUTIONS:
+            replacement = DEPRECATED_DISTRIBUTIONS[distribution]
+            out.append(DEPRECATED_DISTRIBUTION.format(name=name, distribution=distribution, replacement=replacement))
+    return out
 
 
 def parse_sweep_config(text_or_config: str | Mapping[str, Any]) -> dict[str, Any]:

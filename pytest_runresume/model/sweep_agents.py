@@ -107,7 +107,7 @@ class AgentOps(SweepsBase):
         srun = self._pop_queue(sweep)
         kind = "resume"
         if srun is None:
-            if sweep.search_exhausted():
+            if sweep.search_exhausted(self.run_configs(sweep)):
                 return []  # a run of the sweep is still active and may come back (R81)
             srun = self._new_run(sweep)
             kind = "run"
@@ -133,7 +133,10 @@ class AgentOps(SweepsBase):
                 self.observations(sweep), sample_parameter,
             )  # fmt: skip
         else:
-            values = sweep.combination(index)
+            found = sweep.next_combination(self.run_configs(sweep))
+            if found is None:  # the caller checked search_exhausted under the same lock
+                raise AssertionError(f"sweep {sweep.path}: no grid combination left for a new run")
+            values = found[1]
         run_id = f"{sweep.name}-r{index + 1:03d}"
         # The run first: past max_runs it raises, and the sweep must not hold a run without a record.
         rec = self.store.create_run(run_id, project=sweep.project, entity=sweep.entity, config=values)

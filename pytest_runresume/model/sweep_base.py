@@ -154,6 +154,18 @@ class SweepsBase:
         """The store's record of a sweep run."""
         return self.store.get(sweep.entity, sweep.project, run_id)
 
+    def run_configs(self, sweep: Sweep) -> list[dict[str, Any]]:
+        """The configs of the sweep's runs as W&B's server gives them to its sweeps engine: every
+        prior run (``priorRuns``), then every run of the sweep, whatever its state, as stored now
+        (``{name: {"value": v, ...}}``); a run the store no longer holds is left out. A grid skips the
+        combinations these hold (docs/sweeps.md, "Differences from W&B's sweeps engine")."""
+        out: list[dict[str, Any]] = []
+        for rid in [*sweep.prior_runs, *sweep.runs]:
+            rec = self.run_record(sweep, rid)
+            if rec is not None:
+                out.append(rec.config)
+        return out
+
     @implements("R87")
     def state(self, sweep: Sweep) -> str:
         """The sweep's state now (R86, R87): ``pending`` until an agent registers, the user's state,
@@ -163,7 +175,7 @@ class SweepsBase:
             self._requeue_preempted(sweep)
             if sweep.user_state != SWEEP_RUNNING:
                 return sweep.user_state
-            if sweep.search_exhausted() and not sweep.queue and not self._active_runs(sweep):
+            if sweep.search_exhausted(self.run_configs(sweep)) and not sweep.queue and not self._active_runs(sweep):
                 return SWEEP_FINISHED
             return SWEEP_RUNNING
 

@@ -9,6 +9,7 @@ the pages read them. The wire names of the states are the SDK's (``RUNNING``, ``
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +82,9 @@ class SweepRun:
 
     Attributes:
         run_id: the W&B run id (the agent sets ``WANDB_RUN_ID`` to it).
-        index: the number of its combination (0 for the first run of the sweep).
+        index: its number in the sweep (0 for the first run; its run id ends in ``index + 1``).
+            A grid run's combination is not always combination ``index``: a grid skips the
+            combinations prior runs hold (see :meth:`Sweep.next_combination`).
         params: ``{name: {"value": v}}``, the ``args`` of the agent command.
         handouts: every time it was handed to an agent.
         requeued_attempts: numbers of the attempts (processes) that were preempted and requeued.
@@ -199,10 +202,40 @@ class Sweep:
         limits = [x for x in (self.grid_size(), self.run_cap) if x is not None]
         return min(limits) if limits else None
 
-    def search_exhausted(self) -> bool:
-        """No new combination is left: the grid is done or ``run_cap`` is reached (R89)."""
-        limit = self.max_runs()
-        return limit is not None and len(self.runs) >= limit
+    def own_run_configs(self) -> list[dict[str, Any]]:
+        """The configs of the sweep's own runs as they were handed out (``{name: {"value": v}}``):
+        what :meth:`search_exhausted` and :meth:`next_combination` read when given no configs."""
+        return [srun.params for srun in self.runs.values()]
+
+    def search_exhausted(self, run_configs: Iterable[Mapping[str, Any]] | None = None) -> bool:
+        """No new combination is left: ``run_cap`` is reached (R89; only the sweep's own runs count)
+        or, for a grid, every combination is held by a run (see :meth:`next_combination`).
+
+        Args:
+            run_configs: the configs of every run of the sweep, prior runs included, as W&B stores
+                them; default: :meth:`own_run_configs`.
+        """
+        if self.run_cap is not None and len(self.runs) >= self.run_cap:
+            return True
+        return self.method == "grid" and self.next_combination(run_configs) is None
+
+    def next_combination(self, run_configs: Iterable[Mapping[str, Any]] | None = None) -> tuple[int, dict[str, Any]] | None:
+        """The combination the sweep's next new run gets, ``(number, plain values)``, or ``None``
+        when a grid is done (``run_cap`` is not looked at: see :meth:`search_exhausted`).
+
+        A grid skips every combination a run of the sweep already holds, prior runs (``priorRuns``)
+        included, whatever their state, as W&B's sweeps engine does
+        (:func:`.search.next_grid_combination`, docs/sweeps.md "Differences from W&B's sweeps
+        engine"). A random search gives combination ``len(runs)``; a bayes search is the
+        controller's (:mod:`.bayes`), this gives its random draw.
+
+        Args:
+            run_configs: as for :meth:`search_exhausted`.
+        """
+        if self.method != "grid":
+            return len(self.runs), self.combination(len(self.runs))
+        configs = self.own_run_configs() if run_configs is None else run_configs
+        return search.next_grid_combination(self.config["parameters"], configs)
 
     def combination(self, index: int) -> dict[str, Any]:
         """The parameter values of combination ``index`` (0-based), as plain values

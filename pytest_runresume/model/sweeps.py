@@ -17,7 +17,9 @@ What the controller does, with the rules it implements:
   generator seeded with ``(sweep.seed, n)`` (the seed is stored on the sweep).
 - A new sweep is ``pending`` (wire ``PENDING``) until an agent registers for it (``CreateAgent``),
   then ``running``, as W&B's server answers it. Runs named as ``priorRuns`` when it is created are
-  linked to it (their ``sweep`` is set; a bayes search learns from them); each must exist.
+  linked to it (their ``sweep`` is set; a bayes search learns from them); each must exist. A grid
+  skips every combination a run of the sweep holds, prior runs included, whatever its state, as W&B's
+  sweeps engine does (:func:`.search.next_grid_combination`, docs/sweeps.md).
 - An agent asks with a heartbeat and gets at most one run at a time: first a run from the sweep's
   run queue, as a ``resume`` command with the same run id and exactly the same parameters (R81,
   R82, R72); only when the queue is empty a new combination, as a ``run`` command (R82).

@@ -29,6 +29,7 @@ import base64
 import json
 from typing import Any
 
+from ..model.search import config_warnings
 from ..model.sweep_records import WIRE_STATES, Sweep, SweepAgent
 from ..model.sweeps import check_display_name
 from ..model.tags import implements
@@ -139,8 +140,13 @@ def _prior_runs(ctx: Context, v: dict[str, Any]) -> list[str]:
 @implements("R86")
 def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
     """Create a sweep (no ``id``) or update one (``id``: config and/or state, R86, and the display
-    name, ``displayName``: a non-blank string, checked before anything changes)."""
+    name, ``displayName``: a non-blank string, checked before anything changes).
+
+    ``configValidationWarnings`` are the sweeps engine's warnings of the config sent
+    (:func:`~pytest_runresume.model.search.config_warnings`: deprecated ``log_uniform`` spellings);
+    empty when no config was sent."""
     sweeps = ctx.model.sweeps
+    warnings: list[str] = []  # the engine's warnings of the config sent, if one was
     if v.get("id"):
         sweep = sweeps.by_storage_id(str(v["id"]))
         display_name = v.get("displayName")
@@ -148,6 +154,7 @@ def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
             check_display_name(display_name)  # before anything changes
         if v.get("config"):
             sweeps.update_config(sweep, str(v["config"]))
+            warnings = config_warnings(sweep.config)
         if v.get("state"):
             sweeps.set_state(sweep, str(v["state"]))
         if display_name is not None:
@@ -163,9 +170,10 @@ def upsert_sweep(ctx: Context, v: dict[str, Any]) -> dict[str, Any]:
             display_name=v.get("displayName"),
             prior_runs=_prior_runs(ctx, v),
         )
+        warnings = config_warnings(sweep.config)
         if v.get("state") and str(v["state"]).upper() != "PENDING":
             sweeps.set_state(sweep, str(v["state"]))  # a new sweep is PENDING already
-    return {"upsertSweep": {"sweep": _sweep(ctx, sweep), "configValidationWarnings": []}}
+    return {"upsertSweep": {"sweep": _sweep(ctx, sweep), "configValidationWarnings": warnings}}
 
 
 @handler("SweepWithRuns", "GetSweep", "GetSweepLegacy", "GetSweepState", "Sweep")

@@ -19,9 +19,11 @@ Our search (``pytest_runresume/model/search.py``, handed out by the controller a
 - Controller: an agent of ours working through a grid (a run preempted and requeued on the way) is
   handed, run by run, what the engine proposes for the sweep's runs so far.
 
-Every difference is either fixed in the search or listed in :data:`DELIBERATE` (deliberate, or the
-one known gap of the controller: prior runs), each with a test that pins it and checks that
-``docs/sweeps.md`` "Differences from W&B's sweeps engine" says so.
+- Prior runs: a grid whose prior runs (``priorRuns``) hold some of its combinations hands out what
+  the engine proposes for those runs and the runs so far (the held combinations skipped).
+
+Every difference is either fixed in the search or listed in :data:`DELIBERATE`, each with a test
+that pins it and checks that ``docs/sweeps.md`` "Differences from W&B's sweeps engine" says so.
 
 The engine pins ``numpy<2``, so it is not a dependency of the project: ``nox -s sweeps_oracle``
 (``docs/development.md``) makes a venv with the project, ``sweeps`` and scipy and runs this module
@@ -45,7 +47,7 @@ from typing import Any
 import pytest
 
 from pytest_runresume.model import ManualClock, Model, RunKey, RunUpsert
-from pytest_runresume.model.search import SweepConfigError, parse_sweep_config
+from pytest_runresume.model.search import SweepConfigError, config_warnings, parse_sweep_config
 
 ORACLE_ENV = "RUNRESUME_SWEEPS_ORACLE"
 SKIP_REASON = "needs W&B's sweeps engine (numpy<2): nox -s sweeps_oracle runs this module"
@@ -192,7 +194,7 @@ DELIBERATE = {
     "categorical-probabilities": "`distribution: categorical` with `probabilities`",
     "deprecated": "`log_uniform`, `q_log_uniform` and `inv_log_uniform`",
     "negative-zero": "`-0.0`",
-    "prior-runs": "a prior run's combination",
+    "unwrapped-config": "A run config not in W&B's shape",
 }
 
 
@@ -329,21 +331,121 @@ def test_our_controller_hands_out_what_the_engine_proposes_next() -> None:
     assert handed.count(("resume", runs[2].name)) == 1 and len(handed) == 13
 
 
-def test_a_prior_runs_combination_is_run_again_a_documented_gap() -> None:
-    """The engine counts every run of the sweep, prior runs (``priorRuns``) too: a grid skips the
-    combination a prior run already has. Our grid hands out combination n to the n-th new run and
-    runs it again (docs/sweeps.md)."""
-    config = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}}
+def our_handouts(config: dict[str, Any], priors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``args`` of every ``run`` command an agent of our controller gets for a sweep created with
+    runs of these configs as ``priorRuns`` (as W&B stores configs, ``{name: {"value": v}}``), each run
+    finished in turn, until it is told to exit. Prior runs get varied states (finished, failed,
+    running): the engine reads only their configs."""
     model = Model(clock=ManualClock())
-    model.upsert_run(RunUpsert.from_variables({"name": "old", "project": "p", "host": "h", "config": json.dumps({"lr": {"value": 0.1}})}))
-    sweep = model.sweeps.create(copy.deepcopy(config), project="p", prior_runs=["old"])
+    names = []
+    for i, prior in enumerate(priors):
+        name = f"old{i}"
+        model.upsert_run(RunUpsert.from_variables({"name": name, "project": "p", "host": "h", "config": json.dumps(prior)}))
+        if i % 3 != 2:  # every third one stays running
+            model.file_stream(RunKey(model.entity, "p", name), {}, complete=True, exit_code=i % 3)
+        names.append(name)
+    sweep = model.sweeps.create(copy.deepcopy(config), project="p", prior_runs=names)
     agent_id = model.sweeps.create_agent(sweep.entity, sweep.project, sweep.name, "host").id
-    (cmd,) = model.sweeps.heartbeat(agent_id, {})
-    prior = sweeps.SweepRun(name="old", config=model.run("p/old").config, state=sweeps.RunState.finished)
-    proposal = sweeps.next_run(copy.deepcopy(config), [prior])
-    assert proposal is not None and proposal.config == {"lr": {"value": 0.01}}
-    assert cmd["args"] == {"lr": {"value": 0.1}}
-    documented(DELIBERATE["prior-runs"])
+    handed: list[dict[str, Any]] = []
+    for _ in range(MAX_GRID + 1):
+        (cmd,) = model.sweeps.heartbeat(agent_id, {})
+        if cmd["type"] == "exit":
+            assert model.sweeps.state(sweep) == "finished"
+            return handed
+        assert cmd["type"] == "run", cmd
+        handed.append(cmd["args"])
+        run_id = cmd["run_id"]
+        model.upsert_run(RunUpsert.from_variables({"name": run_id, "project": "p", "host": "host", "sweep": sweep.name}))
+        model.file_stream(RunKey(sweep.entity, sweep.project, run_id), {}, complete=True, exit_code=0)
+    raise AssertionError(f"our controller handed out more than {MAX_GRID} runs for {config}")
+
+
+def engine_handouts(config: dict[str, Any], priors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the engine proposes, run by run, for a sweep whose runs are the prior runs and then
+    its proposals so far (as W&B's controller feeds it the sweep's runs), until it proposes nothing."""
+    runs = [sweeps.SweepRun(name=f"old{i}", config=copy.deepcopy(c), state=sweeps.RunState.finished) for i, c in enumerate(priors)]
+    proposed: list[dict[str, Any]] = []
+    while len(proposed) <= MAX_GRID:
+        proposal = sweeps.next_run(copy.deepcopy(config), runs)
+        if proposal is None:
+            return proposed
+        proposed.append(plain(proposal.config))
+        runs.append(sweeps.SweepRun(name=f"r{len(runs)}", config=proposal.config, state=sweeps.RunState.running))
+    raise AssertionError(f"the engine proposed more than {MAX_GRID} runs for {config}")
+
+
+def wrapped(**values: Any) -> dict[str, Any]:
+    """A run config as W&B stores it: each value under ``value``, with the SDK's ``desc``."""
+    return {k: {"value": v, "desc": None} for k, v in values.items()}
+
+
+#: Grids with prior runs: (parameters, the prior runs' configs).
+PRIOR_RUNS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
+    "one-held": ({"lr": {"values": [0.1, 0.01]}}, [wrapped(lr=0.1)]),
+    "all-held": ({"lr": {"values": [0.1, 0.01]}}, [wrapped(lr=0.01), wrapped(lr=0.1)]),
+    "held-twice": ({"lr": {"values": [1, 2, 3]}}, [wrapped(lr=2), wrapped(lr=2)]),
+    "integral-float-is-its-int": ({"lr": {"values": [1, 2, 3]}}, [wrapped(lr=1.0), wrapped(lr=3)]),
+    "string-is-not-a-number": ({"lr": {"values": [1, 2]}}, [wrapped(lr="1")]),
+    "bool-is-not-an-int": ({"lr": {"values": [1, True]}}, [wrapped(lr=True)]),
+    "list-float-is-not-int": ({"v": {"values": [[1, 2], [1.5]]}}, [wrapped(v=[1.0, 2])]),
+    "outside-the-grid": ({"lr": {"values": [1, 2]}}, [wrapped(lr=5)]),
+    "a-parameter-missing": ({"lr": {"values": [1, 2]}, "bs": {"values": [8, 16]}}, [wrapped(lr=1), {"_wandb": {"value": {}}}]),
+    "extra-keys-ignored": (
+        {"lr": {"values": [1, 2]}, "bs": {"values": [8, 16]}},
+        [{**wrapped(lr=1, bs=16, other=3), "_wandb": {"value": {"t": {}}}}, wrapped(lr=2, bs=8)],
+    ),
+    "multi-parameter": (GRIDS["names-sorted-last-fastest"], [wrapped(Batch=16, act="tanh", fixed=7, lr=0.01), wrapped(Batch=32, act="relu", fixed=7, lr=0.1)]),
+    "constant-differs": ({"lr": {"values": [1, 2]}, "fixed": {"value": 7}}, [wrapped(lr=1, fixed=8), wrapped(lr=2, fixed=7)]),
+    "nested-group": (
+        GRIDS["nested"],
+        [wrapped(epochs=1, opt={"beta": 0.9, "lr": 1, "name": "adam", "extra": 0}), wrapped(epochs=2, opt={"lr": 2, "name": "sgd", "beta": 0.9})],
+    ),
+    "nested-constant-missing": (GRIDS["nested"], [wrapped(epochs=1, opt={"lr": 1, "name": "adam"})]),
+    "nested-leaf-missing": (GRIDS["nested"], [wrapped(epochs=1, opt={"beta": 0.9, "name": "adam"})]),
+    "constants-only": ({"a": {"value": 1}, "b": {"value": "x"}}, [wrapped(c=0)]),
+    "constants-only-no-prior": ({"a": {"value": 1}, "b": {"value": "x"}}, []),
+    "dict-values-runtime-keys": (
+        {"v": {"values": [{"a": 1}, {"a": 2, "b": 3}]}},
+        [wrapped(v={"a": 1, "added": True}), wrapped(v={"a": 2, "b": 3, "c": 0})],
+    ),
+    "int-uniform-and-q-uniform": (
+        {"n": {"min": 1, "max": 3}, "q": {"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 0.5}},
+        [wrapped(n=2, q=0.5), wrapped(n=3, q=0)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PRIOR_RUNS))
+def test_a_grid_with_prior_runs_hands_out_what_the_engine_proposes(name: str) -> None:
+    """Prior runs (``priorRuns``) hold grid combinations: our agent is handed, run by run, exactly the
+    engine's proposals for the prior runs and the runs so far (the held combinations skipped), and is
+    told to exit when the engine proposes nothing."""
+    parameters, priors = PRIOR_RUNS[name]
+    config = {"method": "grid", "parameters": parameters}
+    expected, got = engine_handouts(config, priors), our_handouts(config, priors)
+    assert [typed(c) for c in got] == [typed(c) for c in expected], (got, expected)
+
+
+def test_a_run_config_not_in_wandbs_shape_is_documented() -> None:
+    """A prior run whose config holds a bare value (``{"lr": 1}``, not ``{"lr": {"value": 1}}``): the
+    engine raises ``TypeError``; ours counts it as holding no combination."""
+    config = {"method": "grid", "parameters": {"lr": {"values": [1, 2]}}}
+    with pytest.raises(TypeError):
+        sweeps.next_run(copy.deepcopy(config), [sweeps.SweepRun(name="old", config={"lr": 1})])
+    assert our_handouts(config, [{"lr": 1}]) == [{"lr": {"value": 1}}, {"lr": {"value": 2}}]
+    documented(DELIBERATE["unwrapped-config"])
+
+
+@GENERATED
+@given(st.lists(st.integers(0, 11), max_size=14), st.lists(st.booleans(), min_size=14, max_size=14))
+def test_generated_prior_runs_are_skipped_like_the_engine_skips_them(picks: list[int], as_float: list[bool]) -> None:
+    """Any prior runs holding any combinations of a 12-run grid (repeated, in any order, an int as an
+    integral float): the same handouts as the engine's proposals."""
+    parameters = {"a": {"values": [1, 2, 3]}, "b": {"values": [10, 20]}, "c": {"values": ["x", "y"]}}
+    grid = our_grid(parameters)
+    priors = [wrapped(**{k: (float(v) if f and isinstance(v, int) else v) for k, v in grid[i].items()}) for i, f in zip(picks, as_float, strict=False)]
+    config = {"method": "grid", "parameters": parameters}
+    assert [typed(c) for c in our_handouts(config, priors)] == [typed(c) for c in engine_handouts(config, priors)]
 
 
 # ---- random -------------------------------------------------------------------------------------
@@ -612,12 +714,34 @@ def test_a_parameter_the_engine_cannot_run_is_refused_by_name(name: str, method:
 
 def test_the_deprecated_distributions_are_run_by_both_and_documented() -> None:
     """The engine's schema calls ``log_uniform``, ``q_log_uniform`` and ``inv_log_uniform``
-    deprecated (the server answers a warning); its search runs them, and ours accepts them."""
+    deprecated (the server answers a warning, as ours does: ``test_our_config_warnings_are_the_engines``);
+    its search runs them, and ours accepts them."""
     for dist in ("log_uniform", "q_log_uniform", "inv_log_uniform"):
         config = {"method": "random", "parameters": {"p": {"distribution": dist, "min": -2.0, "max": 0.0}}}
         assert any(DEPRECATION in v for v in sweeps.schema_violations_from_proposed_config(copy.deepcopy(config)))
         assert engine_refusal(config["parameters"]) is None and our_refusal(config) is None
     documented(DELIBERATE["deprecated"])
+
+
+#: One parameter of each distribution the engine calls deprecated.
+DEPRECATED_SPECS = {d: {"distribution": d, "min": -2.0, "max": 0.0} for d in ("log_uniform", "q_log_uniform", "inv_log_uniform")}
+
+
+@pytest.mark.parametrize("name", [*DEPRECATED_SPECS, "all-at-once"])
+def test_our_config_warnings_are_the_engines(name: str) -> None:
+    """What ``UpsertSweep`` answers as ``configValidationWarnings`` (``config_warnings``) is, word for
+    word and in order, what the engine's checks give for the config, for every accepted config here:
+    the deprecated distributions at the top level and nested (which the engine does not look into),
+    and the grids and draws of this module (no warning)."""
+    if name == "all-at-once":
+        parameters = {"z": {"values": [1]}, **{f"p_{k}": v for k, v in DEPRECATED_SPECS.items()}}
+        parameters["g"] = {"parameters": {"x": DEPRECATED_SPECS["log_uniform"]}}
+    else:
+        parameters = {"p": DEPRECATED_SPECS[name]}
+    for method, params in [("random", parameters), *(("grid", g) for g in GRIDS.values()), *(("random", {"p": s}) for s in RANDOM.values())]:
+        config = {"method": method, "parameters": copy.deepcopy(params)}
+        expected = sweeps.schema_violations_from_proposed_config(copy.deepcopy(config))
+        assert config_warnings(parse_sweep_config(copy.deepcopy(config))) == expected, config
 
 
 def test_negative_zero_is_documented() -> None:

@@ -148,6 +148,29 @@ def test_bayes_is_created_and_without_a_metric_refused(served):
     assert served.model.problems == [] and len(served.model.sweeps.sweeps) == 1
 
 
+def test_deprecated_distributions_are_answered_as_the_engines_warnings(served):
+    """``configValidationWarnings``: W&B's server answers its sweeps engine's warnings, which
+    ``wandb sweep`` prints; for a config the fake accepts, the deprecated ``log_uniform`` spellings
+    (one per top-level parameter, in the config's order, worded as the engine words them). A
+    ``wandb sweep --update`` with such a config gets them too; a state change gets none."""
+    config = (
+        "method: random\nparameters:\n  wd: {distribution: inv_log_uniform, min: -3, max: 0}\n"
+        "  lr: {distribution: log_uniform, min: -5, max: 0}\n  n: {values: [1, 2]}\n"
+        "  opt: {parameters: {m: {distribution: q_log_uniform, min: 0, max: 3}}}\n"
+    )
+    data = ok(served, CREATE, config=config)
+    assert data["upsertSweep"]["configValidationWarnings"] == [
+        "wd uses inv_log_uniform, where min/max specify base-e exponents. Use inv_log_uniform_values to specify limit values.",
+        "lr uses log_uniform, where min/max specify base-e exponents. Use log_uniform_values to specify limit values.",
+    ]
+    sweep_id = served.model.sweeps.get("testent/sweepproj/swp00001").storage_id
+    update = "method: random\nparameters:\n  b: {distribution: q_log_uniform, min: 0, max: 3, q: 2}\n"
+    assert ok(served, CREATE, id=sweep_id, config=update)["upsertSweep"]["configValidationWarnings"] == [
+        "b uses q_log_uniform, where min/max specify base-e exponents. Use q_log_uniform_values to specify limit values."
+    ]
+    assert ok(served, CREATE, id=sweep_id, state="PAUSED")["upsertSweep"]["configValidationWarnings"] == []
+
+
 def test_bad_config_is_refused_without_failing_the_test(served):
     """A config the server refuses (grid over a continuous range) is a documented refusal: an error
     naming it, not a problem."""
