@@ -14,7 +14,9 @@ import pytest
 #: every heartbeat, and a run asks wandb-core whether it was stopped every ``run_stopping._POLL_INTERVAL``
 #: (15 s, bound as ``RunStopChecker``'s default). They set how long the tests wait, not what happens:
 #: each heartbeat and its answer, each stop check and what a stop does, are the SDK's own code. Here
-#: they are 0.5 s and 1 s, set when the module is first imported.
+#: they are 0.5 s and 1 s, set when the module is first imported. Likewise the SDK checks for wandb-core's
+#: port file every 0.2 s (``service_port_file.poll_for_token``) while wandb-core writes it in 30-70 ms:
+#: here every 20 ms.
 SDK_POLLS = """
 import importlib.abc, sys
 
@@ -28,7 +30,17 @@ def _stop_checker(module):
     module.RunStopChecker.__init__.__kwdefaults__["poll_interval"] = 1
 
 
-_PATCHES = {"wandb.wandb_agent": _agent, "wandb.sdk.lib.run_stopping": _stop_checker}
+def _port_file(module):
+    import time
+
+    module._SLEEP = lambda seconds: time.sleep(min(seconds, 0.02))
+
+
+_PATCHES = {
+    "wandb.wandb_agent": _agent,
+    "wandb.sdk.lib.run_stopping": _stop_checker,
+    "wandb.sdk.lib.service.service_port_file": _port_file,
+}
 
 
 class _PatchAfterImport(importlib.abc.MetaPathFinder):
