@@ -326,21 +326,32 @@ def diagnose(result: RunResult, step_key: str | None = None) -> list[Finding]:
 
     dropped = list(DROPPED_ROWS.finditer(text))
     for m in dropped[:1]:
-        hard = run is not None and _after_hard_kill(run)
-        off_by_one = len(dropped) == 1 and int(m.group(1)) == int(m.group(2)) - 1
+        tried, current = int(m.group(1)), int(m.group(2))
+        # back at step 0 after a handled preemption: the handler had its chance to save the step
+        handled_before = run is not None and any(a.preempting and a.complete for a in run.attempts[:-1])
+        from_zero = tried == 0 and current > 0 and (handled_before or not (run is not None and _after_hard_kill(run)))
+        hard = not from_zero and run is not None and _after_hard_kill(run)
+        lag = "the script logs explicit steps from a checkpoint that lags W&B's step "
+        if from_zero:
+            why = (
+                f"the restart logs from step 0 again while W&B resumed the run at step {current}: the step counter "
+                "was not restored on resume, or no checkpoint holding it was saved (save it in the preemption "
+                "handler, read it back before the loop, or start at run.starting_step)"
+            )
+        elif hard:
+            why = lag + "(expected after a SIGKILL, which no handler can catch)"
+        elif len(dropped) == 1 and tried == current - 1:
+            why = lag + (
+                "(only the step just before the restart: an off-by-one on resume — if the checkpoint holds the "
+                "last completed step, start at that step + 1)"
+            )
+        else:
+            why = lag + "(save the checkpoint in the preemption handler, or log without step=)"
         out.append(
             finding(
                 "rows-dropped",
-                f'the SDK dropped rows: "Tried to log to step {m.group(1)} that is less than the current step '
-                f"{m.group(2)}\" — the script logs explicit steps from a checkpoint that lags W&B's step "
-                + (
-                    "(expected after a SIGKILL, which no handler can catch)"
-                    if hard
-                    else "(only the step just before the restart: an off-by-one on resume — if the checkpoint "
-                    "holds the last completed step, start at that step + 1)"
-                    if off_by_one
-                    else "(save the checkpoint in the preemption handler, or log without step=)"
-                ),
+                f'the SDK dropped rows: "Tried to log to step {tried} that is less than the current step {current}" — '
+                + why,
                 NOTE if hard else BUG,
             )
         )

@@ -35,9 +35,9 @@ SCRIPT = """
 """
 
 
-def write(tmp_path: Path, explicit: bool, off_by_one: bool = False) -> list[str]:
+def write(tmp_path: Path, explicit: bool, off_by_one: bool = False, restart_at_zero: bool = False) -> list[str]:
     path = tmp_path / "nd.py"
-    start = 'max(state["step"], 0)' if off_by_one else 'state["step"] + 1'
+    start = 'max(state["step"], 0)' if off_by_one else "0" if restart_at_zero else 'state["step"] + 1'
     text = SCRIPT.format(start=start, explicit=", step=step" if explicit else "")
     path.write_text(textwrap.dedent(text))
     return ["python", str(path)]
@@ -70,3 +70,14 @@ def test_an_off_by_one_on_resume_is_named(runresume, tmp_path, explicit):
     loop = runresume.requeue(write(tmp_path, explicit, off_by_one=True), README_LOOP[:1])
     with pytest.raises(ExpectationFailed, match=r"off-by-one on resume"):
         loop.check()
+
+
+@pytest.mark.parametrize("loop", [README_LOOP[:1], README_LOOP], ids=["preempted", "preempted-then-killed"])
+def test_a_step_counter_not_restored_on_resume_is_named(runresume, tmp_path, loop):
+    """The checkpoint is saved in the handler but the restart does not read the step back: it logs
+    from step 0 again (a newcomer's own bug). Not a checkpoint that lags, and after a SIGKILL that
+    follows a handled preemption not "expected": the handler's checkpoint was there to resume from."""
+    loop_ = runresume.requeue(write(tmp_path, explicit=True, restart_at_zero=True), loop)
+    with pytest.raises(ExpectationFailed, match=r"\[bug: rows-dropped\] .*from step 0 again") as failed:
+        loop_.check()
+    assert "step counter" in str(failed.value) and "expected after a SIGKILL" not in str(failed.value)
