@@ -4,22 +4,16 @@ missing data file, a dropped executable bit or a missing entry point is named.""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import re
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from docs_pages import load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("check_dist", ROOT / "tools" / "check_dist.py")
-assert _spec is not None and _spec.loader is not None
-check_dist = importlib.util.module_from_spec(_spec)
-sys.modules["check_dist"] = check_dist
-_spec.loader.exec_module(check_dist)
+check_dist = load_tool("check_dist")
 
 ENTRY_POINTS = """[console_scripts]
 runresume = pytest_runresume.cli:main

@@ -4,18 +4,10 @@ this test's)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from docs_pages import load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("wandb_system_tests", ROOT / "tools" / "wandb_system_tests.py")
-assert _spec is not None and _spec.loader is not None
-tool = importlib.util.module_from_spec(_spec)
-sys.modules["wandb_system_tests"] = tool
-_spec.loader.exec_module(tool)
+tool = load_tool("wandb_system_tests")
 
 REPORT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="6">

@@ -62,3 +62,25 @@ def e2e_launch(runresume, init_script):
         return result, json.loads(lines[0][len("E2E-RESULT ") :])
 
     return _launch
+
+
+@pytest.fixture
+def run_tagged(runresume, tmp_path: Path):
+    """``run_tagged(script, tag, timeout=180)`` -> the object of the ``TAG {json}`` line that
+    ``script`` (dedented, written to a file) prints when run with ``python`` under the harness.
+
+    Raises:
+        AssertionError: a non-zero exit (with the run's report) or no ``TAG`` line.
+    """
+
+    def _run(script: str, tag: str, timeout: float = 180) -> dict[str, Any]:
+        path = tmp_path / f"{tag.lower()}.py"
+        path.write_text(textwrap.dedent(script))
+        result = runresume.run(["python", str(path)], timeout=timeout)
+        assert result.returncode == 0, result.report()
+        prefix = f"{tag} "
+        lines = [line[len(prefix) :] for line in result.stdout.splitlines() if line.startswith(prefix)]
+        assert lines, f"no {tag} line\n{result.report()}"
+        return json.loads(lines[0])
+
+    return _run

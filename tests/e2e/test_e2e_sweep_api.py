@@ -7,10 +7,7 @@ is ``PENDING`` until an agent asks; ``method: bayes`` is created (and refused wi
 
 from __future__ import annotations
 
-import json
-import textwrap
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 
@@ -67,13 +64,8 @@ SCRIPT = """
 
 
 @pytest.mark.skipif(SDK < (0, 28), reason="Sweep.get(api, ...) and sweep.agents() are wandb >= 0.28")
-def test_sweep_states_bayes_prior_runs_and_agents_through_the_public_api(runresume, tmp_path: Path):
-    script = tmp_path / "sweep_api.py"
-    script.write_text(textwrap.dedent(SCRIPT))
-    result = runresume.run(["python", str(script)], timeout=180)
-    assert result.returncode == 0, result.report()
-    line = next(line for line in result.stdout.splitlines() if line.startswith("SWEEPAPI "))
-    out = json.loads(line[len("SWEEPAPI ") :])
+def test_sweep_states_bayes_prior_runs_and_agents_through_the_public_api(runresume, run_tagged):
+    out = run_tagged(SCRIPT, "SWEEPAPI")
     b = runresume.model
     assert out["grid"] == [9, [out["prior_run"]], "PENDING"]  # 3 x (3 x 1) combinations, nothing asked yet
     assert out["prior_sweep"] == b.sweeps.get("testent/sw/swp00001").name

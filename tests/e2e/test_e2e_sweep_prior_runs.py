@@ -6,10 +6,6 @@ other combinations, then told to exit.
 
 from __future__ import annotations
 
-import json
-import textwrap
-from pathlib import Path
-
 SCRIPT = """
     import json, wandb
     from wandb import Api
@@ -31,16 +27,14 @@ SCRIPT = """
 """
 
 
-def test_a_grid_skips_what_the_sdks_prior_runs_hold(runresume, tmp_path: Path):
-    script = tmp_path / "prior_runs.py"
-    script.write_text(textwrap.dedent(SCRIPT))
-    result = runresume.run(["python", str(script)], timeout=180)
-    assert result.returncode == 0, result.report()
-    line = next(line for line in result.stdout.splitlines() if line.startswith("PRIORRUNS "))
-    out = json.loads(line[len("PRIORRUNS ") :])
+def test_a_grid_skips_what_the_sdks_prior_runs_hold(runresume, run_tagged):
+    out = run_tagged(SCRIPT, "PRIORRUNS")
     sweep = runresume.model.sweeps.get("testent/pr/swp00001")
     assert sweep.prior_runs == out["priors"]
     handed = [(h.kind, h.params) for h in sweep.handouts]  # names sorted, n varying fastest
-    assert handed == [("run", {"lr": {"value": 0.1}, "n": {"value": 2}}), ("run", {"lr": {"value": 0.01}, "n": {"value": 1}})]
+    assert handed == [
+        ("run", {"lr": {"value": 0.1}, "n": {"value": 2}}),
+        ("run", {"lr": {"value": 0.01}, "n": {"value": 1}}),
+    ]
     assert out["state"] == "FINISHED"
     assert runresume.model.problems == []
