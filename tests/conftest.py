@@ -9,20 +9,34 @@ from pathlib import Path
 import pytest
 
 #: A ``sitecustomize`` for the processes the tests start (the harness's own hook chains to it).
-#: Two of wandb's pollers wait fixed intervals that no server answer and no environment variable
+#: Three of wandb's pollers wait fixed intervals that no server answer and no environment variable
 #: changes: the sweep agent's run loop waits ``Agent.POLL_INTERVAL`` (5 s) for local commands before
-#: every heartbeat, and a run asks wandb-core whether it was stopped every ``run_stopping._POLL_INTERVAL``
-#: (15 s, bound as ``RunStopChecker``'s default). They set how long the tests wait, not what happens:
-#: each heartbeat and its answer, each stop check and what a stop does, are the SDK's own code. Here
-#: they are 0.5 s and 1 s, set when the module is first imported. Likewise the SDK checks for wandb-core's
-#: port file every 0.2 s (``service_port_file.poll_for_token``) while wandb-core writes it in 30-70 ms:
-#: here every 20 ms.
+#: every heartbeat; ``wandb.agent(function=...)`` sleeps ``HEARTBEAT_SLEEP_SECONDS`` (5 s; "tests may
+#: set to 0", says its source) between heartbeats, and waits up to 5 s twice (a queue read, then a
+#: sleep) for its next run before it sees that it was told to exit; a run asks wandb-core whether it
+#: was stopped every ``run_stopping._POLL_INTERVAL`` (15 s, bound as ``RunStopChecker``'s default).
+#: They set how long the tests wait, not what happens: each heartbeat and its answer, each stop check
+#: and what a stop does, are the SDK's own code. Here they are 0.5 s, 0.5 s (each wait) and 1 s, set
+#: when the module is first imported. Likewise the SDK checks for wandb-core's port file every 0.2 s
+#: (``service_port_file.poll_for_token``) while wandb-core writes it in 30-70 ms: here every 20 ms.
 SDK_POLLS = """
 import importlib.abc, sys
 
 
 def _agent(module):
     module.Agent.POLL_INTERVAL = 0.5
+
+
+def _function_agent(module):
+    import queue, time, types
+
+    class _Queue(queue.Queue):
+        def get(self, block=True, timeout=None):
+            return super().get(block, None if timeout is None else min(timeout, 0.5))
+
+    module.Agent.HEARTBEAT_SLEEP_SECONDS = 0.5
+    module.queue = types.SimpleNamespace(Queue=_Queue, Empty=queue.Empty)
+    module.time = types.SimpleNamespace(time=time.time, sleep=lambda seconds: time.sleep(min(seconds, 0.5)))
 
 
 def _stop_checker(module):
@@ -38,6 +52,7 @@ def _port_file(module):
 
 _PATCHES = {
     "wandb.wandb_agent": _agent,
+    "wandb.agents.pyagent": _function_agent,
     "wandb.sdk.lib.run_stopping": _stop_checker,
     "wandb.sdk.lib.service.service_port_file": _port_file,
 }

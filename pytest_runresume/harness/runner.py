@@ -47,7 +47,7 @@ from .process import (
 )
 from .results import ProcessEvent, RunResult
 from .schedulers import Delivery, Job, Scheduler
-from .sdk_env import file_stream_transmit_interval
+from .sdk_env import file_stream_transmit_interval, retry_waits
 from .spec import Preemption, Trigger
 
 __all__ = ["CHILD_HOOK_DIR", "SUPERVISOR", "Harness"]
@@ -108,8 +108,9 @@ class Harness(SignalDelivery):
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a command: the caller's, minus every inherited ``WANDB_*`` variable,
         plus the fake's URL and key, W&B's directories under the test's directory, and test-friendly
-        SDK settings (no telemetry, fast file_stream batches, no system metrics). Every proxy variable
-        points at the network guard (:mod:`.netguard`), so only loopback is reachable."""
+        SDK settings (no telemetry, fast file_stream batches, short waits before a retry:
+        :mod:`.sdk_env`, no system metrics). Every proxy variable points at the network guard
+        (:mod:`.netguard`), so only loopback is reachable."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
         home = self.base_dir / "wandb-home"
         env.update(self.served.env())
@@ -122,6 +123,7 @@ class Harness(SignalDelivery):
                 "WANDB_ARTIFACT_DIR": str(home / "artifacts"),
                 "WANDB_ERROR_REPORTING": "false",
                 "WANDB_X_FILE_STREAM_TRANSMIT_INTERVAL": file_stream_transmit_interval(),
+                **retry_waits(),
                 "WANDB_X_DISABLE_STATS": "true",
                 "WANDB_INIT_TIMEOUT": "30",
                 "WANDB_DISABLE_GIT": "true",

@@ -42,27 +42,16 @@ SCRIPT = """
 """
 
 
-#: The SDK's own retry settings, its shortest wait before a retry lowered from 2 s (wandb-core's
-#: default for GraphQL and file_stream) to 0.2 s: what is retried, how often and what the server
-#: ends with stay the SDK's; only the waits shrink. A ``Retry-After`` answer still sets the wait.
-FAST_RETRIES = {
-    "WANDB_X_GRAPHQL_RETRY_WAIT_MIN_SECONDS": "0.2",
-    "WANDB_X_FILE_STREAM_RETRY_WAIT_MIN_SECONDS": "0.2",
-}
-
-
 @pytest.fixture
 def train(runresume, tmp_path):
-    """``train(run_id, env=None, split=True)`` -> RunResult of the script logging N steps (with
-    :data:`FAST_RETRIES` unless ``env`` sets them)."""
+    """``train(run_id, env=None, split=True)`` -> RunResult of the script logging N steps (the
+    harness sets the SDK's shortest retry wait: ``harness.sdk_env.retry_waits``)."""
     path = tmp_path / "train_faults.py"
     path.write_text(textwrap.dedent(SCRIPT))
 
     def _train(run_id: str, env: dict[str, str] | None = None, split: bool = True):
         split_at = Preemption(signal="SIGCONT", trigger=Trigger.at_step(5)) if split else None
-        return runresume.run(
-            ["python", str(path), run_id, str(N)], preempt=split_at, env={**FAST_RETRIES, **(env or {})}
-        )
+        return runresume.run(["python", str(path), run_id, str(N)], preempt=split_at, env=env)
 
     return _train
 
