@@ -131,7 +131,14 @@ def _grid_q_uniform(spec: Mapping[str, Any]) -> list[Any]:
 def _same_run_value(value: Any) -> str:
     """When two grid values make the same run for W&B's sweeps engine: it tells them apart by a hash
     of their YAML with sorted keys, an integral float counting as its int (``1.0`` is ``1``, ``True``
-    is not, ``[1.0]`` is not ``[1]``)."""
+    is not, ``[1.0]`` is not ``[1]``). The answer is a key compared only with other answers of this
+    function: an int is its JSON, a str is its text after a NUL (no JSON text starts with one), both
+    without the cost of ``json.dumps``, which a sweep pays for every run at every heartbeat."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return "\0" + value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     try:
@@ -425,11 +432,56 @@ def run_grid_key(
         value = _run_leaf(config, path)
         if value is _MISSING:
             return None
-        known = {k for v in values if isinstance(v, Mapping) for k in v}
-        if known and isinstance(value, Mapping):
-            value = {k: v for k, v in value.items() if k in known}
+        if isinstance(value, Mapping):  # only then the grid's mappings matter (O(grid values))
+            known = {k for v in values if isinstance(v, Mapping) for k in v}
+            if known:
+                value = {k: v for k, v in value.items() if k in known}
         out.append(_same_run_value(value))
     return tuple(out)
+
+
+class GridIndex:
+    """A grid's leaves and its combinations in grid order, each with the key a run holding it has
+    (:func:`run_grid_key`), computed once for the sweep's parameters and only as far as they are
+    asked for (a grid can be large; a sweep asks for the first combination no run holds).
+
+    Args:
+        parameters: the sweep's normalized parameters (a grid); not copied: a sweep whose config is
+            replaced gets a new index.
+
+    Raises:
+        SweepConfigError: see :func:`grid_values`.
+    """
+
+    def __init__(self, parameters: Mapping[str, Mapping[str, Any]]) -> None:
+        self.parameters = parameters
+        self.leaves = grid_leaves(parameters)
+        names = sorted(parameters)
+        columns = [grid_values(n, parameters[n]) for n in names]
+        self._names = names
+        self._product = itertools.product(*columns)
+        self._combos: list[tuple[dict[str, Any], tuple[str, ...]]] = []
+
+    def _combo(self, index: int) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+        while len(self._combos) <= index:
+            combo = next(self._product, None)
+            if combo is None:
+                return None
+            values = dict(zip(self._names, combo, strict=True))
+            stored = {k: {"value": v} for k, v in values.items()}
+            key = tuple(_same_run_value(_run_leaf(stored, p)) for p, _ in self.leaves)
+            self._combos.append((values, key))
+        return self._combos[index]
+
+    def first_not_held(self, run_configs: Iterable[Mapping[str, Any]]) -> tuple[int, dict[str, Any]] | None:
+        """:func:`next_grid_combination` over this grid."""
+        held = {key for config in run_configs if (key := run_grid_key(self.leaves, config)) is not None}
+        index = 0
+        while (found := self._combo(index)) is not None:
+            if found[1] not in held:
+                return index, copy.deepcopy(found[0])
+            index += 1
+        return None
 
 
 def next_grid_combination(
@@ -438,6 +490,7 @@ def next_grid_combination(
     """The first grid combination, in grid order, that no run holds: what W&B's sweeps engine
     proposes next for a grid whose runs have these configs (every run counts, whatever its state:
     the engine reads only configs; see :func:`run_grid_key` for when a run holds a combination).
+    A sweep asking again and again keeps a :class:`GridIndex` instead (same answer).
 
     Args:
         parameters: the sweep's normalized parameters (a grid).
@@ -451,16 +504,7 @@ def next_grid_combination(
     Raises:
         SweepConfigError: see :func:`grid_values`.
     """
-    leaves = grid_leaves(parameters)
-    held = {key for config in run_configs if (key := run_grid_key(leaves, config)) is not None}
-    names = sorted(parameters)
-    columns = [grid_values(n, parameters[n]) for n in names]
-    for index, combo in enumerate(itertools.product(*columns)):
-        values = dict(zip(names, combo, strict=True))
-        key = tuple(_same_run_value(_run_leaf({k: {"value": v} for k, v in values.items()}, p)) for p, _ in leaves)
-        if key not in held:
-            return index, copy.deepcopy(values)
-    return None
+    return GridIndex(parameters).first_not_held(run_configs)
 
 
 def grid_size(parameters: Mapping[str, Mapping[str, Any]]) -> int:

@@ -170,6 +170,7 @@ class Sweep:
     display_name: str | None = None
     #: Runs linked when the sweep was created (``priorRuns``), in the order given.
     prior_runs: list[str] = field(default_factory=list)
+    _grid: search.GridIndex | None = field(default=None, repr=False, compare=False)
 
     @property
     def path(self) -> str:
@@ -235,7 +236,10 @@ class Sweep:
         if self.method != "grid":
             return len(self.runs), self.combination(len(self.runs))
         configs = self.own_run_configs() if run_configs is None else run_configs
-        return search.next_grid_combination(self.config["parameters"], configs)
+        parameters = self.config["parameters"]
+        if self._grid is None or self._grid.parameters is not parameters:  # built once per config
+            self._grid = search.GridIndex(parameters)
+        return self._grid.first_not_held(configs)
 
     def combination(self, index: int) -> dict[str, Any]:
         """The parameter values of combination ``index`` (0-based), as plain values

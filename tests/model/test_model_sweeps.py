@@ -614,3 +614,35 @@ def test_reset_forgets_sweeps_and_agents(model: Model) -> None:
     model.reset()
     assert model.sweeps.sweeps == {} and model.sweeps.agents == {}
     assert make(model).name == sweep.name  # numbering starts over: same names in every test
+
+
+def test_a_replaced_grid_hands_out_the_new_combinations_not_the_old_ones(model: Model) -> None:
+    """The grid's combinations are computed once per config: ``wandb sweep --update`` must give the
+    next run a combination of the new grid (the first one no run holds), not one of the old."""
+    sweep = make(model, "method: grid\nparameters: {lr: {values: [1, 2, 3]}}")
+    a = agent(model, sweep)
+    (first,) = beat(model, a)
+    assert first["args"] == {"lr": {"value": 1}}
+    start(model, sweep, first["run_id"])
+    end(model, sweep, first["run_id"], 0)
+    model.sweeps.update_config(sweep, "method: grid\nparameters: {lr: {values: [1, 5, 6]}}")
+    (second,) = beat(model, a)
+    assert second["args"] == {"lr": {"value": 5}}  # 1 is held by the first run
+    start(model, sweep, second["run_id"])
+    end(model, sweep, second["run_id"], 0)
+    assert [c["args"] for c in beat(model, a)] == [{"lr": {"value": 6}}]
+
+
+def test_grid_keys_tell_a_string_from_the_same_digits_and_from_json_text() -> None:
+    """The fast keys for ints and strs stay distinct from each other and from every JSON key: a
+    run holding ``"1"`` does not hold ``1``, nor ``'"x"'`` hold ``"x"``."""
+    from pytest_runresume.model.search import next_grid_combination, parse_sweep_config
+
+    params = parse_sweep_config({"method": "grid", "parameters": {"v": {"values": [1, "1", "x", '"x"', True]}}})
+    params = params["parameters"]
+    held = [{"v": {"value": "1"}}, {"v": {"value": '"x"'}}]
+    assert next_grid_combination(params, held) == (0, {"v": 1})
+    held += [{"v": {"value": 1.0}}]  # 1.0 holds 1 (the engine's rule)
+    assert next_grid_combination(params, held) == (2, {"v": "x"})
+    held += [{"v": {"value": "x"}}]
+    assert next_grid_combination(params, held) == (4, {"v": True})
