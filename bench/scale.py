@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from _common import figure, load, median
 from ingest import RESUME_QUERY, history_lines, start_run
 
-from pytest_runresume.model import FileChunk, Limits, Model, RunKey
+from pytest_runresume.model import FileChunk, Limits, Model, RunKey, RunUpsert
 
 SCRIPT = """
 import sys, wandb
@@ -270,7 +270,8 @@ def one_sweep(model: Model, runs: int, lines: int) -> tuple[list[float], float]:
             if c["type"] not in ("run", "resume"):
                 continue
             run_id = c["run_id"]
-            model.upsert({"name": run_id, "entity": sweep.entity, "project": sweep.project, "sweep": sweep.name})
+            fields = {"name": run_id, "entity": sweep.entity, "project": sweep.project, "sweep": sweep.name}
+            model.upsert_run(RunUpsert.from_variables(fields))
             key = RunKey(sweep.entity, sweep.project, run_id)
             model.file_stream(key, {"wandb-history.jsonl": FileChunk(0, history_lines(lines))})
             model.file_stream(key, {}, complete=True, exit_code=0)
