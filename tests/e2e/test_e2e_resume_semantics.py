@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_runresume.model import FileChunk, sdk_versions, starting_step
+from pytest_runresume.model import FileChunk, RunUpsert, sdk_versions, starting_step
 
 PROJECT = "rs"
 
@@ -122,7 +122,8 @@ def test_R35_empty_history_with_step_in_summary_starts_after_it(launch, wandb_se
     prediction for it (``attempt.starting_step``) is what the SDK did."""
     model = wandb_server.model
     config = {"_wandb": {"value": {"t": {"1": [1]}}}}
-    model.upsert({"name": "sum35", "project": PROJECT, "program": "seed.py", "config": json.dumps(config)})
+    seed = {"name": "sum35", "project": PROJECT, "program": "seed.py", "config": json.dumps(config)}
+    model.upsert_run(RunUpsert.from_variables(seed))
     key = model.key(None, PROJECT, "sum35")
     summary = {"wandb-summary.json": FileChunk(0, [json.dumps({"_step": summary_step, "loss": 0.25})])}
     model.file_stream(key, summary, complete=True, exit_code=0)
