@@ -115,7 +115,8 @@ def check(
     resume="auto" checks run it without WANDB_RUN_ID: they test the SDK finding the id in
     wandb/wandb-resume.json of the working directory (R09-R12), and are skipped when the command
     writes no such file (it does not use resume="auto", or needs its run id from outside and exits
-    without one).
+    without one, with a message or an error about its run id). Started without one, a command that
+    crashes on anything else fails them: every first start of a new job takes that path.
 
     Example: runresume check -- python train.py --epochs 2
     """

@@ -44,6 +44,7 @@ The battery's plumbing (running the command, :class:`CheckResult`) is in :mod:`.
 
 from __future__ import annotations
 
+import re
 import signal as _signal
 from collections import Counter
 
@@ -275,7 +276,11 @@ class EntrypointBattery(BatteryCore):
                 result = self._run(harness, None, preempt=self._preemption())
             except _Failed as exc:
                 needs_id = isinstance(exc.cause, TriggerNotReached) and not wrote_resume_file()
-                self._auto = _Skipped(self._needs_run_id(harness.results[-1])) if needs_id else exc
+                crash = _crash_without_run_id(harness.results[-1]) if needs_id else None
+                if crash is not None:
+                    self._auto = _Failed(crash, harness.results[-1].report(), exc.cause)
+                else:
+                    self._auto = _Skipped(self._needs_run_id(harness.results[-1])) if needs_id else exc
             else:
                 self._auto = (harness, result, wrote_resume_file())
         if isinstance(self._auto, (_Failed, _Skipped)):
@@ -334,3 +339,22 @@ class EntrypointBattery(BatteryCore):
         if other.run.attempts[-1].resumed:
             raise _Failed(f"a start in another directory resumed run {other.run.key.run_id}", other.report())
         return f"another directory made a new run ({other.run.key.run_id})"
+
+
+def _crash_without_run_id(result: RunResult) -> str | None:
+    """Why a command started without ``WANDB_RUN_ID`` that exited before any run failed, or ``None``
+    when it refused on purpose: it exited with a message, or with an error about its run id
+    (``sys.exit``, argparse, ``KeyError: 'WANDB_RUN_ID'``). An uncaught exception about anything
+    else is a crash on the path a first start takes (a new job, a scheduler that gives no id), e.g.
+    a fallback id from a function the installed wandb does not have: a bug, not a skip."""
+    if result.runs or "Traceback (most recent call last):" not in result.stderr:
+        return None
+    error = next((line.strip() for line in reversed(result.stderr.splitlines()) if line.strip()), "")
+    if RUN_ID_ENV in error or re.search(r"run[ _-]?id", error, re.I):
+        return None
+    return (
+        f"started without {RUN_ID_ENV}, the command crashed before any run (exit code {result.exit_code}): "
+        f"{error[:200]} — a first start (a new job, or a scheduler that gives no run id) takes this path; "
+        "make the id-less start work (a fallback id, e.g. from secrets.token_hex, persisted before "
+        "training) or, if the command needs its run id, refuse with a message (sys.exit, argparse)"
+    )

@@ -57,6 +57,24 @@ for step in range(run.starting_step, 6):
 run.finish()
 """
 
+# Runs with WANDB_RUN_ID; started without one, its fallback id calls a function wandb does not have
+# (as wandb.util.generate_id in 0.31): every first start of a new job would crash before any run.
+FALLBACK_CRASH_SCRIPT = """
+import os, signal, sys, wandb
+
+run_id = os.environ.get("WANDB_RUN_ID") or wandb.util.no_such_generate_id()
+run = wandb.init(project="fallback", id=run_id, resume="allow")
+
+def on_preemption(signum, frame):
+    run.mark_preempting()
+    sys.exit(128 + signum)
+
+signal.signal(signal.SIGUSR1, on_preemption)
+for step in range(run.starting_step, 6):
+    run.log({"step": step})
+run.finish()
+"""
+
 # Resumes after a preemption (the handler saves the id), but ignores WANDB_RUN_ID and persists the id
 # it generates only in the handler: a SIGKILL runs no handler (R73), so a restart makes a new run.
 ID_IN_HANDLER_SCRIPT = """
@@ -226,6 +244,23 @@ def test_auto_checks_skip_a_command_that_needs_its_run_id_from_outside(tmp_path)
         assert "finding the id in wandb/wandb-resume.json of the working directory" in line
         assert "trigger point" not in line
     assert "2 passed, 0 failed, 2 skipped" in out
+
+
+def test_auto_checks_fail_a_command_whose_id_less_start_crashes(tmp_path):
+    """Started without WANDB_RUN_ID (the auto checks' start, as a new job's), the command crashes on
+    something other than its run id: a bug on the path every first start takes, failed and named
+    with the exception, not skipped as "needs its run id from outside" (found by a newcomer whose
+    fallback called wandb.util.generate_id, which wandb 0.31 no longer has)."""
+    script = tmp_path / "fallback_crash.py"
+    script.write_text(textwrap.dedent(FALLBACK_CRASH_SCRIPT))
+    code, out = run_check("--only", "preempted,auto_same_dir", "--", "python", str(script))
+    assert code == 1, out
+    assert "PASSED" in row(out, "preempted")
+    line = row(out, "auto_same_dir")
+    assert "FAILED" in line, out
+    assert "started without WANDB_RUN_ID, the command crashed before any run (exit code 1)" in line
+    assert "AttributeError" in line and "no_such_generate_id" in line
+    assert "needs its run id from outside" not in line
 
 
 def test_the_help_says_which_checks_give_the_run_id():
