@@ -117,6 +117,7 @@ class RequeueResult:
             ExpectationFailed: the first line names the first mistake; then every likely cause with
                 its rule ids; then every attempt's report as that attempt ended.
         """
+        __tracebackhide__ = True  # pytest shows the failing test's line, not this method's source
         bugs = [f for f in self.findings(total_steps, step_key) if f.severity == BUG]
         if bugs:
             raise ExpectationFailed(

@@ -296,6 +296,7 @@ class RunResult:
             ExpectationFailed: the differences first, then the likely causes with their rule ids,
                 then the timeline.
         """
+        __tracebackhide__ = True  # pytest shows the failing test's line, not this method's source
         allowed = tuple(allow)
         problems = []
         if exit_code is not None and self.exit_code != exit_code:

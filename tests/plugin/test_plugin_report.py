@@ -104,3 +104,25 @@ def test_examples_pass_under_xdist(pytester):
     assert outcomes.get("passed", 0) >= 6  # the examples suite may grow
     assert not {"failed", "errors", "xfailed", "skipped"} & set(outcomes)
     result.stdout.fnmatch_lines(["created: 2/2 workers"])
+
+
+def test_a_failed_expectation_shows_the_test_line_not_the_plugins_source(pytester):
+    """``expect()`` and the requeue loop's ``check()`` hide their own frames (``__tracebackhide__``):
+    a failure shows the user's line and the message, not ~40 lines of the plugin's method."""
+    pytester.makepyfile(
+        """
+        def test_exit(runresume):
+            runresume.run(["python", "-c", "import sys; sys.exit(3)"]).expect(exit_code=0)
+
+        def test_loop(runresume):
+            runresume.requeue(["python", "-c", "import sys; sys.exit(3)"], max_restarts=0).check()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "exit code 3, expected 0" in out
+    assert '>       runresume.run(["python", "-c", "import sys; sys.exit(3)"]).expect(exit_code=0)' in out
+    assert ">       runresume.requeue(" in out
+    assert "allowed = tuple(allow)" not in out and "def expect(" not in out
+    assert "def check(" not in out
