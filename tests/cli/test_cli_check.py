@@ -26,54 +26,51 @@ from pytest_runresume.conformance.entrypoint import (
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "examples" / "train.py"
 
-AUTO_SCRIPT = """
+#: What the resume="auto" and fallback-id scripts below share after their ``wandb.init``: a handler
+#: that marks the run preempting and exits 128 + signum, then steps from ``run.starting_step`` to 5.
+HANDLER_AND_LOOP = """def on_preemption(signum, frame):
+    run.mark_preempting()
+    sys.exit(128 + signum)
+
+signal.signal(signal.SIGUSR1, on_preemption)
+for step in range(run.starting_step, 6):
+    run.log({"step": step})
+run.finish()
+"""
+
+AUTO_SCRIPT = (
+    """
 import signal, sys, wandb
 
 run = wandb.init(project="auto", resume="auto")
 
-def on_preemption(signum, frame):
-    run.mark_preempting()
-    sys.exit(128 + signum)
-
-signal.signal(signal.SIGUSR1, on_preemption)
-for step in range(run.starting_step, 6):
-    run.log({"step": step})
-run.finish()
 """
+    + HANDLER_AND_LOOP
+)
 
 # W&B's own auto example takes the id from outside: WANDB_RESUME=auto WANDB_RUN_ID=... python eval.py
-AUTO_NEEDS_ID_SCRIPT = """
+AUTO_NEEDS_ID_SCRIPT = (
+    """
 import os, signal, sys, wandb
 
 run = wandb.init(project="auto-id", id=os.environ["WANDB_RUN_ID"], resume="auto")
 
-def on_preemption(signum, frame):
-    run.mark_preempting()
-    sys.exit(128 + signum)
-
-signal.signal(signal.SIGUSR1, on_preemption)
-for step in range(run.starting_step, 6):
-    run.log({"step": step})
-run.finish()
 """
+    + HANDLER_AND_LOOP
+)
 
 # Runs with WANDB_RUN_ID; started without one, its fallback id calls a function wandb does not have
 # (as wandb.util.generate_id in 0.31): every first start of a new job would crash before any run.
-FALLBACK_CRASH_SCRIPT = """
+FALLBACK_CRASH_SCRIPT = (
+    """
 import os, signal, sys, wandb
 
 run_id = os.environ.get("WANDB_RUN_ID") or wandb.util.no_such_generate_id()
 run = wandb.init(project="fallback", id=run_id, resume="allow")
 
-def on_preemption(signum, frame):
-    run.mark_preempting()
-    sys.exit(128 + signum)
-
-signal.signal(signal.SIGUSR1, on_preemption)
-for step in range(run.starting_step, 6):
-    run.log({"step": step})
-run.finish()
 """
+    + HANDLER_AND_LOOP
+)
 
 # Resumes after a preemption (the handler saves the id), but ignores WANDB_RUN_ID and persists the id
 # it generates only in the handler: a SIGKILL runs no handler (R73), so a restart makes a new run.
