@@ -276,11 +276,14 @@ class EntrypointBattery(BatteryCore):
                 result = self._run(harness, None, preempt=self._preemption())
             except _Failed as exc:
                 needs_id = isinstance(exc.cause, TriggerNotReached) and not wrote_resume_file()
-                crash = _crash_without_run_id(harness.results[-1]) if needs_id else None
+                last = harness.results[-1]
+                crash = _crash_without_run_id(last) if needs_id else None
                 if crash is not None:
-                    self._auto = _Failed(crash, harness.results[-1].report(), exc.cause)
+                    self._auto = _Failed(crash, last.report(), exc.cause)
+                elif needs_id:
+                    self._auto = _Skipped(self._needs_run_id(last))
                 else:
-                    self._auto = _Skipped(self._needs_run_id(harness.results[-1])) if needs_id else exc
+                    self._auto = exc
             else:
                 self._auto = (harness, result, wrote_resume_file())
         if isinstance(self._auto, (_Failed, _Skipped)):
