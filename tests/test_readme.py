@@ -81,5 +81,5 @@ def test_the_use_it_example_runs_as_written(pytester):
     block = text.split("## Use it", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     pytester.makepyfile(test_use_it=block)
     (pytester.path / "train.py").write_text((ROOT / "examples" / "train.py").read_text())
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)

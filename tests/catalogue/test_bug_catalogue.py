@@ -1,6 +1,6 @@
 """The bug catalogue (``examples/buggy/``), each script through both routes a user takes, with the
 real wandb SDK: the README's recommended pytest pattern (run as written, as a user's test file,
-in a pytest subprocess) and ``runresume check``. Each must fail and name the cause (the finding
+in a pytest session of its own, in process: the SDK runs in the harness's subprocesses either way) and ``runresume check``. Each must fail and name the cause (the finding
 code and its rules); ``examples/train.py`` passes both (``tests/test_readme.py``,
 ``tests/cli/test_cli_check.py``)."""
 
@@ -61,7 +61,7 @@ def test_the_readme_pattern_fails_and_names_the_cause(pytester, bug):
         assert "\nGRACE = 8 " in block
         block = block.replace("\nGRACE = 8 ", f"\nGRACE = {GRACE[bug.script]} ")
     pytester.makepyfile(test_use_it=block)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", timeout=600)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rf")
     outcomes = result.parseoutcomes()
     out = result.stdout.str()
     for name in (catalogue.MARKER_TEST, catalogue.REQUEUE_TEST):

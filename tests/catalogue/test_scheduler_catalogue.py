@@ -1,6 +1,6 @@
 """The scheduler bug catalogue (``SCHEDULER_CATALOGUE`` in ``examples/buggy/catalogue.py``): setups
 that are wrong only under a scheduler, each through both routes with the real wandb SDK: the
-README's two tests with the scheduler profile (a user's test file in a pytest subprocess) and
+README's two tests with the scheduler profile (a user's test file in a pytest session of its own) and
 ``runresume check --scheduler``. Each must fail and name the cause (the finding code and its rules).
 The correct setup of each profile passes the same routes in ``tests/docs/test_docs_schedulers.py``
 and ``tests/e2e/test_e2e_schedulers.py``.
@@ -69,7 +69,7 @@ def test_every_scheduler_setup_is_catalogued():
 def test_the_pattern_under_the_scheduler_fails_and_names_the_cause(pytester, bug):
     cmd = bug.command("--steps", "8", *(["--run-id", "abc"] if bug.runner and "auto" not in bug.script else []))
     pytester.makepyfile(test_use_it=textwrap.dedent(PATTERN.format(cmd=cmd, scheduler=bug.scheduler)))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", timeout=600)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rf")
     out = result.stdout.str()
     assert result.parseoutcomes().get("failed") == 2, out[-6000:]
     assert re.search(cause(bug), out), f"the cause {bug.code} is not named\n{out[-8000:]}"

@@ -10,13 +10,12 @@ TRAIN = Path(__file__).resolve().parents[2] / "examples" / "train.py"
 
 
 def test_the_option_runs_the_battery_as_tests(pytester):
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "--pyargs",
         MODULE,
         f"--runresume-entrypoint=python {TRAIN}",
         "--runresume-entrypoint-checks=finishes,failed",
         "-v",
-        timeout=300,
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
@@ -34,7 +33,7 @@ def test_the_ini_key_runs_it_and_a_failure_names_the_reason(pytester):
     pytester.makeini(
         f"[pytest]\nrunresume_entrypoint = python {broken.name}\nrunresume_entrypoint_checks = preempted\n"
     )
-    result = pytester.runpytest_subprocess("--pyargs", MODULE, timeout=300)
+    result = pytester.runpytest("--pyargs", MODULE)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -45,6 +44,6 @@ def test_the_ini_key_runs_it_and_a_failure_names_the_reason(pytester):
 
 
 def test_without_an_entrypoint_every_check_is_skipped(pytester):
-    result = pytester.runpytest_subprocess("--pyargs", MODULE, "-rs", timeout=120)
+    result = pytester.runpytest("--pyargs", MODULE, "-rs")
     result.assert_outcomes(skipped=8)
     result.stdout.fnmatch_lines(["*no entrypoint to check: pass --runresume-entrypoint*"])

@@ -28,7 +28,7 @@ def test_plugin_howto_tests_pass(pytester):
     project(pytester)
     pytester.makefile(".ini", pytest=ini)
     pytester.makepyfile(test_preemption=code)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=300)
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
@@ -36,7 +36,7 @@ def test_unit_test_howto_tests_pass(pytester):
     code = blocks("howto-unit-tests.md", "python")
     assert len(code) == 3
     pytester.makepyfile(**{f"test_unit_{i}": block for i, block in enumerate(code)})
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
 
 

@@ -1,6 +1,6 @@
 """The scheduler pages' recipes run as written (``docs/schedulers/{slurm,kubernetes,spot}.md``): the
 batch script and the tests beside ``examples/train.py`` in a user's project, in a pytest
-subprocess with the real wandb SDK; the pod spec and the systemd unit are checked against the
+session of its own with the real wandb SDK; the pod spec and the systemd unit are checked against the
 profile the tests use. These are the correct setups of each profile: they must pass (no false
 positive). About 25 s of wall time at ``-n 2``."""
 
@@ -30,7 +30,7 @@ def run_recipe(pytester: pytest.Pytester, page: str, **files: str) -> pytest.Run
     for name, text in files.items():
         (pytester.path / name).write_text(text)
     pytester.makepyfile(test_recipe=code)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", timeout=300)
+    return pytester.runpytest("-p", "no:cacheprovider", "-rf")
 
 
 def test_slurm_recipe_passes(pytester):

@@ -61,7 +61,7 @@ def test_faults_page_example_runs(pytester):
     (code,) = blocks("faults.md", "python")
     (pytester.path / "train.py").write_text(TRAIN.read_text())
     pytester.makepyfile(test_faults=code)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", timeout=300)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rf")
     result.assert_outcomes(passed=1)
 
 
@@ -75,5 +75,5 @@ def test_sweeps_page_example_runs(pytester, monkeypatch):
     (pytester.path / "sweep.yaml").write_text(config)
     pytester.makepyfile(test_sweep=code)
     monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", timeout=300)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rf")
     result.assert_outcomes(passed=1)

@@ -38,6 +38,6 @@ def test_hooks_are_called_and_can_change_the_environment(pytester):
             assert False, "deliberate"
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*runresume timeline*", "*exit: returncode 3*", "extra line from a hook"])

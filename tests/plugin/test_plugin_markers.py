@@ -2,7 +2,7 @@
 
 Collection errors are ``pytest.UsageError``: pytest stops with a non-zero exit status and prints
 ``ERROR: ...`` on stderr. The end-to-end tests run the real ``wandb`` SDK in a real subprocess
-(``examples/train.py``), so they go through ``runpytest_subprocess``.
+(``examples/train.py``), started by the harness of the inner pytest session (run in process).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def test_preempt_none_does_not_consume_the_marker(pytester):
             assert result.exit_code == 0 and result.signals == []
         """
     )
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*never called runresume.run()*"])
 
@@ -184,7 +184,7 @@ def test_marker_preempts_a_real_training_run(pytester):
             assert json.loads((runresume.workdir / "checkpoint.json").read_text())["step"] == 2
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
@@ -202,7 +202,7 @@ def test_marker_fails_a_run_without_a_handler(pytester):
             runresume.run(["python", TRAIN, "--run-id", "x", "--steps", "6", "--signals", ""])
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [

@@ -48,7 +48,7 @@ def test_the_server_and_the_harness_call_the_model_model(pytester: pytest.Pytest
                 assert runresume.backend is wandb_server.model
         """
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_old_fixture_names_warn_and_give_the_new_fixtures(pytester: pytest.Pytester) -> None:
@@ -61,7 +61,7 @@ def test_old_fixture_names_warn_and_give_the_new_fixtures(pytester: pytest.Pytes
             assert isinstance(runresume_model, Model)
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "always::DeprecationWarning")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "always::DeprecationWarning")
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
     for old, new in (
@@ -89,6 +89,6 @@ def test_the_old_hook_name_still_runs_and_warns(pytester: pytest.Pytester) -> No
             assert SEEN == [wandb_server.url]
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "always::DeprecationWarning")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "always::DeprecationWarning")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*pytest_runresume_backend_started is deprecated*pytest_runresume_server_started*"])

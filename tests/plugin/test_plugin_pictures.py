@@ -22,7 +22,7 @@ def test_a_failed_harness_test_names_the_picture_of_its_run(pytester):
         """
     )
     report = pytester.path / "report.html"
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--html={report}", "--self-contained-html")
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--html={report}", "--self-contained-html")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "runresume timeline" in out

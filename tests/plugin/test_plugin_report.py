@@ -84,7 +84,7 @@ def test_timeline_section_for_a_failure_after_a_run(pytester):
             assert False, "failed after the run"
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -118,7 +118,7 @@ def test_a_failed_expectation_shows_the_test_line_not_the_plugins_source(pyteste
             runresume.requeue(["python", "-c", "import sys; sys.exit(3)"], max_restarts=0).check()
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
     assert "exit code 3, expected 0" in out
