@@ -12,8 +12,9 @@ Faults are injected with ``wandb_server.faults`` (``pytest_runresume.wire.faults
 - ``UpsertBucket`` failing for good: ``wandb.init`` gives up after ``WANDB_INIT_TIMEOUT``.
 
 The history is split into two batches at step 5 by the harness's step trigger (a harmless SIGCONT,
-sent once the backend holds step 5); the faults hit the second batch (``skip=1``), so re-sends are
-checked at offset 6, not 0.
+sent once the backend holds step 5); the faults hit the second history write (``skip=1``), so
+re-sends are checked at an offset past 0: 6, or 1 when wandb-core sent the first six lines in two
+writes (it does on a loaded machine: line 0 alone, then 1..5).
 """
 
 from __future__ import annotations
@@ -104,12 +105,11 @@ def test_dropped_file_stream_connection_is_retried_and_no_row_is_doubled(train, 
     assert wandb_server.faults.count("file_stream", "drop") == 1
     assert_every_row_once(result)
     ranges = history_ranges(result.run)
-    second = [r for r in ranges if r[0] >= 6]  # the writes after the split, the first one faulted
-    assert second[0][0] == 6, ranges
+    repeated = [r for before, r in zip(ranges, ranges[1:]) if r == before]
     if after_handling:  # held by the server, then re-sent at the same offset and held once
-        assert second[1] == second[0], ranges
-    else:
-        assert len(second) == len(set(second)), ranges
+        assert len(repeated) == 1 and repeated[0][0] > 0, ranges  # a later write (skip=1), not line 0's
+    else:  # never applied: the server logs the re-send only
+        assert repeated == [], ranges
 
 
 # ---- UpsertBucket at init: retried, then the run goes on ---------------------------------------
