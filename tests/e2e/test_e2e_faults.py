@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from itertools import pairwise
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_dropped_file_stream_connection_is_retried_and_no_row_is_doubled(train, 
     assert wandb_server.faults.count("file_stream", "drop") == 1
     assert_every_row_once(result)
     ranges = history_ranges(result.run)
-    repeated = [r for before, r in zip(ranges, ranges[1:]) if r == before]
+    repeated = [r for before, r in pairwise(ranges) if r == before]
     if after_handling:  # held by the server, then re-sent at the same offset and held once
         assert len(repeated) == 1 and repeated[0][0] > 0, ranges  # a later write (skip=1), not line 0's
     else:  # never applied: the server logs the re-send only
