@@ -140,7 +140,8 @@ CODES: dict[str, Code] = {
     ),
     "not-resumed": Code(
         ("R03", "R14", "R35"),
-        "a restart wrote to the same run id without resuming it: its history restarted at step 0",
+        "a restart wrote to the same run id without resuming it: W&B merged it into the run, its history "
+        "restarting at step 0 unless the script passes step= itself",
         "pass resume='allow' (or 'must' on restarts) to wandb.init",
     ),
     "run-id-changed": Code(

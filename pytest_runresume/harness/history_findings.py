@@ -56,13 +56,21 @@ def run_findings(run: RunRecord, step_key: str | None = None) -> list[Finding]:
             ``iter``, ``batch_idx`` that the run logs as integers).
     """
     out: list[Finding] = []
+    per_attempt = _attempt_rows(run)
     last = run.attempts[-1] if run.attempts else None
     if last is not None and last.number > 1 and not last.resumed and last.start_line > 0:
+        first = next((r.get("_step") for r in per_attempt[-1] if isinstance(r.get("_step"), int)), 0)
+        effect = (
+            "so its history restarted at step 0"
+            if first == 0
+            else f"W&B merged it into the run (R14); its history went on at step {first} only because the "
+            "script passes step= itself"
+        )
         out.append(
             finding(
                 "not-resumed",
                 f"process {last.number} did not resume run {run.key.path}: it wrote to the same id without resuming, "
-                "so its history restarted at step 0 — pass resume='allow' (or 'must') to wandb.init on a restart",
+                f"{effect} — pass resume='allow' (or 'must') to wandb.init on a restart",
             )
         )
     dup = sorted(s for s, n in Counter(run.steps).items() if s is not None and n > 1)
@@ -70,7 +78,6 @@ def run_findings(run: RunRecord, step_key: str | None = None) -> list[Finding]:
         out.append(
             finding("w&b-steps-repeated", f"W&B steps {dup[:10]} of run {run.key.path} were logged more than once")
         )
-    per_attempt = _attempt_rows(run)
     key = _counter_key([r for rows in per_attempt for r in rows], step_key)
     if key is not None and len(per_attempt) >= 2:
         seen: set[Any] = set()

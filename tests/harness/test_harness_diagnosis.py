@@ -81,3 +81,22 @@ def test_a_step_counter_not_restored_on_resume_is_named(runresume, tmp_path, loo
     with pytest.raises(ExpectationFailed, match=r"\[bug: rows-dropped\] .*from step 0 again") as failed:
         loop_.check()
     assert "step counter" in str(failed.value) and "expected after a SIGKILL" not in str(failed.value)
+
+
+@pytest.mark.parametrize("explicit", [True, False], ids=["explicit-steps", "implicit-steps"])
+def test_a_restart_without_resume_is_named_with_what_its_history_did(runresume, tmp_path, explicit):
+    """No ``resume=`` on ``wandb.init`` (R14): the restart is merged into the run, not resumed. With
+    implicit steps its history restarts at step 0; with explicit steps restored from the checkpoint
+    it goes on at step 4, and the message must not claim step 0 (a newcomer's own script)."""
+    command = write(tmp_path, explicit)
+    script = Path(command[1])
+    script.write_text(script.read_text().replace(', resume="allow")', ")"))
+    loop = runresume.requeue(command, README_LOOP[:1])
+    with pytest.raises(ExpectationFailed, match=r"\[bug: not-resumed\] process 2 did not resume") as failed:
+        loop.check()
+    message = str(failed.value)
+    if explicit:
+        assert "its history went on at step 4 only because the script passes step= itself" in message
+        assert "restarted at step 0" not in message
+    else:
+        assert "so its history restarted at step 0" in message
