@@ -147,9 +147,16 @@ class Target:
         return api.run(f"{api.default_entity}/{project or self.project}/{run_id}")
 
     def subprocess_env(self, root_dir: Path) -> dict[str, str]:
-        """The environment for a ``wandb`` subprocess against this backend (own dirs, no telemetry)."""
+        """The environment for a ``wandb`` subprocess against this backend (own dirs, no telemetry).
+
+        ``TMPDIR`` is ``root_dir/tmp`` (created): ``import wandb`` makes two temporary directories
+        (``tmp*wandb-media``, ``tmp*wandb-artifacts``) that only a normal exit removes, so a child
+        the suite kills would otherwise leave them in the system's temporary directory."""
+        tmp = root_dir / "tmp"
+        tmp.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
         env.update(
+            TMPDIR=str(tmp),
             WANDB_BASE_URL=self.url,
             WANDB_API_KEY=self.api_key,
             WANDB_DIR=str(root_dir),

@@ -102,3 +102,28 @@ def test_a_url_without_a_key_is_a_usage_error(pytester):
     result = run_suite(pytester, "--runresume-backend-url=http://127.0.0.1:9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--runresume-backend-url needs --runresume-backend-key*"])
+
+
+def test_a_killed_sdk_child_leaves_no_temporary_directory_behind(second_fake, tmp_path, monkeypatch):
+    """``import wandb`` makes ``tmp*wandb-media`` and ``tmp*wandb-artifacts``, removed only at a
+    normal exit: the suite's children (SIGKILLed by the crash tests) make them in their own
+    ``root_dir/tmp``, not in the system's temporary directory."""
+    from pytest_runresume.conformance.target import make_target
+
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
+    root = tmp_path / "root"
+    root.mkdir()
+    target = make_target(None, None, "hygiene", "off", second_fake)
+    # Both modules imported: both directories are made before READY; then it waits to be killed.
+    script = "import signal, wandb, wandb.sdk.artifacts.artifact, wandb.sdk.data_types._private\n"
+    proc = target.spawn(script + "print('READY', flush=True)\nsignal.pause()", root)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        proc.kill()
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert list(system_tmp.iterdir()) == []
+    assert sorted(p.name.endswith(("wandb-media", "wandb-artifacts")) for p in (root / "tmp").iterdir()) == [True, True]
