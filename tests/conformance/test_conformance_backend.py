@@ -121,7 +121,6 @@ def test_a_killed_sdk_child_leaves_no_temporary_directory_behind(second_fake, tm
     proc = target.spawn(script + "print('READY', flush=True)\nsignal.pause()", root)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
-        proc.kill()
     finally:
         proc.kill()
         proc.communicate()
